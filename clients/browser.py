@@ -1,0 +1,22 @@
+"""Browser clients, in Chromium: ``fetch`` with a stream reader, and native ``EventSource``.
+
+The JS each one runs lives beside this file; the browser hub gives it a fresh page.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.model import Reporter, Request, Resources
+
+HERE = Path(__file__).parent
+
+
+async def fetch(request: Request, report: Reporter, resources: Resources) -> None:
+    hub = await resources.browser_context()
+    await hub.run(HERE / "browser_fetch.js", "streamcompatFetch", request, report)
+
+
+async def eventsource(request: Request, report: Reporter, resources: Resources) -> None:
+    hub = await resources.browser_context()
+    await hub.run(HERE / "browser_eventsource.js", "streamcompatEventSource", request, report)

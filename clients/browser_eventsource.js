@@ -1,0 +1,32 @@
+// The browser's native EventSource (GET only), closed on the variant's end event.
+// Resolves to null on an end, or to the error message a user would see.
+window.streamcompatEventSource = (cfg) => new Promise((resolve) => {
+  const report = (m) => window.__streamcompat({ cell: cfg.cell, t: performance.timeOrigin + performance.now(), ...m });
+  report({ kind: "request" });
+  const source = new EventSource(cfg.url);
+  let opened = false;
+  let finished = false;
+  const finish = async (error, end) => {
+    if (finished) return;
+    finished = true;
+    source.close(); // otherwise it reconnects (and replays) forever
+    if (end) await report(end);
+    resolve(error);
+  };
+  source.onopen = () => {
+    opened = true;
+    report({ kind: "open", status: 200, contentType: "text/event-stream" });
+  };
+  source.onmessage = (event) => report({ kind: "unit", payload: event.data });
+  source.addEventListener("end", () => finish(null, { kind: "end", note: "end event" }));
+  source.onerror = () => {
+    if (source.readyState === EventSource.CLOSED) {
+      finish("EventSource failed and closed: the response was refused (status or content type)");
+    } else if (!opened) {
+      finish("EventSource could not connect (it would keep retrying)");
+    } else {
+      // The body ended without an end event: EventSource would reconnect and replay.
+      finish(null, { kind: "end", note: "no end event; EventSource would reconnect", replays: true });
+    }
+  };
+});

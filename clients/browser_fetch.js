@@ -1,0 +1,28 @@
+// fetch() + body.getReader() + a streaming TextDecoder: what chat front-ends write.
+// Resolves to null on a clean end, or to the error message a user would see.
+window.streamcompatFetch = async (cfg) => {
+  const report = (m) => window.__streamcompat({ cell: cfg.cell, t: performance.timeOrigin + performance.now(), ...m });
+  try {
+    const init = cfg.method === "POST"
+      ? { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(cfg.body) }
+      : {};
+    report({ kind: "request" });
+    const response = await fetch(cfg.url, init);
+    report({ kind: "open", status: response.status, contentType: response.headers.get("content-type") || "" });
+    if (!response.ok) return `HTTP ${response.status}`;
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder(); // UTF-8; {stream: true} keeps split sequences whole
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      const text = decoder.decode(value, { stream: true });
+      if (text) report({ kind: "unit", payload: text });
+    }
+    const tail = decoder.decode();
+    if (tail) report({ kind: "unit", payload: tail });
+    await report({ kind: "end" }); // awaited: every earlier report is delivered before we resolve
+    return null;
+  } catch (error) {
+    return String(error);
+  }
+};

@@ -1,0 +1,46 @@
+"""``aiohttp`` clients: ``content.iter_any()`` and line iteration (``async for line``)."""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import aiohttp
+
+from harness.model import Reporter, Request, Resources
+
+
+@asynccontextmanager
+async def _open(request: Request, report: Reporter) -> AsyncIterator[aiohttp.ClientResponse]:
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=request.read_timeout)
+    body = request.body if request.method == "POST" else None
+    report.requesting()
+    async with (
+        aiohttp.ClientSession(timeout=timeout) as session,
+        session.request(request.method, request.url, json=body) as response,
+    ):
+        report.opened(response.status, response.headers.get("content-type", ""))
+        response.raise_for_status()
+        yield response
+
+
+async def chunks(request: Request, report: Reporter, resources: Resources) -> None:
+    async with _open(request, report) as response:
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")  # reads split UTF-8
+        async for chunk in response.content.iter_any():
+            text = decoder.decode(chunk)
+            if text:
+                report.surfaced(text)
+        tail = decoder.decode(b"", final=True)
+        if tail:
+            report.surfaced(tail)
+        report.ended()
+
+
+async def lines(request: Request, report: Reporter, resources: Resources) -> None:
+    async with _open(request, report) as response:
+        async for line in response.content:  # each line keeps its b"\n"
+            text = line.decode("utf-8", "replace")
+            report.surfaced(text.removesuffix("\n").removesuffix("\r"))
+        report.ended()

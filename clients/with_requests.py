@@ -1,0 +1,53 @@
+"""``requests`` clients: ``iter_content(chunk_size=None)`` and ``iter_lines()``.
+
+requests is synchronous, so each cell runs in a worker thread; every read is bounded
+by the request's read timeout, so the thread ends even if the server stalls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+
+import requests
+
+from harness.model import Reporter, Request, Resources
+
+
+def _open(request: Request, report: Reporter) -> requests.Response:
+    timeout = (10.0, request.read_timeout)
+    report.requesting()
+    if request.method == "POST":
+        return requests.post(request.url, json=request.body, stream=True, timeout=timeout)
+    return requests.get(request.url, stream=True, timeout=timeout)
+
+
+def _read_chunks(request: Request, report: Reporter) -> None:
+    with _open(request, report) as response:
+        report.opened(response.status_code, response.headers.get("content-type", ""))
+        response.raise_for_status()
+        # decode_unicode uses an incremental decoder for the response's charset;
+        # without a charset requests yields bytes, which a careful user decodes as UTF-8.
+        fallback = codecs.getincrementaldecoder("utf-8")("replace")
+        for chunk in response.iter_content(chunk_size=None, decode_unicode=True):
+            text = chunk if isinstance(chunk, str) else fallback.decode(chunk)
+            if text:
+                report.surfaced(text)
+        report.ended()
+
+
+def _read_lines(request: Request, report: Reporter) -> None:
+    with _open(request, report) as response:
+        report.opened(response.status_code, response.headers.get("content-type", ""))
+        response.raise_for_status()
+        for line in response.iter_lines(decode_unicode=True):
+            report.surfaced(line if isinstance(line, str) else line.decode("utf-8", "replace"))
+        report.ended()
+
+
+async def chunks(request: Request, report: Reporter, resources: Resources) -> None:
+    await asyncio.to_thread(_read_chunks, request, report)
+
+
+async def lines(request: Request, report: Reporter, resources: Resources) -> None:
+    await asyncio.to_thread(_read_lines, request, report)

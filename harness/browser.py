@@ -1,0 +1,172 @@
+"""One Chromium per run, driven by Playwright's async API; a fresh page per cell.
+
+The page is loaded from the variant server's own origin so that fetch and
+EventSource requests are same-origin. The streaming URL is never routed or
+intercepted (``route.fulfill`` buffers). Pages timestamp what they surface with
+``performance.timeOrigin + performance.now()`` and report through a binding.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from harness.model import ClientFailed, Reporter, Request
+
+#: Needed on locked-down machines (root, no GPU, closed network); harmless elsewhere.
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+SYSTEM_CHROMIUMS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+BINDING = "__streamcompat"
+
+
+def find_chromium() -> str | None:
+    """A system Chromium (STREAMCOMPAT_CHROMIUM, then PATH); None means Playwright's own."""
+    configured = os.environ.get("STREAMCOMPAT_CHROMIUM")
+    if configured:
+        return configured
+    for name in SYSTEM_CHROMIUMS:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+class BrowserHub:
+    """A launched browser context that runs a driver's JS function in a fresh page."""
+
+    def __init__(self, context: Any) -> None:
+        self.context = context
+        self.reporters: dict[str, Reporter] = {}
+        self.idle: dict[str, Any] = {}  # origin -> a page ready for the next cell
+        self.loaded: dict[int, set[Path]] = {}  # id(page) -> scripts added to it
+        # Page clocks are epoch milliseconds; the harness uses the monotonic clock.
+        self.epoch_to_monotonic = time.monotonic() - time.time()
+
+    def _report(self, source: Any, message: dict[str, Any]) -> None:
+        reporter = self.reporters.get(str(message.get("cell")))
+        if reporter is None:
+            return  # a page of a cell that already ended
+        at = float(message["t"]) / 1000 + self.epoch_to_monotonic
+        kind = message.get("kind")
+        if kind == "request":
+            reporter.requesting(at)
+        elif kind == "open":
+            reporter.opened(int(message.get("status", 0)), str(message.get("contentType", "")), at)
+        elif kind == "unit":
+            reporter.surfaced(str(message.get("payload", "")), at)
+        elif kind == "end":
+            reporter.ended(str(message.get("note", "")), at, bool(message.get("replays")))
+
+    async def run(self, script: Path, function: str, request: Request, report: Reporter) -> None:
+        """Run ``window[function](cfg)`` from ``script`` in a page; raise on its error.
+
+        Pages are reused from cell to cell (a new one costs ~100 ms); a page whose cell
+        did not end cleanly is closed, so nothing of it can leak into the next cell.
+        """
+        origin = request.url.split("/v/", 1)[0]
+        page = self.idle.pop(origin, None) or await self._new_page(origin)
+        self.reporters[request.cell_id] = report
+        clean = False
+        try:
+            loaded = self.loaded.setdefault(id(page), set())
+            if script not in loaded:
+                await page.add_script_tag(content=script.read_text(encoding="utf-8"))
+                loaded.add(script)
+            config = {
+                "cell": request.cell_id,
+                "url": request.url,
+                "method": request.method,
+                "body": request.body,
+            }
+            error = await page.evaluate(f"cfg => window.{function}(cfg)", config)
+            clean = True
+            if error:
+                raise ClientFailed(str(error))
+        finally:
+            self.reporters.pop(request.cell_id, None)
+            if clean and origin not in self.idle:
+                self.idle[origin] = page
+            else:
+                self.loaded.pop(id(page), None)
+                with contextlib.suppress(Exception):
+                    await page.close()
+
+    async def _new_page(self, origin: str) -> Any:
+        page = await self.context.new_page()
+        await page.goto(f"{origin}/_sc/blank")
+        return page
+
+
+class Browser:
+    """``async with Browser() as browser:`` — launched on first use, always closed."""
+
+    def __init__(self) -> None:
+        self._playwright: Any = None
+        self._browser: Any = None
+        self._hub: BrowserHub | None = None
+        self._failure: str = ""
+        self.version = ""
+
+    async def __aenter__(self) -> Browser:
+        return self
+
+    async def __aexit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def hub(self) -> BrowserHub:
+        if self._hub is not None:
+            return self._hub
+        if self._failure:
+            raise ClientFailed(self._failure)
+        try:
+            self._hub = await self._launch()
+        except Exception as exc:
+            await self.close()
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+            self._failure = (
+                f"Chromium could not be started ({reason})."
+                " Install one: `apt-get install chromium` (Debian/Ubuntu) or "
+                "`python -m playwright install chromium`, or set STREAMCOMPAT_CHROMIUM"
+            )
+            raise ClientFailed(self._failure) from exc
+        return self._hub
+
+    async def _launch(self) -> BrowserHub:
+        from playwright.async_api import async_playwright
+
+        self._playwright = await async_playwright().start()
+        self._browser = await self._playwright.chromium.launch(
+            executable_path=find_chromium(), args=CHROMIUM_FLAGS, headless=True
+        )
+        self.version = self._browser.version
+        context = await self._browser.new_context()
+        hub = BrowserHub(context)
+        await context.expose_binding(BINDING, hub._report)
+        return hub
+
+    async def close(self) -> None:
+        browser, self._browser = self._browser, None
+        playwright, self._playwright = self._playwright, None
+        self._hub = None
+        if browser is not None:
+            with contextlib.suppress(Exception):
+                await browser.close()
+        if playwright is not None:
+            with contextlib.suppress(Exception):
+                await playwright.stop()

@@ -1,0 +1,251 @@
+"""The ``streamcompat`` command: ``list`` what can run, ``run`` the matrix.
+
+Exit codes: 0 every cell matches the baseline (or no baseline), 1 a regression (a cell
+worse than its baseline verdict, or gone), 2 usage or set-up error, 130/143 interrupted
+by SIGINT/SIGTERM (after ending every server and browser of the run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from harness import baseline
+from harness.model import Client, Result, Variant
+from harness.plugins import BUILTIN, PluginError, load_variants
+from harness.report import matrix_table, progress_line, summary, versions, write_index
+from harness.runner import Matrix, Settings, run_matrix
+from harness.server import ServerError
+
+NETWORKS = ("direct",)
+DEFAULT_BASELINE = Path("compat-baseline.json")
+
+
+class UsageError(Exception):
+    pass
+
+
+def _clients() -> tuple[Client, ...]:
+    from clients import CLIENTS
+
+    return CLIENTS
+
+
+def _split(values: Sequence[str]) -> list[str]:
+    return [part for value in values for part in value.split(",") if part]
+
+
+def select_clients(wanted: Sequence[str]) -> list[Client]:
+    """Clients by name or by group (``python``, ``browser``); all when nothing is asked."""
+    every = _clients()
+    if not wanted:
+        return list(every)
+    chosen = [c for c in every if c.name in wanted or c.group in wanted]
+    unknown = [w for w in wanted if w not in {c.name for c in every} | {c.group for c in every}]
+    if unknown:
+        raise UsageError(
+            f"unknown client(s): {', '.join(unknown)}; known: {', '.join(c.name for c in every)}"
+        )
+    return chosen
+
+
+def select_variants(specs: Sequence[str], names: Sequence[str]) -> list[Variant]:
+    variants = load_variants(specs)
+    unknown = [n for n in names if n not in {v.name for v in variants}]
+    if unknown:
+        raise UsageError(f"unknown variant(s): {', '.join(unknown)}")
+    return [v for v in variants if not names or v.name in names]
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="streamcompat",
+        description="Which clients show your streamed tokens intact and as they are produced?",
+    )
+    commands = top.add_subparsers(dest="command", required=True)
+    for name in ("run", "list"):
+        sub = commands.add_parser(name, help=f"{name} the matrix")
+        sub.add_argument(
+            "--variants",
+            action="append",
+            default=[],
+            metavar="SPEC",
+            help="'builtin' (default) or module:attr naming a Variant or a list of them; "
+            "repeatable",
+        )
+    run = commands.choices["run"]
+    run.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="run only these variants (repeatable, comma-separated)",
+    )
+    run.add_argument(
+        "--clients",
+        action="append",
+        default=[],
+        metavar="NAMES",
+        help="client names or groups (python, browser), comma-separated",
+    )
+    run.add_argument("--network", action="append", default=[], choices=NETWORKS)
+    run.add_argument(
+        "--results",
+        type=Path,
+        default=Path("results"),
+        metavar="DIR",
+        help="folder for index.json (default: results)",
+    )
+    run.add_argument("--json", type=Path, metavar="FILE", help="also write the index here")
+    run.add_argument(
+        "--hold-window",
+        type=float,
+        default=Settings.hold_window,
+        metavar="S",
+        help="how long a token may take to surface before it counts as held back",
+    )
+    run.add_argument(
+        "--deadline",
+        type=float,
+        default=Settings.deadline,
+        metavar="S",
+        help="per-cell deadline; every cell has a verdict by then",
+    )
+    run.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="FILE",
+        help=f"expected verdicts (default: {DEFAULT_BASELINE} for the built-ins)",
+    )
+    run.add_argument(
+        "--update-baseline",
+        action="store_true",
+        help="write this run's verdicts to the baseline instead of comparing",
+    )
+    run.add_argument(
+        "--strict",
+        action="store_true",
+        help="new cells and improvements fail too (until the baseline is updated)",
+    )
+    run.add_argument("--quiet", action="store_true", help="no progress lines")
+    return top
+
+
+def list_command(args: argparse.Namespace) -> int:
+    variants = load_variants(args.variants or [BUILTIN])
+    print(f"variants ({len(variants)}):")
+    for v in variants:
+        print(f"  {v.name:<22} {v.content_type:<20} codec={v.codec:<11} {v.description}")
+    clients = _clients()
+    print(f"clients ({len(clients)}):")
+    for c in clients:
+        print(f"  {c.name:<22} {c.group:<8} {c.kind:<6} {c.description}")
+    print(f"networks ({len(NETWORKS)}): {', '.join(NETWORKS)}")
+    return 0
+
+
+async def run_command(args: argparse.Namespace) -> int:
+    specs = args.variants or [BUILTIN]
+    matrix = Matrix(
+        variants=select_variants(specs, _split(args.variant)),
+        clients=select_clients(_split(args.clients)),
+        networks=tuple(_split(args.network)) or NETWORKS,
+    )
+    settings = Settings(hold_window=args.hold_window, deadline=args.deadline)
+    total = len(matrix.cells())
+    print(
+        f"streamcompat: {total} cells ({len(matrix.variants)} variants × "
+        f"{len(matrix.clients)} clients × {len(matrix.networks)} networks)",
+        file=sys.stderr,
+    )
+
+    def progress(result: Result, done: int, total: int) -> None:
+        if not args.quiet:
+            print(progress_line(result, done, total), file=sys.stderr, flush=True)
+
+    began = time.monotonic()
+    results, found = await run_matrix(matrix, specs, settings, progress)
+    wall = time.monotonic() - began
+    run = {
+        "variants": specs,
+        "versions": {**versions(), **found},
+        "settings": {"hold_window_s": settings.hold_window, "deadline_s": settings.deadline},
+        "wall_s": round(wall, 3),
+    }
+    write_index(args.results / "index.json", results, run)
+    if args.json:
+        write_index(args.json, results, run)
+    print(matrix_table(results))
+    print(f"{summary(results)} in {wall:.1f} s; results in {args.results / 'index.json'}")
+    return gate(args, specs, results)
+
+
+def gate(args: argparse.Namespace, specs: Sequence[str], results: Sequence[Result]) -> int:
+    path = args.baseline or (DEFAULT_BASELINE if specs == [BUILTIN] else None)
+    if path is None:
+        print("no baseline given (--baseline FILE); verdicts not gated")
+        return 0
+    if args.update_baseline:
+        baseline.save(path, results)
+        print(f"baseline written: {path} ({len(results)} cells)")
+        return 0
+    if not path.exists():
+        print(f"no baseline at {path}; write one with --update-baseline")
+        return 0
+    try:
+        expected = baseline.load(path)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    partial = bool(args.variant or args.clients or args.network)
+    found = baseline.compare(expected, results, partial=partial)
+    for line in found.lines():
+        print(line)
+    if found.failed(args.strict):
+        print(f"gate: FAILED against {path}")
+        return 1
+    print(
+        f"gate: ok against {path}"
+        + (" (improvements: update the baseline)" if found.improvements else "")
+    )
+    return 0
+
+
+async def _main(args: argparse.Namespace) -> int:
+    # Ctrl-C and SIGTERM cancel the run, so every `finally` ends what the run started.
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, _interrupt, task, sig)
+    return await run_command(args)
+
+
+_received: list[signal.Signals] = []
+
+
+def _interrupt(task: asyncio.Task[int], sig: signal.Signals) -> None:
+    _received.append(sig)
+    task.cancel()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        if args.command == "list":
+            return list_command(args)
+        return asyncio.run(_main(args))
+    except (UsageError, PluginError, ServerError) as exc:
+        print(f"streamcompat: {exc}", file=sys.stderr)
+        return 2
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        print("streamcompat: interrupted; servers and browsers were ended", file=sys.stderr)
+        return 128 + int(_received[0] if _received else signal.SIGINT)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""The data model: variants, clients, cells, verdicts and the facts a cell records.
+
+Everything else imports this module; it imports nothing of the project.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+#: What a client library hands its user: pieces of decoded text, lines (without
+#: their terminator) or SSE events (their ``data``).
+UnitKind = Literal["chunk", "line", "event"]
+
+#: Takes the token stream and returns a Starlette/FastAPI response that streams it.
+ResponseFactory = Callable[[AsyncIterator[str]], Any]
+
+
+class Verdict(str, enum.Enum):
+    """How a cell ended, worst last for the gate's ordering."""
+
+    PASS = "PASS"  # every token, exact, as it was produced
+    BUFFERED = "BUFFERED"  # exact, but tokens were held back
+    UNSUPPORTED = "UNSUPPORTED"  # the client cannot make this request at all
+    CORRUPT = "CORRUPT"  # content differs: lost, merged, framing leaked, mojibake
+    SILENT = "SILENT"  # connected, nothing surfaced
+    ERROR = "ERROR"  # the client raised or refused
+    TIMEOUT = "TIMEOUT"  # the cell deadline was hit
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One server-side way to put a token stream on the wire.
+
+    ``respond`` builds the response from the gated token stream; ``codec`` names how
+    a client's surfaced payloads map back to tokens (see ``harness.codecs``).
+    """
+
+    name: str
+    respond: ResponseFactory
+    codec: str = "text"
+    content_type: str = ""
+    description: str = ""
+    methods: frozenset[str] = frozenset({"GET", "POST"})
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a client driver is asked to do for one cell."""
+
+    cell_id: str
+    url: str  # already carries ?stream=<id> for GET
+    method: Literal["GET", "POST"]
+    body: dict[str, Any]  # JSON body for POST
+    read_timeout: float  # bound on any single read; the cell deadline bounds the rest
+
+
+class Reporter(Protocol):
+    """How a driver tells the harness what its user would see, as it happens."""
+
+    def requesting(self, at: float | None = None) -> None: ...
+
+    def opened(self, status: int, content_type: str, at: float | None = None) -> None: ...
+
+    def surfaced(self, payload: str, at: float | None = None) -> None: ...
+
+    def ended(self, note: str = "", at: float | None = None, replays: bool = False) -> None: ...
+
+
+class ClientFailed(Exception):
+    """A client raised or refused; the message is what its user would be told."""
+
+
+@dataclass(frozen=True)
+class Resources:
+    """Shared, lazily started things a driver may need (one browser per run)."""
+
+    browser_context: Callable[[], Awaitable[Any]]
+
+
+Driver = Callable[[Request, Reporter, Resources], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Client:
+    """One real client library, used the way its users use it."""
+
+    name: str
+    kind: UnitKind
+    drive: Driver
+    description: str = ""
+    methods: frozenset[str] = frozenset({"GET", "POST"})
+    group: Literal["python", "browser", "node", "cli"] = "python"
+
+
+@dataclass(frozen=True)
+class Cell:
+    variant: str
+    client: str
+    network: str = "direct"
+
+    @property
+    def key(self) -> str:
+        return f"{self.variant} × {self.client} × {self.network}"
+
+
+@dataclass
+class Facts:
+    """What was recorded while a cell ran; verdicts are pure functions of these."""
+
+    tokens: list[str]
+    unsupported: str = ""  # why the client cannot make this request, if it cannot
+    started_at: float = 0.0  # the client was told to start
+    requested_at: float = 0.0  # the client sent its request (time to first token counts from here)
+    finished_at: float = 0.0  # the cell ended (client done, failed or deadline)
+    opened: bool = False
+    status: int = 0
+    content_type: str = ""
+    units: int = 0  # payloads surfaced, empty ones included
+    shown: str = ""  # the text the user would see, decoded by the variant's codec
+    surfaced_at: list[float] = field(default_factory=list)  # token k (1-based) at index k-1
+    emitted_at: list[float] = field(default_factory=list)  # server side, same clock
+    released_at: list[float] = field(default_factory=list)
+    stalled_at: int = 0  # 1-based token whose hold window expired, 0 if none
+    diverged: str = ""  # how the shown text first left the expected text
+    ended: bool = False
+    end_note: str = ""
+    replays: bool = False  # ended without an end event: EventSource would replay it all
+    failure: str = ""  # the client's error, if it raised
+    timed_out: bool = False
+
+
+@dataclass(frozen=True)
+class Result:
+    cell: Cell
+    verdict: Verdict
+    detail: str
+    first_token_ms: float | None
+    lag_ms_p50: float | None
+    lag_ms_p99: float | None
+    duration_ms: float
+    facts: Facts

@@ -1,0 +1,246 @@
+"""Loopback TCP proxy that reshapes server->client bytes like real networks do.
+
+Usage::
+
+    async with Proxy("split", "127.0.0.1", server_port) as proxy:
+        ...  # point the client at 127.0.0.1:proxy.port
+
+Client->server bytes are always forwarded unchanged; only the server->client
+direction is shaped (see ``DESCRIPTIONS``).  Half-closes are propagated both
+ways.  Waits on peers (reads, drains) last until the peer acts or the proxy
+exits; everything the proxy itself waits for has a bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Coroutine
+from types import TracebackType
+from typing import Any
+
+__all__ = ["DESCRIPTIONS", "NETWORKS", "Proxy"]
+
+log = logging.getLogger(__name__)
+Reader = asyncio.StreamReader
+Writer = asyncio.StreamWriter
+
+NETWORKS: tuple[str, ...] = ("direct", "split", "coalesce", "buffer-16k")
+
+DESCRIPTIONS: dict[str, str] = {
+    "direct": "Forwards server bytes exactly as they are read, one write per read.",
+    "split": "Sends every server byte in its own drained write, so clients see "
+    "events and UTF-8 sequences cut at every possible point.",
+    "coalesce": "Joins up to 3 server reads into one write, flushing early when "
+    "the server is quiet for 50 ms or ends.",
+    "buffer-16k": "Holds server bytes until 16 KiB accumulate or the server ends, "
+    "like nginx proxy buffering, unless the response says X-Accel-Buffering: no.",
+}
+
+LOOPBACK = "127.0.0.1"
+READ_SIZE = 65536
+CONNECT_TIMEOUT = 2.0  # s; upstream is local, so a slow connect is a failure
+CLOSE_TIMEOUT = 1.0  # s; grace for a transport to flush before it is aborted
+# split: yields after each byte.  One loop pass lets the selector notice the
+# client socket, the next runs its read callback, so even a client on this
+# event loop receives the byte before the next one is sent.
+SPLIT_YIELDS = 2
+COALESCE_READS = 3  # flush after this many upstream reads ...
+COALESCE_QUIET = 0.05  # s; ... or when upstream sends nothing for this long
+BUFFER_SIZE = 16 * 1024  # hold threshold: a simplified model of nginx proxy_buffers
+CHUNKED_END = b"0\r\n\r\n"  # last-chunk of a chunked body (no trailers)
+
+
+def _accel_buffering_off(head: bytes) -> bool:
+    """True if an HTTP response head carries ``X-Accel-Buffering: no``."""
+    for line in head.split(b"\r\n")[1:]:  # skip the status line
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"x-accel-buffering":
+            return value.strip().lower() == b"no"
+    return False
+
+
+class Proxy:
+    """Async context manager: a listener on ``127.0.0.1:port`` forwarding to upstream."""
+
+    def __init__(self, network: str, upstream_host: str, upstream_port: int) -> None:
+        if network not in NETWORKS:
+            raise ValueError(f"unknown network {network!r}; choose from {NETWORKS}")
+        if upstream_host != LOOPBACK:
+            raise ValueError(f"upstream must be {LOOPBACK}, not {upstream_host!r}")
+        self.network = network
+        self.upstream_host = upstream_host
+        self.upstream_port = upstream_port
+        self.port = 0  # set once listening
+        self.downstream_writes = 0  # writes to clients
+        self.upstream_reads = 0  # non-empty reads from the upstream
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._closing = False
+
+    async def __aenter__(self) -> Proxy:
+        self._server = await asyncio.start_server(self._accept, LOOPBACK, 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._closing = True
+        if self._server is not None:
+            self._server.close()
+        for task in self._tasks:
+            task.cancel()
+        if self._tasks:
+            # Each task only does bounded cleanup once cancelled.
+            await asyncio.wait(self._tasks, timeout=2 * CLOSE_TIMEOUT)
+        if self._server is not None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._server.wait_closed(), CLOSE_TIMEOUT)
+
+    def _accept(self, reader: Reader, writer: Writer) -> None:
+        # A plain callback that spawns our own task: asyncio's wrapper around a
+        # coroutine callback would log noise when the task is cancelled.
+        if self._closing:
+            writer.transport.abort()
+            return
+        task = asyncio.get_running_loop().create_task(self._serve(reader, writer))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _serve(self, c_reader: Reader, c_writer: Writer) -> None:
+        _set_nodelay(c_writer)
+        u_writer: Writer | None = None
+        failed = False
+        try:
+            connect = asyncio.open_connection(self.upstream_host, self.upstream_port)
+            u_reader, connected = await asyncio.wait_for(connect, CONNECT_TIMEOUT)
+            u_writer = connected  # a plain assignment narrows the Optional for mypy
+            _set_nodelay(u_writer)
+            await _run_both(
+                self._forward_up(c_reader, u_writer), self._forward_down(u_reader, c_writer)
+            )
+        except Exception:
+            # One broken connection (refused, reset, ...) must not affect others.
+            log.debug("connection failed", exc_info=True)
+            failed = True
+        finally:
+            # Reset the other side if one side broke, so the failure propagates.
+            abort = failed and u_writer is not None
+            for writer in (c_writer, u_writer):
+                if writer is not None:
+                    await _close(writer, abort or self._closing)
+
+    async def _forward_up(self, reader: Reader, writer: Writer) -> None:
+        while data := await reader.read(READ_SIZE):
+            writer.write(data)
+            await writer.drain()
+        if writer.can_write_eof():
+            writer.write_eof()
+
+    async def _forward_down(self, reader: Reader, writer: Writer) -> None:
+        if self.network == "split":
+            await self._down_split(reader, writer)
+        elif self.network == "coalesce":
+            await self._down_coalesce(reader, writer)
+        elif self.network == "buffer-16k":
+            await self._down_buffered(reader, writer)
+        else:
+            while data := await self._read(reader):
+                await self._write(writer, data)
+        if writer.can_write_eof():
+            writer.write_eof()
+
+    async def _read(self, reader: Reader) -> bytes:
+        data = await reader.read(READ_SIZE)
+        if data:
+            self.upstream_reads += 1
+        return data
+
+    async def _write(self, writer: Writer, data: bytes) -> None:
+        writer.write(data)
+        self.downstream_writes += 1
+        await writer.drain()
+
+    async def _down_split(self, reader: Reader, writer: Writer) -> None:
+        while data := await self._read(reader):
+            for i in range(len(data)):
+                await self._write(writer, data[i : i + 1])
+                for _ in range(SPLIT_YIELDS):
+                    await asyncio.sleep(0)
+
+    async def _down_coalesce(self, reader: Reader, writer: Writer) -> None:
+        parts: list[bytes] = []
+        while True:
+            try:
+                # Only time out while holding data: an idle stream is not "quiet".
+                # Cancelling a StreamReader.read loses no bytes.
+                data = await asyncio.wait_for(self._read(reader), COALESCE_QUIET if parts else None)
+            except asyncio.TimeoutError:
+                data = None  # upstream went quiet
+            if data:
+                parts.append(data)
+            if parts and (not data or len(parts) >= COALESCE_READS):
+                await self._write(writer, b"".join(parts))
+                parts.clear()
+            if data == b"":  # EOF
+                return
+
+    async def _down_buffered(self, reader: Reader, writer: Writer) -> None:
+        # Limitation: the X-Accel-Buffering decision is made once per
+        # connection, from the first response head; later responses on a
+        # keep-alive connection inherit it.
+        held = bytearray()
+        head_seen = False
+        unbuffered = False
+        while data := await self._read(reader):
+            if unbuffered:
+                await self._write(writer, data)
+                continue
+            held += data
+            if not head_seen and (end := held.find(b"\r\n\r\n")) >= 0:
+                head_seen = True
+                unbuffered = _accel_buffering_off(bytes(held[:end]))
+            # A finished chunked response must not wait for more bytes that a
+            # keep-alive upstream will never send.
+            if unbuffered or len(held) >= BUFFER_SIZE or held.endswith(CHUNKED_END):
+                head_seen = True  # a head not seen in the first flush never will be
+                await self._write(writer, bytes(held))
+                held.clear()
+        if held:
+            await self._write(writer, bytes(held))
+
+
+def _set_nodelay(writer: Writer) -> None:
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+async def _run_both(first: Coroutine[Any, Any, None], second: Coroutine[Any, Any, None]) -> None:
+    """Run both to completion; if one fails, cancel the other and raise."""
+    tasks = [asyncio.ensure_future(first), asyncio.ensure_future(second)]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for task in done:
+            task.result()
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _close(writer: Writer, abort: bool) -> None:
+    if abort:
+        writer.transport.abort()
+    else:
+        writer.close()
+    try:
+        await asyncio.wait_for(writer.wait_closed(), CLOSE_TIMEOUT)
+    except (OSError, asyncio.TimeoutError):
+        writer.transport.abort()  # peer not reading or gone: drop what is left

@@ -1,0 +1,114 @@
+"""Results: ``index.json`` (read by every other report) and the console matrix."""
+
+from __future__ import annotations
+
+import json
+import platform
+from collections.abc import Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from harness.model import Result, Verdict
+
+SCHEMA_VERSION = 1
+LIBRARIES = (
+    "requests",
+    "aiohttp",
+    "playwright",
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "langchain-core",
+)
+
+
+def versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+def cell_record(result: Result) -> dict[str, Any]:
+    facts = result.facts
+    return {
+        "variant": result.cell.variant,
+        "client": result.cell.client,
+        "network": result.cell.network,
+        "verdict": result.verdict.value,
+        "detail": result.detail,
+        "first_token_ms": _ms(result.first_token_ms),
+        "lag_ms_p50": _ms(result.lag_ms_p50),
+        "lag_ms_p99": _ms(result.lag_ms_p99),
+        "duration_ms": _ms(result.duration_ms),
+        "tokens": len(facts.tokens),
+        "tokens_surfaced": len(facts.surfaced_at),
+        "stalled_at": facts.stalled_at or None,
+        # Relative to the cell's start, for timeline pictures.
+        "emitted_ms": [_ms((t - facts.started_at) * 1000) for t in facts.emitted_at],
+        "surfaced_ms": [_ms((t - facts.started_at) * 1000) for t in facts.surfaced_at],
+    }
+
+
+def index(results: Sequence[Result], run: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA_VERSION,
+        "run": run,
+        "cells": [cell_record(r) for r in results],
+    }
+
+
+def write_index(path: Path, results: Sequence[Result], run: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(index(results, run), indent=2, ensure_ascii=False)
+    path.write_text(text + "\n", encoding="utf-8")
+
+
+def matrix_table(results: Sequence[Result]) -> str:
+    """Variants as rows, clients as columns, one table per network."""
+    lines: list[str] = []
+    for network in dict.fromkeys(r.cell.network for r in results):
+        cells = [r for r in results if r.cell.network == network]
+        variants = list(dict.fromkeys(r.cell.variant for r in cells))
+        clients = list(dict.fromkeys(r.cell.client for r in cells))
+        verdicts = {(r.cell.variant, r.cell.client): r.verdict.value for r in cells}
+        first = max(len("variant"), *(len(v) for v in variants))
+        widths = [max(len(c), 11) for c in clients]
+        lines.append(f"network: {network}")
+        header = (
+            "variant".ljust(first)
+            + "  "
+            + "  ".join(c.ljust(w) for c, w in zip(clients, widths, strict=True))
+        )
+        lines += [header, "-" * len(header)]
+        for v in variants:
+            row = "  ".join(
+                verdicts.get((v, c), "-").ljust(w) for c, w in zip(clients, widths, strict=True)
+            )
+            lines.append(v.ljust(first) + "  " + row)
+        lines.append("")
+    return "\n".join(lines)
+
+
+def progress_line(result: Result, done: int, total: int) -> str:
+    mark = "ok" if result.verdict is Verdict.PASS else "  "
+    return (
+        f"[{done:>3}/{total}] {mark} {result.cell.key}: {result.verdict.value} "
+        f"({result.duration_ms / 1000:.2f} s)"
+    )
+
+
+def summary(results: Sequence[Result]) -> str:
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.verdict.value] = counts.get(r.verdict.value, 0) + 1
+    parts = [f"{counts[v.value]} {v.value}" for v in Verdict if v.value in counts]
+    return f"{len(results)} cells: " + ", ".join(parts)

@@ -1,0 +1,181 @@
+"""The runner: iterate the cells, play each in lockstep, record a result per cell.
+
+The matrix is data (variants, clients, networks); this module only iterates and records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, replace
+
+from harness.browser import Browser
+from harness.codecs import Display
+from harness.lockstep import Lockstep
+from harness.model import Cell, Client, ClientFailed, Request, Resources, Result, Variant
+from harness.server import ServerProcess
+from harness.tokens import DEFAULT_TOKENS
+from harness.verdicts import judge, measure
+
+
+@dataclass(frozen=True)
+class Settings:
+    hold_window: float = 1.0  # how long token k may take to surface before it counts as held
+    connect_window: float = 10.0  # how long the request may take to reach the server
+    deadline: float = 30.0  # every cell has a verdict by then, whatever happens
+    tokens: tuple[str, ...] = DEFAULT_TOKENS
+
+
+@dataclass(frozen=True)
+class Matrix:
+    variants: Sequence[Variant]
+    clients: Sequence[Client]
+    networks: Sequence[str] = ("direct",)
+
+    def cells(self) -> list[Cell]:
+        return [
+            Cell(v.name, c.name, n)
+            for n in self.networks
+            for v in self.variants
+            for c in self.clients
+        ]
+
+
+async def run_matrix(
+    matrix: Matrix,
+    variant_specs: Sequence[str],
+    settings: Settings,
+    on_result: Callable[[Result, int, int], None] = lambda r, i, n: None,
+) -> tuple[list[Result], dict[str, str]]:
+    """Run every cell against one server process and one browser; return results and metadata."""
+    variants = {v.name: v for v in matrix.variants}
+    clients = {c.name: c for c in matrix.clients}
+    cells = matrix.cells()
+    results: list[Result] = []
+    async with ServerProcess(variant_specs, settings.tokens) as server, Browser() as browser:
+        resources = Resources(browser_context=browser.hub)
+        if any(c.group == "browser" for c in matrix.clients):
+            # Launch before the first cell so its timings do not include the launch; a
+            # failure is reported by each browser cell.
+            with contextlib.suppress(ClientFailed):
+                await browser.hub()
+        for network in matrix.networks:
+            async with _network(network, server) as origin:
+                for cell in (c for c in cells if c.network == network):
+                    result = await run_cell(
+                        cell,
+                        variants[cell.variant],
+                        clients[cell.client],
+                        server,
+                        origin,
+                        resources,
+                        settings,
+                    )
+                    results.append(result)
+                    on_result(result, len(results), len(cells))
+        metadata = {"chromium": browser.version or "not started"}
+    return results, metadata
+
+
+@contextlib.asynccontextmanager
+async def _network(network: str, server: ServerProcess) -> AsyncIterator[str]:
+    if network != "direct":
+        raise ValueError(f"unknown network {network!r}")
+    yield server.origin
+
+
+def choose_method(client: Client, variant: Variant) -> str | None:
+    """POST (how LLM apps call) when both sides allow it, else GET, else None."""
+    for method in ("POST", "GET"):
+        if method in client.methods and method in variant.methods:
+            return method
+    return None
+
+
+async def run_cell(
+    cell: Cell,
+    variant: Variant,
+    client: Client,
+    server: ServerProcess,
+    origin: str,
+    resources: Resources,
+    settings: Settings,
+) -> Result:
+    stream = secrets.token_hex(8)
+    lock = Lockstep(list(settings.tokens), Display(variant.codec, client.kind))
+    facts = lock.facts
+    facts.started_at = time.monotonic()
+    method = choose_method(client, variant)
+    if method is None:
+        facts.unsupported = (
+            f"{client.name} can only {'/'.join(sorted(client.methods))}; "
+            f"{variant.name} answers {'/'.join(sorted(variant.methods))}"
+        )
+    else:
+        url = f"{origin}/v/{variant.name}"
+        request = Request(
+            cell_id=stream,
+            url=f"{url}?stream={stream}" if method == "GET" else url,
+            method="POST" if method == "POST" else "GET",
+            body={"stream": stream, "prompt": "Say something that breaks clients."},
+            read_timeout=settings.deadline,
+        )
+        await _play(lock, client, request, server, stream, resources, settings)
+    facts.finished_at = facts.finished_at or time.monotonic()
+    verdict, detail = judge(facts)
+    first, p50, p99, duration = measure(facts)
+    return Result(cell, verdict, detail, first, p50, p99, duration, facts)
+
+
+async def _play(
+    lock: Lockstep,
+    client: Client,
+    request: Request,
+    server: ServerProcess,
+    stream: str,
+    resources: Resources,
+    settings: Settings,
+) -> None:
+    facts = lock.facts
+    task = asyncio.ensure_future(client.drive(request, lock, resources))
+    task.add_done_callback(lambda _: lock.client_finished())
+
+    async def play() -> None:
+        started = asyncio.ensure_future(server.started(stream, settings.connect_window))
+        await asyncio.wait({started, task}, return_when=asyncio.FIRST_COMPLETED)
+        if started.done() and not started.exception() and started.result():
+            await lock.pace(lambda k: server.release(stream, k), settings.hold_window)
+        else:
+            started.cancel()
+        await asyncio.shield(task)
+
+    try:
+        await asyncio.wait_for(play(), settings.deadline)
+    except asyncio.TimeoutError:
+        facts.timed_out = True
+    except ClientFailed as exc:
+        facts.failure = str(exc)
+    except Exception as exc:  # a client library raising is a verdict, not a crash
+        facts.failure = f"{type(exc).__name__}: {exc}".strip()
+    finally:
+        facts.finished_at = time.monotonic()
+        lock.close()
+        task.cancel()
+        await asyncio.wait({task}, timeout=5)  # bounded: a driver must not keep the run
+        with contextlib.suppress(Exception):
+            await server.release(stream, len(facts.tokens))  # let the server side finish
+            record = await server.record(stream)
+            facts.emitted_at = [float(t) for t in record["emitted_at"]]
+            await server.forget(stream)
+
+
+def only(items: Sequence[Client] | Sequence[Variant], names: Sequence[str]) -> list[str]:
+    """Names in ``names`` that are not among ``items`` (for clear CLI errors)."""
+    known = {i.name for i in items}
+    return [n for n in names if n not in known]
+
+
+__all__ = ["Matrix", "Settings", "choose_method", "only", "replace", "run_cell", "run_matrix"]

@@ -1,0 +1,112 @@
+"""The variant server: every variant at ``/v/<name>``, plus the harness's control channel.
+
+The control channel (``/_sc/...``) refuses callers without the run's secret. Tokens of
+a stream are only emitted as the harness releases them (see ``servers.chain.Gate``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+
+from harness.model import Variant
+from servers.chain import Gate, token_stream
+
+SECRET_HEADER = "x-streamcompat-secret"
+MAX_STREAMS = 1000  # forgotten streams are dropped oldest first, so memory stays bounded
+BLANK_PAGE = "<!doctype html><meta charset=utf-8><title>streamcompat</title>"
+
+
+def create_app(variants: Sequence[Variant], tokens: Sequence[str], secret: str) -> FastAPI:
+    app = FastAPI(title="streamcompat variant server", docs_url=None, redoc_url=None)
+    gates: OrderedDict[str, Gate] = OrderedDict()
+
+    def gate(stream: str) -> Gate:
+        if stream not in gates:
+            gates[stream] = Gate()
+            while len(gates) > MAX_STREAMS:
+                gates.popitem(last=False)
+        return gates[stream]
+
+    def authorized(x_streamcompat_secret: str = Header(default="")) -> None:
+        if not hmac.compare_digest(x_streamcompat_secret.encode(), secret.encode()):
+            raise HTTPException(status_code=403, detail="wrong or missing run secret")
+
+    control = [Depends(authorized)]
+
+    @app.get("/_sc/health")
+    async def health() -> dict[str, Any]:
+        return {"ok": True, "variants": [v.name for v in variants]}
+
+    @app.get("/_sc/blank", response_class=HTMLResponse)
+    async def blank() -> str:
+        return BLANK_PAGE  # the browser drivers' page, so that requests are same-origin
+
+    @app.post("/_sc/streams/{stream}/release", dependencies=control)
+    async def release(stream: str, upto: int) -> dict[str, int]:
+        await gate(stream).release(upto)
+        return {"released": gate(stream).released}
+
+    @app.get("/_sc/streams/{stream}/started", dependencies=control)
+    async def started(stream: str, timeout: float = 10.0) -> dict[str, bool]:
+        try:
+            await asyncio.wait_for(gate(stream).started.wait(), min(timeout, 60.0))
+        except asyncio.TimeoutError:
+            return {"started": False}
+        return {"started": True}
+
+    @app.get("/_sc/streams/{stream}", dependencies=control)
+    async def record(stream: str) -> dict[str, Any]:
+        g = gate(stream)
+        return {"emitted_at": g.emitted_at, "done": g.done, "released": g.released}
+
+    @app.delete("/_sc/streams/{stream}", dependencies=control)
+    async def forget(stream: str) -> dict[str, bool]:
+        return {"forgotten": gates.pop(stream, None) is not None}
+
+    for variant in variants:
+        app.add_api_route(
+            f"/v/{variant.name}",
+            _endpoint(variant, tokens, gate),
+            methods=sorted(variant.methods),
+            response_class=Response,
+        )
+    return app
+
+
+def _endpoint(variant: Variant, tokens: Sequence[str], gate: Any) -> Any:
+    async def endpoint(request: Request) -> Any:
+        stream = request.query_params.get("stream", "")
+        prompt = "Say something that breaks clients."
+        if request.method == "POST":
+            try:
+                body = await request.json()
+            except ValueError:
+                return PlainTextResponse("body must be JSON", status_code=400)
+            stream = str(body.get("stream", stream)) if isinstance(body, dict) else stream
+            prompt = str(body.get("prompt", prompt)) if isinstance(body, dict) else prompt
+        if not stream:
+            return PlainTextResponse("missing stream id", status_code=400)
+        g = gate(stream)
+        g.started.set()
+        try:
+            response = variant.respond(token_stream(g, tokens, prompt))
+        except Exception as exc:  # a plug-in's factory failing is reported, not a traceback
+            return PlainTextResponse(
+                f"variant {variant.name!r}: response factory raised {exc!r}", status_code=500
+            )
+        if not isinstance(response, Response):
+            return PlainTextResponse(
+                f"variant {variant.name!r}: response factory returned {type(response).__name__}, "
+                "not a Starlette response",
+                status_code=500,
+            )
+        return response
+
+    return endpoint

@@ -1,0 +1,80 @@
+"""The built-in matrix, run for real, pinned cell by cell to compat-baseline.json.
+
+A behaviour change in any cell fails the test named after that cell.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.model import Verdict
+
+ROOT = Path(__file__).resolve().parent.parent
+BASELINE = json.loads((ROOT / "compat-baseline.json").read_text(encoding="utf-8"))["cells"]
+FIELDS = {
+    "variant", "client", "network", "verdict", "detail",
+    "first_token_ms", "lag_ms_p50", "lag_ms_p99", "duration_ms",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    results = tmp_path_factory.mktemp("results")
+    run = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "run", "--quiet", "--results", str(results)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    data: dict[str, Any] = json.loads((results / "index.json").read_text(encoding="utf-8"))
+    data["stdout"] = run.stdout
+    return data
+
+
+def cell(index: dict[str, Any], key: str) -> dict[str, Any]:
+    for c in index["cells"]:
+        if f"{c['variant']} × {c['client']} × {c['network']}" == key:
+            return dict(c)
+    raise AssertionError(f"{key} was not run")
+
+
+@pytest.mark.parametrize("key", sorted(BASELINE))
+def test_cell_matches_baseline(index: dict[str, Any], key: str) -> None:
+    c = cell(index, key)
+    assert c["verdict"] == BASELINE[key], f"{key}: {c['detail']}"
+
+
+def test_every_cell_has_one_verdict_and_the_fields(index: dict[str, Any]) -> None:
+    assert len(index["cells"]) == 4 * 6 == len(BASELINE)
+    for c in index["cells"]:
+        assert set(c) >= FIELDS
+        assert c["verdict"] in {v.value for v in Verdict}
+        assert c["detail"] and c["network"] == "direct"
+
+
+def test_pass_cells_are_measured(index: dict[str, Any]) -> None:
+    passing = [c for c in index["cells"] if c["verdict"] == "PASS"]
+    assert passing
+    for c in passing:
+        assert c["first_token_ms"] is not None and c["lag_ms_p50"] is not None
+        assert c["lag_ms_p50"] <= c["lag_ms_p99"] <= c["duration_ms"]
+        assert c["tokens_surfaced"] == c["tokens"]
+
+
+def test_buffered_cells_say_where_they_stalled(index: dict[str, Any]) -> None:
+    c = cell(index, "raw × requests-lines × direct")
+    assert c["verdict"] == "BUFFERED" and c["stalled_at"] == 1
+    assert "token 1 of 30" in c["detail"]
+
+
+def test_run_metadata_and_console_matrix(index: dict[str, Any]) -> None:
+    versions = index["run"]["versions"]
+    for name in ("python", "requests", "aiohttp", "playwright", "chromium"):
+        assert versions[name] and versions[name] != "not installed"
+    assert "raw-event-stream" in index["stdout"] and "browser-eventsource" in index["stdout"]
+    assert "gate: ok" in index["stdout"]

@@ -1,0 +1,375 @@
+"""Tests for the shaping proxy, against small real upstream servers on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from harness.proxy import DESCRIPTIONS, NETWORKS, Proxy
+
+LOOPBACK = "127.0.0.1"
+TEST_BOUND = 1.5  # s; every test body must finish within this
+ARRIVES_BOUND = 1.0  # s; something that should arrive must arrive within this
+HELD_WAIT = 0.2  # s; how long to watch for bytes that must NOT arrive
+
+Reader = asyncio.StreamReader
+Writer = asyncio.StreamWriter
+Handler = Callable[[Reader, Writer], Awaitable[None]]
+
+PIECES = [
+    b"data: hello\n\n",
+    "data: héllo wörld\n\n".encode(),
+    "data: 🌍 漢字\n\n".encode(),
+    b"data: [DONE]\n\n",
+]
+PAYLOAD = b"".join(PIECES)
+
+
+def run(main: Callable[[], Awaitable[None]]) -> None:
+    """Run ``main`` on a fresh loop, bounded; fail on any asyncio error report or leaked task."""
+    reports: list[dict[str, Any]] = []
+
+    async def bounded() -> None:
+        asyncio.get_running_loop().set_exception_handler(lambda _, ctx: reports.append(ctx))
+        await asyncio.wait_for(main(), TEST_BOUND)
+        assert asyncio.all_tasks() == {asyncio.current_task()}
+
+    asyncio.run(bounded())
+    assert not reports
+
+
+@contextlib.asynccontextmanager
+async def upstream(handler: Handler) -> AsyncIterator[int]:
+    """A raw TCP server on loopback running ``handler`` per connection; yields its port."""
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def serve(reader: Reader, writer: Writer) -> None:
+        try:
+            await handler(reader, writer)
+        finally:
+            writer.close()
+
+    def accept(reader: Reader, writer: Writer) -> None:
+        task = asyncio.ensure_future(serve(reader, writer))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    server = await asyncio.start_server(accept, LOOPBACK, 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await server.wait_closed()
+
+
+@contextlib.asynccontextmanager
+async def client(proxy: Proxy) -> AsyncIterator[tuple[Reader, Writer]]:
+    reader, writer = await asyncio.open_connection(LOOPBACK, proxy.port)
+    try:
+        yield reader, writer
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+
+
+async def read_all(reader: Reader) -> list[bytes]:
+    """Every read until EOF, as the client saw them."""
+    reads = []
+    while data := await reader.read(65536):
+        reads.append(data)
+    return reads
+
+
+async def reads_reach(proxy: Proxy, count: int) -> None:
+    """Yield to the loop until the proxy has done ``count`` upstream reads."""
+    while proxy.upstream_reads < count:
+        await asyncio.sleep(0)
+
+
+async def write_pieces(writer: Writer, pieces: list[bytes]) -> None:
+    for piece in pieces:
+        writer.write(piece)
+        await writer.drain()
+
+
+def test_every_network_is_described() -> None:
+    assert set(DESCRIPTIONS) == set(NETWORKS)
+    assert all(DESCRIPTIONS.values())
+
+
+@pytest.mark.parametrize("host", ["10.0.0.1", "0.0.0.0", "localhost", "::1", "example.com"])
+def test_refuses_non_loopback_upstream(host: str) -> None:
+    with pytest.raises(ValueError):
+        Proxy("direct", host, 80)
+
+
+def test_refuses_unknown_network() -> None:
+    with pytest.raises(ValueError):
+        Proxy("dial-up", LOOPBACK, 80)
+
+
+def test_direct_forwards_both_ways_exactly() -> None:
+    async def handler(reader: Reader, writer: Writer) -> None:
+        request = await reader.read()  # until the client's half-close
+        await write_pieces(writer, [b"got:" + request, *PIECES])
+
+    async def main() -> None:
+        async with upstream(handler) as port, Proxy("direct", LOOPBACK, port) as proxy:
+            async with client(proxy) as (reader, writer):
+                writer.write(b"hello upstream")
+                writer.write_eof()
+                reads = await read_all(reader)
+            assert b"".join(reads) == b"got:hello upstream" + PAYLOAD
+            assert proxy.downstream_writes == proxy.upstream_reads
+
+    run(main)
+
+
+def test_split_delivers_one_byte_per_read() -> None:
+    async def handler(reader: Reader, writer: Writer) -> None:
+        await write_pieces(writer, PIECES)
+
+    async def main() -> None:
+        async with upstream(handler) as port, Proxy("split", LOOPBACK, port) as proxy:
+            async with client(proxy) as (reader, _):
+                reads = await read_all(reader)
+            assert b"".join(reads) == PAYLOAD
+            assert proxy.downstream_writes == len(PAYLOAD)
+            single = sum(1 for data in reads if len(data) == 1)
+            assert single >= 0.9 * len(PAYLOAD), [len(data) for data in reads]
+
+    run(main)
+
+
+def test_coalesce_joins_upstream_reads() -> None:
+    pieces = [f"data: {i}\n\n".encode() for i in range(9)]
+
+    async def main() -> None:
+        async def handler(reader: Reader, writer: Writer) -> None:
+            for count, piece in enumerate(pieces, 1):
+                await write_pieces(writer, [piece])
+                await reads_reach(proxy, count)  # so each piece is its own upstream read
+
+        async with upstream(handler) as port, Proxy("coalesce", LOOPBACK, port) as proxy:
+            async with client(proxy) as (reader, _):
+                reads = await read_all(reader)
+            assert b"".join(reads) == b"".join(pieces)
+            assert proxy.upstream_reads == len(pieces)
+            assert len(reads) < len(pieces)
+            assert proxy.downstream_writes < proxy.upstream_reads
+
+    run(main)
+
+
+def test_coalesce_flushes_when_upstream_goes_quiet() -> None:
+    done = asyncio.Event()
+
+    async def handler(reader: Reader, writer: Writer) -> None:
+        await write_pieces(writer, PIECES[:1])
+        await done.wait()  # keep the connection open: only quiet can flush
+
+    async def main() -> None:
+        async with (
+            upstream(handler) as port,
+            Proxy("coalesce", LOOPBACK, port) as proxy,
+            client(proxy) as (reader, _),
+        ):
+            data = await asyncio.wait_for(reader.readexactly(len(PIECES[0])), ARRIVES_BOUND)
+            assert data == PIECES[0]
+            done.set()
+            assert await read_all(reader) == []
+
+    run(main)
+
+
+def test_buffer_holds_small_writes_until_eof() -> None:
+    release = asyncio.Event()
+
+    async def handler(reader: Reader, writer: Writer) -> None:
+        await write_pieces(writer, PIECES[:1])
+        await release.wait()
+        await write_pieces(writer, PIECES[1:])
+
+    async def main() -> None:
+        async with upstream(handler) as port, Proxy("buffer-16k", LOOPBACK, port) as proxy:
+            async with client(proxy) as (reader, _):
+                await reads_reach(proxy, 1)  # the proxy has the first piece ...
+                with pytest.raises(asyncio.TimeoutError):  # ... and holds it
+                    await asyncio.wait_for(reader.read(65536), HELD_WAIT)
+                release.set()
+                reads = await read_all(reader)
+            assert b"".join(reads) == PAYLOAD
+            assert proxy.downstream_writes == 1
+
+    run(main)
+
+
+def test_buffer_flushes_at_16k() -> None:
+    release = asyncio.Event()
+    block = bytes(range(256)) * 16  # 4 KiB
+
+    async def handler(reader: Reader, writer: Writer) -> None:
+        await write_pieces(writer, [block] * 4)
+        await release.wait()
+        await write_pieces(writer, [b"tail"])
+
+    async def main() -> None:
+        async with (
+            upstream(handler) as port,
+            Proxy("buffer-16k", LOOPBACK, port) as proxy,
+            client(proxy) as (reader, _),
+        ):
+            data = await asyncio.wait_for(reader.readexactly(16 * 1024), ARRIVES_BOUND)
+            assert data == block * 4
+            release.set()
+            assert b"".join(await read_all(reader)) == b"tail"
+
+    run(main)
+
+
+HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n%s\r\n\r\n"
+
+
+@pytest.mark.parametrize(
+    ("header", "unbuffered"),
+    [
+        (b"X-Accel-Buffering: no", True),
+        (b"x-accel-buffering:NO", True),
+        (b"X-ACCEL-BUFFERING:  No ", True),
+        (b"X-Accel-Buffering: yes", False),
+        (b"X-Other: no", False),
+    ],
+)
+def test_buffer_honours_x_accel_buffering(header: bytes, unbuffered: bool) -> None:
+    release = asyncio.Event()
+    head = HEAD % header
+
+    async def handler(reader: Reader, writer: Writer) -> None:
+        await write_pieces(writer, [head, *PIECES])
+        await release.wait()
+
+    async def main() -> None:
+        async with upstream(handler) as port, Proxy("buffer-16k", LOOPBACK, port) as proxy:
+            async with client(proxy) as (reader, _):
+                if unbuffered:
+                    data = await asyncio.wait_for(reader.readuntil(b"[DONE]\n\n"), ARRIVES_BOUND)
+                    assert data == head + PAYLOAD
+                else:
+                    await reads_reach(proxy, 1)
+                    with pytest.raises(asyncio.TimeoutError):
+                        await asyncio.wait_for(reader.read(65536), HELD_WAIT)
+                release.set()
+                rest = await read_all(reader)
+            assert b"".join(rest) == (b"" if unbuffered else head + PAYLOAD)
+
+    run(main)
+
+
+def test_buffer_flushes_a_finished_chunked_response_on_keep_alive() -> None:
+    release = asyncio.Event()
+    response = [
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+        b"5\r\nhello\r\n",
+        b"0\r\n\r\n",
+    ]
+
+    async def handler(reader: Reader, writer: Writer) -> None:
+        await write_pieces(writer, response)
+        await release.wait()  # keep-alive: the upstream does not close
+
+    async def main() -> None:
+        async with (
+            upstream(handler) as port,
+            Proxy("buffer-16k", LOOPBACK, port) as proxy,
+            client(proxy) as (reader, _),
+        ):
+            data = await asyncio.wait_for(reader.readuntil(b"0\r\n\r\n"), ARRIVES_BOUND)
+            assert data == b"".join(response)
+            release.set()
+
+    run(main)
+
+
+def test_refused_upstream_closes_client_connection() -> None:
+    with socket.socket() as sock:  # a port that nothing listens on
+        sock.bind((LOOPBACK, 0))
+        closed_port = sock.getsockname()[1]
+
+    async def main() -> None:
+        async with Proxy("direct", LOOPBACK, closed_port) as proxy:
+            for _ in range(2):  # the proxy survives and serves the next one
+                async with client(proxy) as (reader, _):
+                    assert await asyncio.wait_for(reader.read(), ARRIVES_BOUND) == b""
+
+    run(main)
+
+
+def test_upstream_reset_does_not_break_proxy() -> None:
+    connections = 0
+
+    async def handler(reader: Reader, writer: Writer) -> None:
+        nonlocal connections
+        connections += 1
+        await write_pieces(writer, PIECES)
+        if connections == 1:
+            writer.transport.abort()  # RST instead of FIN
+
+    async def main() -> None:
+        async with upstream(handler) as port, Proxy("direct", LOOPBACK, port) as proxy:
+            async with client(proxy) as (reader, _):
+                received = b""
+                with contextlib.suppress(ConnectionResetError):
+                    received = b"".join(await read_all(reader))
+                assert PAYLOAD.startswith(received)
+            async with client(proxy) as (reader, _):
+                assert b"".join(await read_all(reader)) == PAYLOAD
+
+    run(main)
+
+
+CHUNKS = ["data: one\n\n", "data: twö 🌍\n\n", "data: three\n\n", "data: [DONE]\n\n"]
+
+
+@pytest.mark.parametrize("network", NETWORKS)
+def test_aiohttp_chunked_response_through_network(network: str) -> None:
+    async def stream(request: web.Request) -> web.StreamResponse:
+        question = await request.read()
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        await response.write(b"echo: " + question + b"\n\n")
+        for chunk in CHUNKS:
+            await response.write(chunk.encode())
+        await response.write_eof()
+        return response
+
+    async def main() -> None:
+        app = web.Application()
+        app.router.add_post("/stream", stream)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, LOOPBACK, 0)
+            await site.start()
+            port = runner.addresses[0][1]
+            async with Proxy(network, LOOPBACK, port) as proxy, aiohttp.ClientSession() as session:
+                url = f"http://{LOOPBACK}:{proxy.port}/stream"
+                async with session.post(url, data=b"why?") as response:
+                    assert response.status == 200
+                    body = await response.read()
+            assert body == b"echo: why?\n\n" + "".join(CHUNKS).encode()
+        finally:
+            await runner.cleanup()
+
+    run(main)

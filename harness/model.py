@@ -93,6 +93,8 @@ class Client:
     description: str = ""
     methods: frozenset[str] = frozenset({"GET", "POST"})
     group: Literal["python", "browser", "node", "cli"] = "python"
+    #: Codecs the client can read at all (e.g. the OpenAI SDK: only ``openai``); None: any.
+    codecs: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)

@@ -109,7 +109,12 @@ async def run_cell(
     facts = lock.facts
     facts.started_at = time.monotonic()
     method = choose_method(client, variant)
-    if method is None:
+    if client.codecs is not None and variant.codec not in client.codecs:
+        facts.unsupported = (
+            f"{client.name} only reads {', '.join(sorted(client.codecs))} streams; "
+            f"{variant.name} is {variant.codec}"
+        )
+    elif method is None:
         facts.unsupported = (
             f"{client.name} can only {'/'.join(sorted(client.methods))}; "
             f"{variant.name} answers {'/'.join(sorted(variant.methods))}"

@@ -51,7 +51,7 @@ class BrowserHub:
     def __init__(self, context: Any) -> None:
         self.context = context
         self.reporters: dict[str, Reporter] = {}
-        self.idle: dict[str, Any] = {}  # origin -> a page ready for the next cell
+        self.idle: dict[str, list[Any]] = {}  # origin -> pages ready for the next cell
         self.loaded: dict[int, set[Path]] = {}  # id(page) -> scripts added to it
         # Page clocks are epoch milliseconds; the harness uses the monotonic clock.
         self.epoch_to_monotonic = time.monotonic() - time.time()
@@ -76,9 +76,11 @@ class BrowserHub:
 
         Pages are reused from cell to cell (a new one costs ~100 ms); a page whose cell
         did not end cleanly is closed, so nothing of it can leak into the next cell.
+        Cells running at once each get their own page.
         """
         origin = request.url.split("/v/", 1)[0]
-        page = self.idle.pop(origin, None) or await self._new_page(origin)
+        idle = self.idle.setdefault(origin, [])
+        page = idle.pop() if idle else await self._new_page(origin)
         self.reporters[request.cell_id] = report
         clean = False
         try:
@@ -98,8 +100,8 @@ class BrowserHub:
                 raise ClientFailed(str(error))
         finally:
             self.reporters.pop(request.cell_id, None)
-            if clean and origin not in self.idle:
-                self.idle[origin] = page
+            if clean:
+                idle.append(page)
             else:
                 self.loaded.pop(id(page), None)
                 with contextlib.suppress(Exception):

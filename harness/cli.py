@@ -18,11 +18,12 @@ from pathlib import Path
 from harness import baseline
 from harness.model import Client, Result, Variant
 from harness.plugins import BUILTIN, PluginError, load_variants
+from harness.proxy import DESCRIPTIONS, NETWORKS
 from harness.report import matrix_table, progress_line, summary, versions, write_index
 from harness.runner import Matrix, Settings, run_matrix
 from harness.server import ServerError
 
-NETWORKS = ("direct",)
+DEFAULT_NETWORKS = ("direct", "split")
 DEFAULT_BASELINE = Path("compat-baseline.json")
 
 
@@ -52,6 +53,17 @@ def select_clients(wanted: Sequence[str]) -> list[Client]:
             f"unknown client(s): {', '.join(unknown)}; known: {', '.join(c.name for c in every)}"
         )
     return chosen
+
+
+def select_networks(wanted: Sequence[str]) -> tuple[str, ...]:
+    if not wanted:
+        return DEFAULT_NETWORKS
+    if "all" in wanted:
+        return NETWORKS
+    unknown = [w for w in wanted if w not in NETWORKS]
+    if unknown:
+        raise UsageError(f"unknown network(s): {', '.join(unknown)}; known: {', '.join(NETWORKS)}")
+    return tuple(dict.fromkeys(wanted))
 
 
 def select_variants(specs: Sequence[str], names: Sequence[str]) -> list[Variant]:
@@ -93,7 +105,17 @@ def parser() -> argparse.ArgumentParser:
         metavar="NAMES",
         help="client names or groups (python, browser), comma-separated",
     )
-    run.add_argument("--network", action="append", default=[], choices=NETWORKS)
+    run.add_argument(
+        "--network",
+        action="append",
+        default=[],
+        metavar="NAMES",
+        help=f"networks, comma-separated, or 'all': {', '.join(NETWORKS)} "
+        f"(default: {', '.join(DEFAULT_NETWORKS)})",
+    )
+    run.add_argument(
+        "--jobs", type=int, default=Settings.jobs, metavar="N", help="cells in flight at once"
+    )
     run.add_argument(
         "--results",
         type=Path,
@@ -145,7 +167,10 @@ def list_command(args: argparse.Namespace) -> int:
     print(f"clients ({len(clients)}):")
     for c in clients:
         print(f"  {c.name:<22} {c.group:<8} {c.kind:<6} {c.description}")
-    print(f"networks ({len(NETWORKS)}): {', '.join(NETWORKS)}")
+    print(f"networks ({len(NETWORKS)}):")
+    for name in NETWORKS:
+        default = " (default)" if name in DEFAULT_NETWORKS else ""
+        print(f"  {name:<22} {DESCRIPTIONS[name]}{default}")
     return 0
 
 
@@ -154,9 +179,9 @@ async def run_command(args: argparse.Namespace) -> int:
     matrix = Matrix(
         variants=select_variants(specs, _split(args.variant)),
         clients=select_clients(_split(args.clients)),
-        networks=tuple(_split(args.network)) or NETWORKS,
+        networks=select_networks(_split(args.network)),
     )
-    settings = Settings(hold_window=args.hold_window, deadline=args.deadline)
+    settings = Settings(hold_window=args.hold_window, deadline=args.deadline, jobs=args.jobs)
     total = len(matrix.cells())
     print(
         f"streamcompat: {total} cells ({len(matrix.variants)} variants × "
@@ -174,7 +199,11 @@ async def run_command(args: argparse.Namespace) -> int:
     run = {
         "variants": specs,
         "versions": {**versions(), **found},
-        "settings": {"hold_window_s": settings.hold_window, "deadline_s": settings.deadline},
+        "settings": {
+            "hold_window_s": settings.hold_window,
+            "deadline_s": settings.deadline,
+            "jobs": settings.jobs,
+        },
         "wall_s": round(wall, 3),
     }
     write_index(args.results / "index.json", results, run)

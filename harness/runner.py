@@ -10,12 +10,13 @@ import contextlib
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from harness.browser import Browser
 from harness.codecs import Display
 from harness.lockstep import Lockstep
 from harness.model import Cell, Client, ClientFailed, Request, Resources, Result, Variant
+from harness.proxy import Proxy
 from harness.server import ServerProcess
 from harness.tokens import DEFAULT_TOKENS
 from harness.verdicts import judge, measure
@@ -26,6 +27,7 @@ class Settings:
     hold_window: float = 1.0  # how long token k may take to surface before it counts as held
     connect_window: float = 10.0  # how long the request may take to reach the server
     deadline: float = 30.0  # every cell has a verdict by then, whatever happens
+    jobs: int = 4  # cells in flight at once
     tokens: tuple[str, ...] = DEFAULT_TOKENS
 
 
@@ -50,41 +52,55 @@ async def run_matrix(
     settings: Settings,
     on_result: Callable[[Result, int, int], None] = lambda r, i, n: None,
 ) -> tuple[list[Result], dict[str, str]]:
-    """Run every cell against one server process and one browser; return results and metadata."""
+    """Run every cell against one server process and one browser; return results and metadata.
+
+    Up to ``settings.jobs`` cells run at once: a cell mostly waits (on tokens, or on a
+    hold window), so overlapping cells costs little and the lockstep keeps each honest.
+    """
     variants = {v.name: v for v in matrix.variants}
     clients = {c.name: c for c in matrix.clients}
     cells = matrix.cells()
-    results: list[Result] = []
-    async with ServerProcess(variant_specs, settings.tokens) as server, Browser() as browser:
+    results: dict[Cell, Result] = {}
+    slots = asyncio.Semaphore(max(1, settings.jobs))
+    async with contextlib.AsyncExitStack() as stack:
+        server = await stack.enter_async_context(ServerProcess(variant_specs, settings.tokens))
+        browser = await stack.enter_async_context(Browser())
         resources = Resources(browser_context=browser.hub)
         if any(c.group == "browser" for c in matrix.clients):
             # Launch before the first cell so its timings do not include the launch; a
             # failure is reported by each browser cell.
             with contextlib.suppress(ClientFailed):
                 await browser.hub()
-        for network in matrix.networks:
-            async with _network(network, server) as origin:
-                for cell in (c for c in cells if c.network == network):
-                    result = await run_cell(
-                        cell,
-                        variants[cell.variant],
-                        clients[cell.client],
-                        server,
-                        origin,
-                        resources,
-                        settings,
-                    )
-                    results.append(result)
-                    on_result(result, len(results), len(cells))
+        origins = {n: await stack.enter_async_context(_network(n, server)) for n in matrix.networks}
+
+        async def one(cell: Cell) -> None:
+            async with slots:
+                result = await run_cell(
+                    cell, variants[cell.variant], clients[cell.client], server,
+                    origins[cell.network], resources, settings,
+                )  # fmt: skip
+            results[cell] = result
+            on_result(result, len(results), len(cells))
+
+        tasks = [asyncio.ensure_future(one(cell)) for cell in cells]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
         metadata = {"chromium": browser.version or "not started"}
-    return results, metadata
+    return [results[c] for c in cells], metadata
 
 
 @contextlib.asynccontextmanager
 async def _network(network: str, server: ServerProcess) -> AsyncIterator[str]:
-    if network != "direct":
-        raise ValueError(f"unknown network {network!r}")
-    yield server.origin
+    """The origin clients use: the server itself, or a shaping proxy in front of it."""
+    if network == "direct":
+        yield server.origin
+        return
+    async with Proxy(network, "127.0.0.1", server.port) as proxy:
+        yield f"http://127.0.0.1:{proxy.port}"
 
 
 def choose_method(client: Client, variant: Variant) -> str | None:
@@ -175,12 +191,3 @@ async def _play(
             record = await server.record(stream)
             facts.emitted_at = [float(t) for t in record["emitted_at"]]
             await server.forget(stream)
-
-
-def only(items: Sequence[Client] | Sequence[Variant], names: Sequence[str]) -> list[str]:
-    """Names in ``names`` that are not among ``items`` (for clear CLI errors)."""
-    known = {i.name for i in items}
-    return [n for n in names if n not in known]
-
-
-__all__ = ["Matrix", "Settings", "choose_method", "only", "replace", "run_cell", "run_matrix"]

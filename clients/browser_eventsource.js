@@ -1,5 +1,7 @@
-// The browser's native EventSource (GET only), closed on the variant's end event.
-// Resolves to null on an end, or to the error message a user would see.
+// The browser's native EventSource (GET only), closed on the variant's end marker.
+// Tokens come as events of the variant's type (onmessage for "message", else
+// addEventListener, as its users write). Resolves to null on an end, or to the
+// error message a user would see.
 window.streamcompatEventSource = (cfg) => new Promise((resolve) => {
   const report = (m) => window.__streamcompat({ cell: cfg.cell, t: performance.timeOrigin + performance.now(), ...m });
   report({ kind: "request" });
@@ -17,16 +19,22 @@ window.streamcompatEventSource = (cfg) => new Promise((resolve) => {
     opened = true;
     report({ kind: "open", status: 200, contentType: "text/event-stream" });
   };
-  source.onmessage = (event) => report({ kind: "unit", payload: event.data });
-  source.addEventListener("end", () => finish(null, { kind: "end", note: "end event" }));
+  source.addEventListener(cfg.event, (event) => {
+    if (cfg.endData !== null && event.data === cfg.endData) {
+      finish(null, { kind: "end", note: "end data" });
+    } else {
+      report({ kind: "unit", payload: event.data });
+    }
+  });
+  source.addEventListener(cfg.endEvent, () => finish(null, { kind: "end", note: "end event" }));
   source.onerror = () => {
     if (source.readyState === EventSource.CLOSED) {
       finish("EventSource failed and closed: the response was refused (status or content type)");
     } else if (!opened) {
       finish("EventSource could not connect (it would keep retrying)");
     } else {
-      // The body ended without an end event: EventSource would reconnect and replay.
-      finish(null, { kind: "end", note: "no end event; EventSource would reconnect", replays: true });
+      // The body ended without an end marker: EventSource would reconnect and replay.
+      finish(null, { kind: "end", note: "no end marker; EventSource would reconnect", replays: true });
     }
   };
 });

@@ -12,6 +12,7 @@ import contextlib
 import os
 import shutil
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -31,6 +32,11 @@ CHROMIUM_FLAGS = [
 ]
 SYSTEM_CHROMIUMS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 BINDING = "__streamcompat"
+#: Imports an ES module from its source text (a blob: URL: no server, no route involved).
+IMPORT_MODULE = """async ([name, source]) => {
+  const url = URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
+  try { window[name] = await import(url); } finally { URL.revokeObjectURL(url); }
+}"""
 
 
 def find_chromium() -> str | None:
@@ -71,8 +77,18 @@ class BrowserHub:
         elif kind == "end":
             reporter.ended(str(message.get("note", "")), at, bool(message.get("replays")))
 
-    async def run(self, script: Path, function: str, request: Request, report: Reporter) -> None:
+    async def run(
+        self,
+        script: Path,
+        function: str,
+        request: Request,
+        report: Reporter,
+        modules: Mapping[str, Path] | None = None,
+    ) -> None:
         """Run ``window[function](cfg)`` from ``script`` in a page; raise on its error.
+
+        ``modules`` are single-file ES modules the script uses (e.g. an npm package's
+        ESM build), imported once per page, each module's namespace at ``window[name]``.
 
         Pages are reused from cell to cell (a new one costs ~100 ms); a page whose cell
         did not end cleanly is closed, so nothing of it can leak into the next cell.
@@ -85,6 +101,10 @@ class BrowserHub:
         clean = False
         try:
             loaded = self.loaded.setdefault(id(page), set())
+            for name, module in (modules or {}).items():
+                if module not in loaded:
+                    await page.evaluate(IMPORT_MODULE, [name, module.read_text(encoding="utf-8")])
+                    loaded.add(module)
             if script not in loaded:
                 await page.add_script_tag(content=script.read_text(encoding="utf-8"))
                 loaded.add(script)
@@ -93,6 +113,9 @@ class BrowserHub:
                 "url": request.url,
                 "method": request.method,
                 "body": request.body,
+                "event": request.event,
+                "endEvent": request.end_event,
+                "endData": request.end_data,
             }
             error = await page.evaluate(f"cfg => window.{function}(cfg)", config)
             clean = True

@@ -34,6 +34,16 @@ def _json_field(key: str) -> Callable[[str], str]:
     return decode
 
 
+def _json_string(payload: str) -> str:
+    try:
+        value = json.loads(payload)
+    except ValueError as exc:
+        raise DecodeError(f"not JSON: {_clip(payload)}") from exc
+    if not isinstance(value, str):
+        raise DecodeError(f"not a JSON string: {_clip(payload)}")
+    return value
+
+
 def _openai(payload: str) -> str:
     if payload.strip() == "[DONE]":  # the OpenAI stream's end sentinel, not content
         return ""
@@ -46,14 +56,16 @@ def _openai(payload: str) -> str:
 
 
 def codec(name: str) -> Callable[[str], str]:
-    """The decoder for a codec name: ``text``, ``json:<key>`` or ``openai``."""
+    """The decoder for a codec name: ``text``, ``json``, ``json:<key>`` or ``openai``."""
     if name == "text":
         return _text
+    if name == "json":
+        return _json_string
     if name.startswith("json:") and len(name) > 5:
         return _json_field(name[5:])
     if name == "openai":
         return _openai
-    raise ValueError(f"unknown codec {name!r} (known: text, json:<key>, openai)")
+    raise ValueError(f"unknown codec {name!r} (known: text, json, json:<key>, openai)")
 
 
 def _clip(text: str, limit: int = 60) -> str:

@@ -44,6 +44,11 @@ class Variant:
     content_type: str = ""
     description: str = ""
     methods: frozenset[str] = frozenset({"GET", "POST"})
+    #: SSE only: the event type that carries tokens, and what marks the end of the
+    #: stream — an event type, or a data value such as OpenAI's ``[DONE]``.
+    event: str = "message"
+    end_event: str = "end"
+    end_data: str | None = None
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,9 @@ class Request:
     method: Literal["GET", "POST"]
     body: dict[str, Any]  # JSON body for POST
     read_timeout: float  # bound on any single read; the cell deadline bounds the rest
+    event: str = "message"  # SSE clients show the data of events of this type ...
+    end_event: str = "end"  # ... and stop at an event of this type
+    end_data: str | None = None  # ... or at a token event with this data
 
 
 class Reporter(Protocol):

@@ -143,6 +143,9 @@ async def run_cell(
             method="POST" if method == "POST" else "GET",
             body={"stream": stream, "prompt": "Say something that breaks clients."},
             read_timeout=settings.deadline,
+            event=variant.event,
+            end_event=variant.end_event,
+            end_data=variant.end_data,
         )
         await _play(lock, client, request, server, stream, resources, settings)
     facts.finished_at = facts.finished_at or time.monotonic()

@@ -71,12 +71,12 @@ def create_app(variants: Sequence[Variant], tokens: Sequence[str], secret: str) 
         return {"forgotten": gates.pop(stream, None) is not None}
 
     for variant in variants:
-        app.add_api_route(
-            f"/v/{variant.name}",
-            _endpoint(variant, tokens, gate),
-            methods=sorted(variant.methods),
-            response_class=Response,
-        )
+        endpoint = _endpoint(variant, tokens, gate)
+        # The second path is where OpenAI-style SDKs post, given base_url=/v/<name>.
+        for path in (f"/v/{variant.name}", f"/v/{variant.name}/chat/completions"):
+            app.add_api_route(
+                path, endpoint, methods=sorted(variant.methods), response_class=Response
+            )
     return app
 
 
@@ -89,8 +89,11 @@ def _endpoint(variant: Variant, tokens: Sequence[str], gate: Any) -> Any:
                 body = await request.json()
             except ValueError:
                 return PlainTextResponse("body must be JSON", status_code=400)
-            stream = str(body.get("stream", stream)) if isinstance(body, dict) else stream
-            prompt = str(body.get("prompt", prompt)) if isinstance(body, dict) else prompt
+            body = body if isinstance(body, dict) else {}
+            # OpenAI-style bodies use "stream": true; the id then comes in the query.
+            if not stream and isinstance(body.get("stream"), str):
+                stream = body["stream"]
+            prompt = str(body.get("prompt", prompt))
         if not stream:
             return PlainTextResponse("missing stream id", status_code=400)
         g = gate(stream)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
 
-from starlette.responses import StreamingResponse
+from starlette.responses import Response, StreamingResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from harness.model import ResponseFactory, Variant
 
@@ -23,9 +25,36 @@ def raw(token: str) -> str:
     return token
 
 
+def sse_lines(token: str, eol: str = "\n", space: str = " ") -> str:
+    """One ``data:`` line per line of the token, then a blank line, with the given endings."""
+    return "".join(f"data:{space}{line}{eol}" for line in _LINE_BREAK.split(token)) + eol
+
+
 def sse(token: str) -> str:
     """Spec-correct SSE: one ``data:`` line per line of the token, then a blank line."""
-    return "".join(f"data: {line}\n" for line in _LINE_BREAK.split(token)) + "\n"
+    return sse_lines(token)
+
+
+def sse_naive(token: str) -> str:
+    """The first fix proposed in lanarky #121: breaks on any token holding a newline."""
+    return f"data: {token}\n\n"
+
+
+def ndjson(token: str) -> str:
+    return json.dumps({"token": token}) + "\n"
+
+
+def openai_chunk(token: str | None, finish: str | None = None) -> str:
+    """An OpenAI ``chat.completion.chunk`` event carrying one token."""
+    delta = {"content": token} if token is not None else {}
+    chunk = {
+        "id": "chatcmpl-streamcompat",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": "streamcompat-fake",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+    return sse(json.dumps(chunk))
 
 
 def sse_json(token: str) -> str:
@@ -57,6 +86,17 @@ def streaming(
     return respond
 
 
+class ASGIResponse(Response):
+    """A response that hands the request to an ASGI app: middleware, or a whole sub-app."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        super().__init__()
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
 def framed(
     name: str,
     media_type: str,
@@ -67,12 +107,25 @@ def framed(
     start: str = "",
     end: str = "",
     headers: Mapping[str, str] | None = None,
+    **variant: Any,
 ) -> Variant:
-    """A variant that frames each token on its own: the built-ins are all made this way."""
+    """A variant that frames each token on its own (most built-ins are made this way)."""
     return Variant(
         name=name,
         respond=streaming(frame, media_type, start=start, end=end, headers=headers),
         codec=codec,
         content_type=media_type,
         description=description,
+        **variant,
     )
+
+
+def prefix_suffix(
+    name: str,
+    prefix: str,
+    suffix: str,
+    media_type: str = "text/event-stream",
+    **variant: Any,
+) -> Variant:
+    """Each token wrapped in a fixed prefix and suffix (the proposal in lanarky #121)."""
+    return framed(name, media_type, lambda token: f"{prefix}{token}{suffix}", **variant)

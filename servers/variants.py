@@ -2,34 +2,115 @@
 
 from __future__ import annotations
 
-from servers.framings import SSE_END, framed, raw, sse, sse_json
+from collections.abc import AsyncIterator
+from typing import Any
 
-VARIANTS = (
-    framed(
-        "raw",
-        "text/plain",
-        raw,
-        description="text/plain, tokens written as they come (fetch-style streaming)",
-    ),
-    framed(
-        "raw-event-stream",
-        "text/event-stream",
-        raw,
-        description="text/event-stream with no SSE framing at all (lanarky before 0.8, #121)",
-    ),
-    framed(
-        "sse",
-        "text/event-stream",
-        sse,
-        end=SSE_END,
-        description="spec-correct SSE: a data: line per token line, blank-line end, end event",
-    ),
-    framed(
-        "sse-json",
-        "text/event-stream",
-        sse_json,
-        codec="json:token",
-        end=SSE_END,
-        description='SSE whose data is {"token": ...} (lanarky\'s JSON mode), end event',
-    ),
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.responses import StreamingResponse
+
+from harness.model import Variant
+from servers.framings import (
+    SSE_END,
+    ASGIResponse,
+    framed,
+    ndjson,
+    openai_chunk,
+    prefix_suffix,
+    raw,
+    sse,
+    sse_json,
+    sse_lines,
+    sse_naive,
+    streaming,
 )
+
+EVENT_STREAM = "text/event-stream"
+
+
+def _sse_named(tokens: AsyncIterator[str]) -> StreamingResponse:
+    """langserve's shape: named token events with ids, a retry, a data-less ``end``."""
+
+    async def body() -> AsyncIterator[str]:
+        yield "retry: 3000\n\n"
+        k = 0
+        async for token in tokens:
+            k += 1
+            yield f"event: data\nid: {k}\n" + sse(token)
+        yield "event: end\n\n"
+
+    return StreamingResponse(body(), media_type=EVENT_STREAM)
+
+
+def _sse_starlette(tokens: AsyncIterator[str]) -> Any:
+    from sse_starlette.sse import EventSourceResponse
+
+    async def events() -> AsyncIterator[dict[str, str]]:
+        async for token in tokens:
+            yield {"data": token}
+        yield {"event": "end", "data": ""}
+
+    return EventSourceResponse(events())
+
+
+def _fastapi_sse(tokens: AsyncIterator[str]) -> ASGIResponse:
+    # FastAPI encodes in its routing layer, so the tokens go through a real path
+    # operation with response_class=EventSourceResponse, as its users write it.
+    from fastapi import FastAPI
+    from fastapi.sse import EventSourceResponse, ServerSentEvent
+
+    app = FastAPI()
+
+    @app.api_route("/{path:path}", methods=["GET", "POST"], response_class=EventSourceResponse)
+    async def stream() -> AsyncIterator[Any]:
+        async for token in tokens:
+            yield token  # JSON-encoded by FastAPI: data: "Hello"
+        yield ServerSentEvent(event="end", raw_data="")
+
+    return ASGIResponse(app)
+
+
+def _gzip(tokens: AsyncIterator[str]) -> ASGIResponse:
+    inner = streaming(raw, "text/plain")(tokens)
+    return ASGIResponse(GZipMiddleware(inner, minimum_size=0))
+
+
+VARIANTS: tuple[Variant, ...] = (
+    framed("raw", "text/plain", raw,
+           description="text/plain, tokens written as they come (fetch-style streaming)"),
+    framed("raw-event-stream", EVENT_STREAM, raw,
+           description="text/event-stream with no SSE framing at all (lanarky before 0.8, #121)"),
+    framed("sse", EVENT_STREAM, sse, end=SSE_END,
+           description="spec-correct SSE: a data: line per token line, blank-line end, end event"),
+    framed("sse-json", EVENT_STREAM, sse_json, codec="json:token", end=SSE_END,
+           description='SSE whose data is {"token": ...} (lanarky\'s JSON mode), end event'),
+    framed("sse-naive", EVENT_STREAM, sse_naive, end=SSE_END,
+           description='f"data: {token}\\n\\n", the first fix proposed in lanarky #121'),
+    framed("sse-crlf", EVENT_STREAM, lambda t: sse_lines(t, "\r\n"),
+           end=SSE_END.replace("\n", "\r\n"),
+           description="SSE with CRLF line ends (sse-starlette's default separator)"),
+    framed("sse-cr", EVENT_STREAM, lambda t: sse_lines(t, "\r"), end=SSE_END.replace("\n", "\r"),
+           description="SSE with bare CR line ends (legal, rarely parsed right)"),
+    framed("sse-nospace", EVENT_STREAM, lambda t: sse_lines(t, space=""), end=SSE_END,
+           description="data:x with no space: parsers strip a token's own leading space"),
+    framed("sse-bom", EVENT_STREAM, sse, start="\ufeff", end=SSE_END,
+           description="SSE preceded by a UTF-8 BOM, which the spec strips once"),
+    Variant("sse-named", _sse_named, content_type=EVENT_STREAM, event="data",
+            description="langserve's shape: event: data, id:, retry:, a data-less end event"),
+    framed("sse-comments", EVENT_STREAM, lambda t: ": ping\n" + sse(t),
+           start=": stream open\n\n", end=SSE_END,
+           description="heartbeat comment lines (: ping) before every event"),
+    framed("openai", EVENT_STREAM, lambda t: openai_chunk(t), codec="openai",
+           end=openai_chunk(None, "stop") + "data: [DONE]\n\n", end_data="[DONE]",
+           description="OpenAI chat.completion.chunk events ending with data: [DONE]"),
+    framed("ndjson", "application/x-ndjson", ndjson, codec="json:token",
+           description='application/x-ndjson, one {"token": ...} object per line'),
+    prefix_suffix("prefix-suffix", "data: ", "\n\n",
+                  description="prefix 'data: ' + suffix blank line, no end event "
+                  "(the maintainer's proposal in lanarky #121)"),
+    Variant("sse-starlette", _sse_starlette, content_type=EVENT_STREAM,
+            description="sse-starlette's EventSourceResponse (CRLF), end event"),
+    Variant("fastapi-sse", _fastapi_sse, codec="json", content_type=EVENT_STREAM,
+            description="FastAPI's own EventSourceResponse (data JSON-encoded), end event"),
+    Variant("gzip", _gzip, content_type="text/plain",
+            description="raw text/plain behind Starlette's GZipMiddleware"),
+)  # fmt: skip

@@ -50,7 +50,11 @@ def test_cell_matches_baseline(index: dict[str, Any], key: str) -> None:
 
 
 def test_every_cell_has_one_verdict_and_the_fields(index: dict[str, Any]) -> None:
-    assert len(index["cells"]) == 4 * 6 * 2 == len(BASELINE)  # direct and split
+    from clients import CLIENTS
+    from servers.variants import VARIANTS
+
+    # Every variant × every client × the default networks (direct and split).
+    assert len(index["cells"]) == len(VARIANTS) * len(CLIENTS) * 2 == len(BASELINE)
     for c in index["cells"]:
         assert set(c) >= FIELDS
         assert c["verdict"] in {v.value for v in Verdict}

@@ -1,0 +1,82 @@
+"""The built-in variants' wire bytes, read by the spec oracle: correct framings give back
+every token exactly, the broken ones (the bugs they model) do not."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from harness.codecs import codec
+from harness.model import Variant
+from harness.sse_oracle import parse
+from harness.tokens import DEFAULT_TOKENS
+from servers.variants import VARIANTS
+
+BY_NAME = {v.name: v for v in VARIANTS}
+SPEC_CORRECT = [
+    "sse", "sse-json", "sse-crlf", "sse-cr", "sse-bom", "sse-named", "sse-comments", "openai",
+]  # fmt: skip  (sse-starlette encodes in its ASGI call: the matrix covers it)
+BROKEN = {"sse-naive": "newline", "sse-nospace": "leading space", "prefix-suffix": "newline"}
+
+
+async def _tokens() -> AsyncIterator[str]:
+    for token in DEFAULT_TOKENS:
+        yield token
+
+
+def wire(variant: Variant) -> bytes:
+    async def collect() -> bytes:
+        response = variant.respond(_tokens())
+        chunks = [c async for c in response.body_iterator]
+        return b"".join(c.encode() if isinstance(c, str) else bytes(c) for c in chunks)
+
+    return asyncio.run(collect())
+
+
+def tokens_seen(variant: Variant) -> list[str]:
+    decode = codec(variant.codec)
+    events = [e for e in parse(wire(variant)) if e.type == variant.event]
+    if variant.end_data is not None:
+        events = [e for e in events if e.data != variant.end_data]
+    return [decode(e.data) for e in events if decode(e.data) or not e.data]
+
+
+def test_at_least_fourteen_variants_with_unique_names() -> None:
+    assert len(VARIANTS) >= 14 and len(BY_NAME) == len(VARIANTS)
+
+
+@pytest.mark.parametrize("name", SPEC_CORRECT)
+def test_spec_correct_framings_carry_every_token(name: str) -> None:
+    seen = "".join(tokens_seen(BY_NAME[name]))
+    assert seen == "".join(DEFAULT_TOKENS)
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN))
+def test_broken_framings_lose_what_they_model(name: str) -> None:
+    seen = "".join(tokens_seen(BY_NAME[name]))
+    assert seen != "".join(DEFAULT_TOKENS)
+    if BROKEN[name] == "newline":
+        assert "Second line\n\nParagraph" not in seen and "Second line" in seen
+    else:
+        assert "Hello world" not in seen and "Helloworld" in seen
+
+
+def test_end_markers() -> None:
+    assert parse(wire(BY_NAME["sse"]))[-1].type == "end"
+    assert parse(wire(BY_NAME["openai"]))[-1].data == "[DONE]"
+    named = parse(wire(BY_NAME["sse-named"]))
+    assert all(e.type == "data" for e in named)  # the data-less end event never fires
+    assert named[-1].last_event_id == str(len(DEFAULT_TOKENS))
+
+
+def test_sse_bom_and_crlf_wire_shapes() -> None:
+    assert wire(BY_NAME["sse-bom"]).startswith("\ufeffdata: Hello\n".encode())
+    assert wire(BY_NAME["sse-crlf"]).startswith(b"data: Hello\r\n\r\n")
+    assert b": ping\n" in wire(BY_NAME["sse-comments"])
+
+
+def test_ndjson_is_one_object_per_line() -> None:
+    lines = wire(BY_NAME["ndjson"]).decode().splitlines()
+    assert [codec("json:token")(line) for line in lines] == list(DEFAULT_TOKENS)

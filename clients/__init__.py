@@ -2,43 +2,38 @@
 
 A driver makes the request the way that library's users do, and reports to the
 harness every unit its user would display (``Reporter.surfaced``), as it happens.
+Each driver module declares its ``Client`` entries; this table is the matrix's columns.
 """
 
 from __future__ import annotations
 
-from clients import browser, with_aiohttp, with_requests
+from clients import (
+    browser,
+    browser_sse,
+    with_aiohttp,
+    with_curl,
+    with_httpx,
+    with_node,
+    with_openai,
+    with_requests,
+    with_sseclient,
+)
 from harness.model import Client
 
-GET_ONLY = frozenset({"GET"})
-
 CLIENTS: tuple[Client, ...] = (
-    Client(
-        "requests",
-        "chunk",
-        with_requests.chunks,
-        "requests, iter_content(chunk_size=None, decode_unicode=True)",
-    ),
-    Client("requests-lines", "line", with_requests.lines, "requests, iter_lines()"),
-    Client(
-        "aiohttp",
-        "chunk",
-        with_aiohttp.chunks,
-        "aiohttp, content.iter_any() with an incremental UTF-8 decoder",
-    ),
-    Client("aiohttp-lines", "line", with_aiohttp.lines, "aiohttp, async for line in content"),
-    Client(
-        "browser-fetch",
-        "chunk",
-        browser.fetch,
-        "Chromium fetch() + body.getReader() + TextDecoder(stream)",
-        group="browser",
-    ),
-    Client(
-        "browser-eventsource",
-        "event",
-        browser.eventsource,
-        "Chromium native EventSource, closed on the end event",
-        GET_ONLY,
-        group="browser",
-    ),
+    with_requests.CHUNKS,
+    with_requests.LINES,
+    with_aiohttp.CHUNKS,
+    with_aiohttp.LINES,
+    browser.FETCH,
+    browser.EVENTSOURCE,
+    with_httpx.CLIENT,
+    with_httpx.SSE_CLIENT,
+    with_sseclient.CLIENT,
+    with_openai.CLIENT,
+    browser_sse.BROWSER_FETCH_SSE,
+    with_node.NODE_FETCH,
+    with_node.NODE_EVENTSOURCE,
+    with_node.AXIOS,
+    with_curl.CLIENT,
 )

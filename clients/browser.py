@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.model import Reporter, Request, Resources
+from harness.model import Client, Reporter, Request, Resources
 
 HERE = Path(__file__).parent
 
@@ -20,3 +20,20 @@ async def fetch(request: Request, report: Reporter, resources: Resources) -> Non
 async def eventsource(request: Request, report: Reporter, resources: Resources) -> None:
     hub = await resources.browser_context()
     await hub.run(HERE / "browser_eventsource.js", "streamcompatEventSource", request, report)
+
+
+FETCH = Client(
+    "browser-fetch",
+    "chunk",
+    fetch,
+    "Chromium fetch() + body.getReader() + TextDecoder(stream)",
+    group="browser",
+)
+EVENTSOURCE = Client(
+    "browser-eventsource",
+    "event",
+    eventsource,
+    "Chromium native EventSource, closed on the end marker",
+    frozenset({"GET"}),
+    group="browser",
+)

@@ -3,7 +3,7 @@
 // addEventListener, as its users write). Resolves to null on an end, or to the
 // error message a user would see.
 window.streamcompatEventSource = (cfg) => new Promise((resolve) => {
-  const report = (m) => window.__streamcompat({ cell: cfg.cell, t: performance.timeOrigin + performance.now(), ...m });
+  const report = window.streamcompatReporter(cfg.cell);
   report({ kind: "request" });
   const source = new EventSource(cfg.url);
   let opened = false;

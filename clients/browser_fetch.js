@@ -1,7 +1,7 @@
 // fetch() + body.getReader() + a streaming TextDecoder: what chat front-ends write.
 // Resolves to null on a clean end, or to the error message a user would see.
 window.streamcompatFetch = async (cfg) => {
-  const report = (m) => window.__streamcompat({ cell: cfg.cell, t: performance.timeOrigin + performance.now(), ...m });
+  const report = window.streamcompatReporter(cfg.cell);
   try {
     const init = cfg.method === "POST"
       ? { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(cfg.body) }

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 import aiohttp
 
-from harness.model import Reporter, Request, Resources
+from harness.model import Client, Reporter, Request, Resources
 
 
 @asynccontextmanager
@@ -44,3 +44,9 @@ async def lines(request: Request, report: Reporter, resources: Resources) -> Non
             text = line.decode("utf-8", "replace")
             report.surfaced(text.removesuffix("\n").removesuffix("\r"))
         report.ended()
+
+
+CHUNKS = Client(
+    "aiohttp", "chunk", chunks, "aiohttp, content.iter_any() with an incremental UTF-8 decoder"
+)
+LINES = Client("aiohttp-lines", "line", lines, "aiohttp, async for line in content")

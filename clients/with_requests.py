@@ -11,7 +11,7 @@ import codecs
 
 import requests
 
-from harness.model import Reporter, Request, Resources
+from harness.model import Client, Reporter, Request, Resources
 
 
 def _open(request: Request, report: Reporter) -> requests.Response:
@@ -51,3 +51,9 @@ async def chunks(request: Request, report: Reporter, resources: Resources) -> No
 
 async def lines(request: Request, report: Reporter, resources: Resources) -> None:
     await asyncio.to_thread(_read_lines, request, report)
+
+
+CHUNKS = Client(
+    "requests", "chunk", chunks, "requests, iter_content(chunk_size=None, decode_unicode=True)"
+)
+LINES = Client("requests-lines", "line", lines, "requests, iter_lines()")

@@ -3,7 +3,8 @@
 The page is loaded from the variant server's own origin so that fetch and
 EventSource requests are same-origin. The streaming URL is never routed or
 intercepted (``route.fulfill`` buffers). Pages timestamp what they surface with
-``performance.timeOrigin + performance.now()`` and report through a binding.
+``performance.timeOrigin + performance.now()`` and report through a binding, in
+batches (``browser_report.js``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
 from harness.model import ClientFailed, Reporter, Request
 
@@ -32,6 +34,7 @@ CHROMIUM_FLAGS = [
 ]
 SYSTEM_CHROMIUMS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 BINDING = "__streamcompat"
+REPORTER = Path(__file__).with_name("browser_report.js")  # batches a page's reports
 #: Imports an ES module from its source text (a blob: URL: no server, no route involved).
 IMPORT_MODULE = """async ([name, source]) => {
   const url = URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
@@ -62,10 +65,14 @@ class BrowserHub:
         # Page clocks are epoch milliseconds; the harness uses the monotonic clock.
         self.epoch_to_monotonic = time.monotonic() - time.time()
 
-    def _report(self, source: Any, message: dict[str, Any]) -> None:
-        reporter = self.reporters.get(str(message.get("cell")))
+    def _report(self, source: Any, batch: dict[str, Any]) -> None:
+        reporter = self.reporters.get(str(batch.get("cell")))
         if reporter is None:
             return  # a page of a cell that already ended
+        for message in batch.get("batch", []):
+            self._dispatch(reporter, message)
+
+    def _dispatch(self, reporter: Reporter, message: dict[str, Any]) -> None:
         at = float(message["t"]) / 1000 + self.epoch_to_monotonic
         kind = message.get("kind")
         if kind == "request":
@@ -94,7 +101,8 @@ class BrowserHub:
         did not end cleanly is closed, so nothing of it can leak into the next cell.
         Cells running at once each get their own page.
         """
-        origin = request.url.split("/v/", 1)[0]
+        parts = urlsplit(request.url)
+        origin = f"{parts.scheme}://{parts.netloc}"
         idle = self.idle.setdefault(origin, [])
         page = idle.pop() if idle else await self._new_page(origin)
         self.reporters[request.cell_id] = report
@@ -117,7 +125,11 @@ class BrowserHub:
                 "endEvent": request.end_event,
                 "endData": request.end_data,
             }
-            error = await page.evaluate(f"cfg => window.{function}(cfg)", config)
+            try:
+                error = await page.evaluate(f"cfg => window.{function}(cfg)", config)
+            finally:
+                with contextlib.suppress(Exception):
+                    await page.evaluate("() => window.streamcompatFlushAll()")
             clean = True
             if error:
                 raise ClientFailed(str(error))
@@ -133,6 +145,7 @@ class BrowserHub:
     async def _new_page(self, origin: str) -> Any:
         page = await self.context.new_page()
         await page.goto(f"{origin}/_sc/blank")
+        await page.add_script_tag(content=REPORTER.read_text(encoding="utf-8"))
         return page
 
 

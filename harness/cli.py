@@ -9,19 +9,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import signal
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness import baseline
+from harness import baseline, differential
 from harness.model import Client, Result, Variant
 from harness.plugins import BUILTIN, PluginError, load_variants
 from harness.proxy import DESCRIPTIONS, NETWORKS
-from harness.report import matrix_table, progress_line, summary, versions, write_index
+from harness.report import index, matrix_table, progress_line, summary, versions, write_index
+from harness.reports import write_reports
 from harness.runner import Matrix, Settings, run_matrix
 from harness.server import ServerError
+from harness.sse_corpus import CASES
 
 DEFAULT_NETWORKS = ("direct", "split")
 DEFAULT_BASELINE = Path("compat-baseline.json")
@@ -90,6 +93,19 @@ def parser() -> argparse.ArgumentParser:
             help="'builtin' (default) or module:attr naming a Variant or a list of them; "
             "repeatable",
         )
+    spec = commands.add_parser(
+        "spec", help="the differential: every SSE-parsing client against the spec corpus"
+    )
+    spec.add_argument("--clients", action="append", default=[], metavar="NAMES")
+    spec.add_argument(
+        "--network",
+        action="append",
+        default=[],
+        metavar="NAMES",
+        help="networks, comma-separated (default: direct, split)",
+    )
+    spec.add_argument("--results", type=Path, default=Path("results"), metavar="DIR")
+    spec.add_argument("--jobs", type=int, default=Settings.jobs, metavar="N")
     run = commands.choices["run"]
     run.add_argument(
         "--variant",
@@ -207,10 +223,14 @@ async def run_command(args: argparse.Namespace) -> int:
         "wall_s": round(wall, 3),
     }
     write_index(args.results / "index.json", results, run)
+    write_reports(args.results, index(results, run))
     if args.json:
         write_index(args.json, results, run)
     print(matrix_table(results))
-    print(f"{summary(results)} in {wall:.1f} s; results in {args.results / 'index.json'}")
+    print(
+        f"{summary(results)} in {wall:.1f} s; results in {args.results}/ "
+        "(index.json, matrix.md, junit.xml, report.html)"
+    )
     return gate(args, specs, results)
 
 
@@ -244,6 +264,29 @@ def gate(args: argparse.Namespace, specs: Sequence[str], results: Sequence[Resul
     return 0
 
 
+async def spec_command(args: argparse.Namespace) -> int:
+    clients = differential.sse_clients(select_clients(_split(args.clients)))
+    networks = select_networks(_split(args.network))
+    print(
+        f"streamcompat spec: {len(CASES)} corpus cases × {len(clients)} "
+        f"SSE-parsing clients × {len(networks)} networks",
+        file=sys.stderr,
+    )
+    outcomes = await differential.run_corpus(clients, networks, args.jobs)
+    args.results.mkdir(parents=True, exist_ok=True)
+    report = differential.table(outcomes)
+    (args.results / "differential.md").write_text(report, encoding="utf-8")
+    data = json.dumps(differential.as_json(outcomes), indent=2, ensure_ascii=False)
+    (args.results / "differential.json").write_text(data + "\n", encoding="utf-8")
+    print(report)
+    deviations = sum(o.deviates for o in outcomes)
+    print(
+        f"{deviations} deviations in {len(outcomes)} runs; "
+        f"{args.results}/differential.md, differential.json"
+    )
+    return 0
+
+
 async def _main(args: argparse.Namespace) -> int:
     # Ctrl-C and SIGTERM cancel the run, so every `finally` ends what the run started.
     loop = asyncio.get_running_loop()
@@ -251,6 +294,8 @@ async def _main(args: argparse.Namespace) -> int:
     assert task is not None
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, _interrupt, task, sig)
+    if args.command == "spec":
+        return await spec_command(args)
     return await run_command(args)
 
 

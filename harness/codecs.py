@@ -1,8 +1,9 @@
 """Codecs: how the payloads a client surfaces map back to tokens.
 
-A codec decodes one payload (a chunk, a line or an event's data) into the text the
-user would display. ``Display`` applies it unit by unit, the way the usual few lines
-of client code would, so that the shown text can be compared with the tokens.
+A codec decodes one payload (a line or an event's data) into the text the user would
+display. ``Display`` applies it unit by unit, the way the usual few lines of client
+code would, so that the shown text can be compared with the tokens. Byte clients show
+their chunks as they are: they know no framing.
 """
 
 from __future__ import annotations
@@ -48,7 +49,9 @@ def _openai(payload: str) -> str:
     if payload.strip() == "[DONE]":  # the OpenAI stream's end sentinel, not content
         return ""
     try:
-        choice = json.loads(payload)["choices"][0]
+        choices = json.loads(payload)["choices"]
+        # Azure's first chunk and include_usage's last one have no choices: no content.
+        choice = choices[0] if choices else {}
     except (ValueError, KeyError, IndexError, TypeError) as exc:
         raise DecodeError(f"not a chat.completion.chunk: {_clip(payload)}") from exc
     content = (choice.get("delta") or {}).get("content")
@@ -84,6 +87,10 @@ class Display:
     def feed(self, payload: str) -> str:
         """Decode one unit and return the text it adds to the display."""
         self.units += 1
+        if self.kind == "chunk":
+            # A byte client's user shows what arrives; chunk boundaries are the network's,
+            # so decoding each chunk would make the verdict depend on read alignment.
+            return payload
         if self.kind == "line":
             if self.structured:
                 # NDJSON readers skip blank lines; everything else must decode.

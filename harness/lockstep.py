@@ -2,9 +2,9 @@
 
 The server emits token k and waits. The client driver reports every unit it
 surfaces; once the text the user would see covers tokens 1..k, the harness releases
-token k+1. If token k has not surfaced within the hold window, delivery is not
-incremental: the stall is recorded and the rest is released at once, so the cell
-still ends and its content can still be judged.
+token k+1. If token k has not surfaced, and nothing more of it either, within the hold
+window, delivery is not incremental: the stall is recorded and the rest is released at
+once, so the cell still ends and its content can still be judged.
 """
 
 from __future__ import annotations
@@ -115,13 +115,26 @@ class Lockstep:
         while k <= n:
             await release(k)
             self.facts.released_at.append(time.monotonic())
-            if not await self._wait(partial(self.settled, k), hold_window):
+            if not await self._await_token(k, hold_window):
                 self.facts.stalled_at = k
                 break
             if len(self.facts.surfaced_at) < k:  # diverged or ended: stop pacing
                 break
             k = len(self.facts.surfaced_at) + 1
         await release(n)  # whatever was held back goes at once
+
+    async def _await_token(self, k: int, hold_window: float) -> bool:
+        """Wait for token k; a hold window without any progress on it is a stall.
+
+        Progress is shown text that extends the match: a long token arriving in many
+        pieces is slow, not held back.
+        """
+        while True:
+            before = self.matched
+            if await self._wait(partial(self.settled, k), hold_window):
+                return True
+            if self.matched == before:
+                return False
 
     async def _wait(self, condition: Callable[[], bool], bound: float) -> bool:
         deadline = time.monotonic() + bound

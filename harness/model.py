@@ -139,6 +139,7 @@ class Facts:
     end_note: str = ""
     replays: bool = False  # ended without an end event: EventSource would replay it all
     failure: str = ""  # the client's error, if it raised
+    server_note: str = ""  # what the variant server saw go wrong, if anything
     timed_out: bool = False
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from collections.abc import Iterable
 
 from harness.model import Variant
@@ -34,6 +36,9 @@ def _load(spec: str) -> list[Variant]:
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
         raise PluginError(f"{spec!r}: expected 'module:attr' (e.g. mypkg.streaming:VARIANTS)")
+    if os.getcwd() not in sys.path:
+        # As `python -m` would: a user's package in the directory they run from.
+        sys.path.insert(0, os.getcwd())
     try:
         module = importlib.import_module(module_name)
     except Exception as exc:  # any import-time failure is the plug-in's, reported plainly

@@ -13,10 +13,13 @@ exits; everything the proxy itself waits for has a bound.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import logging
+import signal
 import socket
+import sys
 from collections.abc import Coroutine
 from types import TracebackType
 from typing import Any
@@ -67,7 +70,13 @@ def _accel_buffering_off(head: bytes) -> bool:
 class Proxy:
     """Async context manager: a listener on ``127.0.0.1:port`` forwarding to upstream."""
 
-    def __init__(self, network: str, upstream_host: str, upstream_port: int) -> None:
+    def __init__(
+        self,
+        network: str,
+        upstream_host: str,
+        upstream_port: int,
+        sock: socket.socket | None = None,
+    ) -> None:
         if network not in NETWORKS:
             raise ValueError(f"unknown network {network!r}; choose from {NETWORKS}")
         if upstream_host != LOOPBACK:
@@ -81,9 +90,13 @@ class Proxy:
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
+        self._sock = sock  # an already-bound loopback listener (from the harness), if any
 
     async def __aenter__(self) -> Proxy:
-        self._server = await asyncio.start_server(self._accept, LOOPBACK, 0)
+        if self._sock is not None:
+            self._server = await asyncio.start_server(self._accept, sock=self._sock)
+        else:
+            self._server = await asyncio.start_server(self._accept, LOOPBACK, 0)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
@@ -253,3 +266,32 @@ async def _close(writer: Writer, abort: bool) -> None:
         await asyncio.wait_for(writer.wait_closed(), CLOSE_TIMEOUT)
     except (OSError, asyncio.TimeoutError):
         writer.transport.abort()  # peer not reading or gone: drop what is left
+
+
+async def _serve_until_signalled(network: str, upstream_port: int, fd: int) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    listener = socket.socket(fileno=fd)
+    async with Proxy(network, LOOPBACK, upstream_port, sock=listener):
+        await stop.wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m harness.proxy --network split --upstream-port P --fd N``.
+
+    The harness runs each network as its own process, so that shaping bytes never
+    competes with the harness's own event loop (which paces cells and drives clients).
+    """
+    parser = argparse.ArgumentParser(prog="python -m harness.proxy")
+    parser.add_argument("--network", choices=NETWORKS, required=True)
+    parser.add_argument("--upstream-port", type=int, required=True)
+    parser.add_argument("--fd", type=int, required=True, help="a listening loopback socket")
+    args = parser.parse_args(argv)
+    asyncio.run(_serve_until_signalled(args.network, args.upstream_port, args.fd))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

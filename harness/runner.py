@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from harness.browser import Browser
 from harness.codecs import Display
 from harness.lockstep import Lockstep
 from harness.model import Cell, Client, ClientFailed, Request, Resources, Result, Variant
-from harness.proxy import Proxy
+from harness.processes import end, loopback_listener, spawn
 from harness.server import ServerProcess
 from harness.tokens import DEFAULT_TOKENS
 from harness.verdicts import judge, measure
@@ -71,7 +72,9 @@ async def run_matrix(
             # failure is reported by each browser cell.
             with contextlib.suppress(ClientFailed):
                 await browser.hub()
-        origins = {n: await stack.enter_async_context(_network(n, server)) for n in matrix.networks}
+        origins = {
+            n: await stack.enter_async_context(network_origin(n, server)) for n in matrix.networks
+        }
 
         async def one(cell: Cell) -> None:
             async with slots:
@@ -94,13 +97,19 @@ async def run_matrix(
 
 
 @contextlib.asynccontextmanager
-async def _network(network: str, server: ServerProcess) -> AsyncIterator[str]:
-    """The origin clients use: the server itself, or a shaping proxy in front of it."""
+async def network_origin(network: str, server: ServerProcess) -> AsyncIterator[str]:
+    """The origin clients use: the server itself, or a shaping proxy (its own process)."""
     if network == "direct":
         yield server.origin
         return
-    async with Proxy(network, "127.0.0.1", server.port) as proxy:
-        yield f"http://127.0.0.1:{proxy.port}"
+    listener = loopback_listener()
+    port = listener.getsockname()[1]
+    command = [sys.executable, "-m", "harness.proxy", "--network", network]
+    process = spawn([*command, "--upstream-port", str(server.port)], listener=listener)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await end(process)
 
 
 def choose_method(client: Client, variant: Variant) -> str | None:
@@ -193,4 +202,8 @@ async def _play(
             await server.release(stream, len(facts.tokens))  # let the server side finish
             record = await server.record(stream)
             facts.emitted_at = [float(t) for t in record["emitted_at"]]
+            if record.get("error"):
+                facts.server_note = str(record["error"])
+            elif record.get("started") and not record.get("consumed"):
+                facts.server_note = "the response never read the token stream (not streaming)"
             await server.forget(stream)

@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import json
 import os
 import secrets
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,19 +23,14 @@ from typing import Any
 
 import aiohttp
 
+from harness.processes import STOP_BOUND_S, end, loopback_listener, spawn
+
 SECRET_HEADER = "x-streamcompat-secret"
 START_BOUND_S = 30.0  # the server must answer its health check within this
-STOP_BOUND_S = 5.0  # then it is killed
 
 
 class ServerError(Exception):
     """The variant server could not be started or stopped talking."""
-
-
-def _die_with_parent() -> None:
-    # Linux: if the harness is killed outright (SIGKILL), the server still goes.
-    with contextlib.suppress(Exception):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 class ServerProcess:
@@ -75,12 +67,9 @@ class ServerProcess:
         await self.stop()
 
     async def start(self) -> None:
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(128)
+        listener = loopback_listener()
         self.port = listener.getsockname()[1]
-        command = [sys.executable, "-m", "servers", "--fd", str(listener.fileno())]
+        command = [sys.executable, "-m", "servers"]
         for spec in self.variant_specs:
             command += ["--variants", spec]
         if self.tokens is not None:
@@ -90,19 +79,7 @@ class ServerProcess:
             command += ["--tokens-file", path]
         env = dict(os.environ, STREAMCOMPAT_SECRET=self.secret, PYTHONUNBUFFERED="1")
         self._stderr = open(os.path.join(self._tmp.name, "server.log"), "w+b")  # noqa: SIM115
-        try:
-            self.process = subprocess.Popen(
-                command,
-                pass_fds=[listener.fileno()],
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=self._stderr,
-                stderr=self._stderr,
-                start_new_session=True,  # its own process group, ended as one
-                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
-            )
-        finally:
-            listener.close()  # the child holds its own copy
+        self.process = spawn(command, listener=listener, env=env, log=self._stderr)
         self._session = aiohttp.ClientSession(
             headers={SECRET_HEADER: self.secret},
             timeout=aiohttp.ClientTimeout(total=70),
@@ -152,13 +129,7 @@ class ServerProcess:
             await self._session.close()
             self._session = None
         process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            _signal_group(process.pid, signal.SIGTERM)
-            try:
-                await asyncio.to_thread(process.wait, STOP_BOUND_S)
-            except subprocess.TimeoutExpired:
-                _signal_group(process.pid, signal.SIGKILL)
-                await asyncio.to_thread(process.wait, STOP_BOUND_S)
+        await end(process)
         with contextlib.suppress(Exception):
             self._stderr.close()
         self._tmp.cleanup()
@@ -188,9 +159,3 @@ class ServerProcess:
 
     async def forget(self, stream: str) -> None:
         await self._call("DELETE", stream)
-
-
-def _signal_group(pid: int, sig: signal.Signals) -> None:
-    # Only the group this harness created for the server (its pid is the group id).
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, sig)

@@ -9,6 +9,13 @@ from harness.model import Facts, Verdict
 
 def judge(facts: Facts) -> tuple[Verdict, str]:
     """The cell's verdict and one human sentence saying why."""
+    verdict, detail = _judge(facts)
+    if facts.server_note and verdict is not Verdict.PASS:
+        detail = f"{detail} — server: {facts.server_note}"
+    return verdict, detail
+
+
+def _judge(facts: Facts) -> tuple[Verdict, str]:
     n = len(facts.tokens)
     seen = len(facts.surfaced_at)
     if facts.unsupported:

@@ -9,17 +9,19 @@ from __future__ import annotations
 import asyncio
 import hmac
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
-from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response, StreamingResponse
 
 from harness.model import Variant
+from harness.sse_corpus import CASES
 from servers.chain import Gate, token_stream
 
 SECRET_HEADER = "x-streamcompat-secret"
 MAX_STREAMS = 1000  # forgotten streams are dropped oldest first, so memory stays bounded
+CORPUS = {case.name: case.wire for case in CASES}
 BLANK_PAGE = "<!doctype html><meta charset=utf-8><title>streamcompat</title>"
 
 
@@ -64,11 +66,35 @@ def create_app(variants: Sequence[Variant], tokens: Sequence[str], secret: str) 
     @app.get("/_sc/streams/{stream}", dependencies=control)
     async def record(stream: str) -> dict[str, Any]:
         g = gate(stream)
-        return {"emitted_at": g.emitted_at, "done": g.done, "released": g.released}
+        return {
+            "emitted_at": g.emitted_at,
+            "done": g.done,
+            "released": g.released,
+            "started": g.started.is_set(),
+            "consumed": g.consumed,
+            "error": g.error,
+        }
 
     @app.delete("/_sc/streams/{stream}", dependencies=control)
     async def forget(stream: str) -> dict[str, bool]:
         return {"forgotten": gates.pop(stream, None) is not None}
+
+    @app.api_route("/_sc/replay/{case}", methods=["GET", "POST"])
+    async def replay(case: str, split: bool = False) -> Response:
+        """A spec corpus case's bytes, verbatim: what each SSE parser makes of them.
+
+        ``split=true`` sends every byte as its own HTTP chunk, so that even clients
+        reading whole chunks (requests, urllib3) see lines and CRLFs cut apart.
+        """
+        wire = CORPUS.get(case)
+        if wire is None:
+            return PlainTextResponse(f"no corpus case {case!r}", status_code=404)
+
+        async def body() -> AsyncIterator[bytes]:
+            for piece in (wire[i : i + 1] for i in range(len(wire))) if split else [wire]:
+                yield piece
+
+        return StreamingResponse(body(), headers={"content-type": "text/event-stream"})
 
     for variant in variants:
         endpoint = _endpoint(variant, tokens, gate)
@@ -101,15 +127,11 @@ def _endpoint(variant: Variant, tokens: Sequence[str], gate: Any) -> Any:
         try:
             response = variant.respond(token_stream(g, tokens, prompt))
         except Exception as exc:  # a plug-in's factory failing is reported, not a traceback
-            return PlainTextResponse(
-                f"variant {variant.name!r}: response factory raised {exc!r}", status_code=500
-            )
-        if not isinstance(response, Response):
-            return PlainTextResponse(
-                f"variant {variant.name!r}: response factory returned {type(response).__name__}, "
-                "not a Starlette response",
-                status_code=500,
-            )
-        return response
+            g.error = f"the response factory raised {exc!r}"
+        else:
+            if isinstance(response, Response):
+                return response
+            g.error = f"the response factory returned {type(response).__name__}, not a response"
+        return PlainTextResponse(f"variant {variant.name!r}: {g.error}", status_code=500)
 
     return endpoint

@@ -30,6 +30,8 @@ class Gate:
         self.started = asyncio.Event()
         self.emitted_at: list[float] = []
         self.done = False
+        self.consumed = False  # the response read the token stream at all
+        self.error = ""  # what went wrong on the server side, for the verdict's detail
         self._changed = asyncio.Condition()
 
     async def release(self, upto: int) -> None:
@@ -94,6 +96,7 @@ PROMPT = ChatPromptTemplate.from_messages([("human", "{prompt}")])
 
 async def token_stream(gate: Gate, tokens: Sequence[str], prompt: str) -> AsyncIterator[str]:
     """Run the chain and yield its tokens as the callback handler receives them."""
+    gate.consumed = True
     queue: asyncio.Queue[str | None] = asyncio.Queue()
     chain = (
         PROMPT

@@ -16,7 +16,14 @@ from servers.variants import VARIANTS
 
 BY_NAME = {v.name: v for v in VARIANTS}
 SPEC_CORRECT = [
-    "sse", "sse-json", "sse-crlf", "sse-cr", "sse-bom", "sse-named", "sse-comments", "openai",
+    "sse",
+    "sse-json",
+    "sse-crlf",
+    "sse-cr",
+    "sse-bom",
+    "sse-named",
+    "sse-comments",
+    "openai",
 ]  # fmt: skip  (sse-starlette encodes in its ASGI call: the matrix covers it)
 BROKEN = {"sse-naive": "newline", "sse-nospace": "leading space", "prefix-suffix": "newline"}
 

@@ -75,3 +75,9 @@ def test_percentile_nearest_rank() -> None:
     assert percentile(values, 99) == 99.0
     assert percentile([3.0], 99) == 3.0
     assert percentile([], 50) is None
+
+
+def test_server_side_failures_are_named_in_the_detail() -> None:
+    verdict, detail = judge(facts(failure="HTTP 500", server_note="the factory raised X"))
+    assert verdict is Verdict.ERROR and detail.endswith("server: the factory raised X")
+    assert "server" not in judge(complete(server_note="ignored for a PASS"))[1]

@@ -1,0 +1,65 @@
+"""``httpx`` clients: ``AsyncClient.stream()`` + ``aiter_text()``, and ``httpx-sse``.
+
+``aiter_text()`` is what httpx users write to show text as it arrives (``aiter_bytes()``
+plus a decoder of one's own is the long way to the same text): it decodes each read
+as it comes, with an incremental decoder for the response's charset (UTF-8 when there
+is none), so a character split across reads waits for its last byte, never ``\ufffd``.
+
+``httpx-sse`` (``aconnect_sse`` + ``aiter_sse()``) refuses a response that is not
+``text/event-stream`` and yields every event, whatever its type: like a browser's
+EventSource listener, only events of the variant's token type (``message`` unless it
+says otherwise) are shown, and its end marker (``end`` event or end data) ends the stream.
+"""
+
+from __future__ import annotations
+
+import httpx
+from httpx_sse import aconnect_sse
+
+from harness.model import Client, ClientFailed, Reporter, Request, Resources
+
+
+def _timeout(request: Request) -> httpx.Timeout:
+    return httpx.Timeout(10.0, read=request.read_timeout)  # read: the bound on each read
+
+
+def _check(response: httpx.Response, report: Reporter) -> None:
+    report.opened(response.status_code, response.headers.get("content-type", ""))
+    if response.is_error:  # raise_for_status() says it on three lines
+        raise ClientFailed(f"HTTP {response.status_code} {response.reason_phrase}")
+
+
+async def chunks(request: Request, report: Reporter, resources: Resources) -> None:
+    body = request.body if request.method == "POST" else None
+    async with httpx.AsyncClient(timeout=_timeout(request)) as client:
+        report.requesting()
+        async with client.stream(request.method, request.url, json=body) as response:
+            _check(response, report)
+            async for text in response.aiter_text():
+                if text:
+                    report.surfaced(text)
+            report.ended()
+
+
+async def events(request: Request, report: Reporter, resources: Resources) -> None:
+    body = request.body if request.method == "POST" else None
+    async with httpx.AsyncClient(timeout=_timeout(request)) as client:
+        report.requesting()
+        async with aconnect_sse(client, request.method, request.url, json=body) as source:
+            _check(source.response, report)
+            async for event in source.aiter_sse():
+                if event.event == request.end_event:
+                    report.ended("end event")
+                    return
+                if event.event == request.event:
+                    if event.data == request.end_data:  # e.g. OpenAI's data: [DONE]
+                        report.ended("end data")
+                        return
+                    report.surfaced(event.data)
+            report.ended("the body ended without an end marker")
+
+
+CLIENT = Client("httpx", "chunk", chunks, "httpx AsyncClient.stream + aiter_text", group="python")
+SSE_CLIENT = Client(
+    "httpx-sse", "event", events, "httpx-sse aconnect_sse + aiter_sse", group="python"
+)

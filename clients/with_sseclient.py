@@ -1,0 +1,56 @@
+"""``sseclient-py`` over ``requests``: ``SSEClient(response).events()``, as its README shows.
+
+requests is synchronous, so the cell runs in a worker thread; every read is bounded by
+the request's read timeout. SSEClient iterates the response (``iter_content(128)``),
+which hands over each piece of a chunked body as it arrives. It does not look at the
+content type, and it yields every event, whatever its type: like a browser's
+EventSource listener, only events of the variant's token type (``message`` unless it
+says otherwise) are shown, and its end marker (``end`` event or end data) ends the stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import requests
+import sseclient
+
+from harness.model import Client, Reporter, Request, Resources
+
+
+def _read_events(request: Request, report: Reporter) -> None:
+    timeout = (10.0, request.read_timeout)
+    headers = {"Accept": "text/event-stream"}
+    body = request.body if request.method == "POST" else None
+    report.requesting()
+    response = requests.request(
+        request.method, request.url, json=body, headers=headers, stream=True, timeout=timeout
+    )
+    with response:
+        report.opened(response.status_code, response.headers.get("content-type", ""))
+        response.raise_for_status()
+        # As in its README; the stub asks for an Iterator, the library only iterates it.
+        client = sseclient.SSEClient(response)  # type: ignore[arg-type]
+        for event in client.events():
+            if event.event == request.end_event:
+                report.ended("end event")
+                return
+            if event.event == request.event:
+                if event.data == request.end_data:  # e.g. OpenAI's data: [DONE]
+                    report.ended("end data")
+                    return
+                report.surfaced(event.data)
+        report.ended("the body ended without an end marker")
+
+
+async def events(request: Request, report: Reporter, resources: Resources) -> None:
+    await asyncio.to_thread(_read_events, request, report)
+
+
+CLIENT = Client(
+    "requests-sseclient",
+    "event",
+    events,
+    "sseclient-py SSEClient(requests response).events()",
+    group="python",
+)

@@ -1,0 +1,1 @@
+"""Plug-in variants, as a team gating its own framing would write them."""

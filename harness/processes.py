@@ -1,0 +1,76 @@
+"""Child processes of a run: started in their own process group, ended by PID.
+
+Every process the harness starts goes through here, so that each is ended the same
+way — SIGTERM to its group, then SIGKILL after a bound — on every path out of a run,
+and dies with the harness (PR_SET_PDEATHSIG) if the harness is killed outright.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Sequence
+from typing import IO
+
+STOP_BOUND_S = 5.0  # a child gets this long after SIGTERM, then it is killed
+
+
+def _die_with_parent() -> None:
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def loopback_listener() -> socket.socket:
+    """A listening socket on 127.0.0.1 and an ephemeral port, for a child to serve on."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(128)
+    return listener
+
+
+def spawn(
+    command: Sequence[str],
+    *,
+    listener: socket.socket,
+    env: dict[str, str] | None = None,
+    log: IO[bytes] | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start ``command`` serving on ``listener`` (passed as ``--fd N``)."""
+    try:
+        return subprocess.Popen(
+            [*command, "--fd", str(listener.fileno())],
+            pass_fds=[listener.fileno()],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log or subprocess.DEVNULL,
+            stderr=log or subprocess.DEVNULL,
+            start_new_session=True,  # its own process group, ended as one
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+        )
+    finally:
+        listener.close()  # the child holds its own copy
+
+
+async def end(process: subprocess.Popen[bytes] | None) -> None:
+    """End a child and its group: SIGTERM, then SIGKILL after STOP_BOUND_S; bounded."""
+    if process is None or process.poll() is not None:
+        return
+    _signal_group(process.pid, signal.SIGTERM)
+    try:
+        await asyncio.to_thread(process.wait, STOP_BOUND_S)
+    except subprocess.TimeoutExpired:
+        _signal_group(process.pid, signal.SIGKILL)
+        await asyncio.to_thread(process.wait, STOP_BOUND_S)
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    # Only a group this harness created (the child's pid is its group id).
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)

@@ -55,7 +55,6 @@ SPLIT_YIELDS = 2
 COALESCE_READS = 3  # flush after this many upstream reads ...
 COALESCE_QUIET = 0.05  # s; ... or when upstream sends nothing for this long
 BUFFER_SIZE = 16 * 1024  # hold threshold: a simplified model of nginx proxy_buffers
-CHUNKED_END = b"0\r\n\r\n"  # last-chunk of a chunked body (no trailers)
 
 
 def _accel_buffering_off(head: bytes) -> bool:
@@ -214,28 +213,108 @@ class Proxy:
                 return
 
     async def _down_buffered(self, reader: Reader, writer: Writer) -> None:
-        # Limitation: the X-Accel-Buffering decision is made once per
-        # connection, from the first response head; later responses on a
-        # keep-alive connection inherit it.
         held = bytearray()
-        head_seen = False
-        unbuffered = False
+        responses = ResponseScanner()
         while data := await self._read(reader):
-            if unbuffered:
-                await self._write(writer, data)
-                continue
-            held += data
-            if not head_seen and (end := held.find(b"\r\n\r\n")) >= 0:
-                head_seen = True
-                unbuffered = _accel_buffering_off(bytes(held[:end]))
-            # A finished chunked response must not wait for more bytes that a
-            # keep-alive upstream will never send.
-            if unbuffered or len(held) >= BUFFER_SIZE or held.endswith(CHUNKED_END):
-                head_seen = True  # a head not seen in the first flush never will be
-                await self._write(writer, bytes(held))
-                held.clear()
+            for piece, ends, unbuffered in responses.feed(data):
+                held += piece
+                # nginx sends what it holds when its buffer fills or the upstream's
+                # response is complete, and streams responses that opt out.
+                if unbuffered or ends or len(held) >= BUFFER_SIZE:
+                    await self._write(writer, bytes(held))
+                    held.clear()
         if held:
             await self._write(writer, bytes(held))
+
+
+class ResponseScanner:
+    """Finds where each HTTP/1.1 response ends in a server's byte stream.
+
+    Knows heads, ``Content-Length`` bodies and chunked bodies (trailers included),
+    which is all a keep-alive connection from uvicorn carries; so a complete response
+    is never held waiting for bytes that only the next request would bring.
+    """
+
+    def __init__(self) -> None:
+        self.mode = "head"  # head | length | size | data | trailer | close
+        self.line = bytearray()  # the line being read (head, chunk size or trailer)
+        self.head = b""  # the head's lines so far
+        self.left = 0  # bytes left of a Content-Length body or of a chunk (+ its CRLF)
+        self.unbuffered = False  # the current response said X-Accel-Buffering: no
+
+    def feed(self, data: bytes) -> list[tuple[bytes, bool, bool]]:
+        """``data`` cut where responses end: (piece, ends a response, unbuffered)."""
+        pieces: list[tuple[bytes, bool, bool]] = []
+        start = i = 0
+        while i < len(data):
+            i, ended = self._step(data, i)
+            if ended:
+                pieces.append((data[start:i], True, self.unbuffered))
+                start = i
+                self.mode, self.unbuffered = "head", False
+        if start < len(data):
+            pieces.append((data[start:], False, self.unbuffered))
+        return pieces
+
+    def _step(self, data: bytes, i: int) -> tuple[int, bool]:
+        """Consume from ``data[i:]``; return the new position and whether a response ended."""
+        if self.mode == "close":  # no length given: the body runs to the end of the stream
+            return len(data), False
+        if self.mode in ("length", "data"):
+            take = min(self.left, len(data) - i)
+            self.left -= take
+            if self.left:
+                return i + take, False
+            if self.mode == "length":
+                return i + take, True
+            self.mode = "size"
+            return i + take, False
+        end = data.find(b"\n", i)
+        if end < 0:
+            self.line += data[i:]
+            return len(data), False
+        self.line += data[i : end + 1]
+        line, self.line = bytes(self.line), bytearray()
+        return end + 1, self._on_line(line)
+
+    def _on_line(self, line: bytes) -> bool:
+        if self.mode == "head":
+            if line in (b"\r\n", b"\n") and not self.head:
+                return False  # stray blank lines between responses
+            self.head += line
+            if line not in (b"\r\n", b"\n"):
+                return False
+            head, self.head = self.head, b""
+            return self._start_body(head)
+        if self.mode == "size":
+            size = int(line.split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                self.mode = "trailer"
+            else:
+                self.mode, self.left = "data", size + 2  # the chunk and its CRLF
+            return False
+        return line in (b"\r\n", b"\n")  # trailer: a blank line ends the response
+
+    def _start_body(self, head: bytes) -> bool:
+        self.unbuffered = _accel_buffering_off(head)
+        fields: dict[bytes, bytes] = {}
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            fields[name.strip().lower()] = value.strip().lower()
+        status = head[9:12]
+        if status.startswith(b"1") or status in (b"204", b"304"):
+            return True  # no body
+        if b"chunked" in fields.get(b"transfer-encoding", b""):
+            self.mode = "size"
+            return False
+        if b"content-length" not in fields:
+            self.mode = "close"
+            return False
+        length = int(fields[b"content-length"] or b"0")
+        if length == 0:
+            return True
+        self.mode, self.left = "length", length
+        return False
 
 
 def _set_nodelay(writer: Writer) -> None:

@@ -373,3 +373,40 @@ def test_aiohttp_chunked_response_through_network(network: str) -> None:
             await runner.cleanup()
 
     run(main)
+
+
+# ResponseScanner: where buffer-16k may flush without waiting for bytes that never come.
+
+
+def _ends(chunks: list[bytes]) -> list[tuple[bytes, bool, bool]]:
+    from harness.proxy import ResponseScanner
+
+    scanner = ResponseScanner()
+    return [piece for chunk in chunks for piece in scanner.feed(chunk)]
+
+
+def test_scanner_ends_a_content_length_response_then_the_next() -> None:
+    page = b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello"
+    stream = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+    pieces = _ends([page + stream[:20], stream[20:]])
+    assert pieces[0] == (page, True, False)
+    assert b"".join(p for p, _, _ in pieces) == page + stream
+    assert sum(end for _, end, _ in pieces) == 2
+
+
+def test_scanner_reads_chunked_bodies_byte_by_byte() -> None:
+    body = b"5\r\n0\r\n\r\n\r\n0\r\n\r\n"  # a chunk whose data looks like the last chunk
+    head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    wire = head + body
+    pieces = _ends([wire[i : i + 1] for i in range(len(wire))])
+    assert [end for _, end, _ in pieces].count(True) == 1
+    assert pieces[-1][1] is True  # the end is the very last byte, not the fake one
+
+
+def test_scanner_marks_unbuffered_responses_and_bodiless_ones() -> None:
+    head = b"HTTP/1.1 200 OK\r\nX-Accel-Buffering: no\r\ntransfer-encoding: chunked\r\n\r\n"
+    pieces = _ends([head + b"1\r\na\r\n"])
+    assert pieces == [(head + b"1\r\na\r\n", False, True)]
+    assert _ends([b"HTTP/1.1 204 No Content\r\n\r\n"]) == [
+        (b"HTTP/1.1 204 No Content\r\n\r\n", True, False)
+    ]

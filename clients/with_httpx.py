@@ -16,6 +16,7 @@ from __future__ import annotations
 import httpx
 from httpx_sse import aconnect_sse
 
+from clients.events import show
 from harness.model import Client, ClientFailed, Reporter, Request, Resources
 
 
@@ -48,14 +49,8 @@ async def events(request: Request, report: Reporter, resources: Resources) -> No
         async with aconnect_sse(client, request.method, request.url, json=body) as source:
             _check(source.response, report)
             async for event in source.aiter_sse():
-                if event.event == request.end_event:
-                    report.ended("end event")
+                if show(event.event, event.data, request, report):
                     return
-                if event.event == request.event:
-                    if event.data == request.end_data:  # e.g. OpenAI's data: [DONE]
-                        report.ended("end data")
-                        return
-                    report.surfaced(event.data)
             report.ended("the body ended without an end marker")
 
 

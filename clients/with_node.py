@@ -14,11 +14,10 @@ import json
 import os
 import shutil
 import signal
-import time
 from pathlib import Path
-from typing import Any
 
 from harness.model import Client, ClientFailed, Reporter, Request, Resources
+from harness.scripts import deliver, epoch_to_monotonic
 
 NODE_DIR = Path(__file__).parent / "node"
 INSTALL = "run `npm ci --prefix clients/node` to install the Node clients' packages"
@@ -33,24 +32,6 @@ def _node() -> str:
     if not (NODE_DIR / "node_modules").is_dir():
         raise ClientFailed(f"{INSTALL} (clients/node/node_modules is missing)")
     return node
-
-
-def _deliver(message: dict[str, Any], report: Reporter, epoch_to_monotonic: float) -> bool:
-    """Pass one report line on to the harness; True once the client is done."""
-    at = float(message["t"]) / 1000 + epoch_to_monotonic
-    kind = message.get("kind")
-    if kind == "request":
-        report.requesting(at)
-    elif kind == "open":
-        report.opened(int(message.get("status", 0)), str(message.get("contentType", "")), at)
-    elif kind == "unit":
-        report.surfaced(str(message.get("payload", "")), at)
-    elif kind == "end":
-        report.ended(str(message.get("note", "")), at, bool(message.get("replays")))
-        return True
-    elif kind == "error":
-        raise ClientFailed(str(message.get("message", "")))
-    return False
 
 
 async def run_script(script: str, request: Request, report: Reporter) -> None:
@@ -70,7 +51,7 @@ async def run_script(script: str, request: Request, report: Reporter) -> None:
     )  # fmt: skip
     assert process.stdout is not None and process.stderr is not None
     stderr = asyncio.ensure_future(process.stderr.read())  # drained, so node never blocks on it
-    epoch_to_monotonic = time.monotonic() - time.time()
+    offset = epoch_to_monotonic()
     try:
         while True:
             try:
@@ -83,7 +64,7 @@ async def run_script(script: str, request: Request, report: Reporter) -> None:
                 message = json.loads(line)
             except ValueError:
                 raise ClientFailed(f"node wrote a non-report line: {line[:80]!r}") from None
-            if _deliver(message, report, epoch_to_monotonic):
+            if deliver(message, report, offset):
                 return
         # stdout closed without an end or an error: node crashed; say why, from stderr.
         with contextlib.suppress(asyncio.TimeoutError):

@@ -15,6 +15,7 @@ import asyncio
 import requests
 import sseclient
 
+from clients.events import show
 from harness.model import Client, Reporter, Request, Resources
 
 
@@ -32,14 +33,8 @@ def _read_events(request: Request, report: Reporter) -> None:
         # As in its README; the stub asks for an Iterator, the library only iterates it.
         client = sseclient.SSEClient(response)  # type: ignore[arg-type]
         for event in client.events():
-            if event.event == request.end_event:
-                report.ended("end event")
+            if show(event.event, event.data, request, report):
                 return
-            if event.event == request.event:
-                if event.data == request.end_data:  # e.g. OpenAI's data: [DONE]
-                    report.ended("end data")
-                    return
-                report.surfaced(event.data)
         report.ended("the body ended without an end marker")
 
 

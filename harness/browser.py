@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
@@ -20,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from harness.model import ClientFailed, Reporter, Request
+from harness.scripts import deliver, epoch_to_monotonic
 
 #: Needed on locked-down machines (root, no GPU, closed network); harmless elsewhere.
 CHROMIUM_FLAGS = [
@@ -63,26 +63,15 @@ class BrowserHub:
         self.idle: dict[str, list[Any]] = {}  # origin -> pages ready for the next cell
         self.loaded: dict[int, set[Path]] = {}  # id(page) -> scripts added to it
         # Page clocks are epoch milliseconds; the harness uses the monotonic clock.
-        self.epoch_to_monotonic = time.monotonic() - time.time()
+        self.epoch_to_monotonic = epoch_to_monotonic()
 
     def _report(self, source: Any, batch: dict[str, Any]) -> None:
         reporter = self.reporters.get(str(batch.get("cell")))
         if reporter is None:
             return  # a page of a cell that already ended
         for message in batch.get("batch", []):
-            self._dispatch(reporter, message)
-
-    def _dispatch(self, reporter: Reporter, message: dict[str, Any]) -> None:
-        at = float(message["t"]) / 1000 + self.epoch_to_monotonic
-        kind = message.get("kind")
-        if kind == "request":
-            reporter.requesting(at)
-        elif kind == "open":
-            reporter.opened(int(message.get("status", 0)), str(message.get("contentType", "")), at)
-        elif kind == "unit":
-            reporter.surfaced(str(message.get("payload", "")), at)
-        elif kind == "end":
-            reporter.ended(str(message.get("note", "")), at, bool(message.get("replays")))
+            if message.get("kind") != "error":  # a page's error is its function's result
+                deliver(message, reporter, self.epoch_to_monotonic)
 
     async def run(
         self,

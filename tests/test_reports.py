@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from harness.browser import CHROMIUM_FLAGS, find_chromium
 from harness.reports import write_reports
 
 INJECTED = """shown '<script>alert("x")</script>' & "more" where 'Hello' was expected"""
@@ -238,28 +239,15 @@ def test_timelines_tell_pass_from_buffered(written: dict[str, Path]) -> None:
     assert not unsupported & {"emit", "ok", "held", "lost"}
 
 
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
-SYSTEM_CHROMIUM = Path("/usr/bin/chromium")
-
-
 @pytest.mark.browser
 def test_report_html_renders_in_chromium(written: dict[str, Path], tmp_path: Path) -> None:
     from playwright.sync_api import Error, sync_playwright
 
     with sync_playwright() as p:
         # None: Playwright's own Chromium, when there is no system one.
-        chosen = str(SYSTEM_CHROMIUM) if SYSTEM_CHROMIUM.exists() else None
+        chosen = find_chromium()
         try:
-            browser = p.chromium.launch(executable_path=chosen, args=FLAGS)
+            browser = p.chromium.launch(executable_path=chosen, args=CHROMIUM_FLAGS)
         except Error as e:
             pytest.skip(f"no Chromium can be launched: {e.message.splitlines()[0]}")
         try:

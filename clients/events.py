@@ -1,0 +1,18 @@
+"""What an SSE client's user does with each event, shared by the Python SSE drivers."""
+
+from __future__ import annotations
+
+from harness.model import Reporter, Request
+
+
+def show(event_type: str, data: str, request: Request, report: Reporter) -> bool:
+    """Surface a token event's data; True (and ``ended``) at the variant's end marker."""
+    if event_type == request.end_event:
+        report.ended("end event")
+        return True
+    if event_type == request.event:
+        if data == request.end_data:  # e.g. OpenAI's data: [DONE]
+            report.ended("end data")
+            return True
+        report.surfaced(data)
+    return False

@@ -105,4 +105,11 @@ async def _failed(process: asyncio.subprocess.Process) -> ClientFailed:
     return ClientFailed(said or f"curl exited with code {process.returncode}")
 
 
-CLIENT = Client("curl", "chunk", chunks, "curl -N (no buffering), body to stdout", group="cli")
+CLIENT = Client(
+    "curl",
+    "chunk",
+    chunks,
+    "curl -N (no buffering), body to stdout",
+    group="cli",
+    requires=("curl",),
+)

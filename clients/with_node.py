@@ -100,6 +100,7 @@ NODE_FETCH = Client(
     fetch,
     "Node built-in fetch() + body.getReader() + TextDecoder(stream)",
     group="node",
+    requires=("node",),
 )
 NODE_EVENTSOURCE = Client(
     "node-eventsource",
@@ -108,6 +109,7 @@ NODE_EVENTSOURCE = Client(
     "the eventsource npm package in Node, onmessage, closed on the end event",
     frozenset({"GET"}),
     group="node",
+    requires=("node",),
 )
 AXIOS = Client(
     "axios",
@@ -115,4 +117,5 @@ AXIOS = Client(
     axios,
     "axios in Node, responseType 'stream', data events + TextDecoder(stream)",
     group="node",
+    requires=("node",),
 )

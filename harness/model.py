@@ -103,6 +103,8 @@ class Client:
     group: Literal["python", "browser", "node", "cli"] = "python"
     #: Codecs the client can read at all (e.g. the OpenAI SDK: only ``openai``); None: any.
     codecs: frozenset[str] | None = None
+    #: Programs it needs on PATH; a machine without them skips the client, with a notice.
+    requires: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

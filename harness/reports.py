@@ -8,6 +8,7 @@ Standard library only; report.html is one self-contained file (no network, no sc
 from __future__ import annotations
 
 import html
+import json
 import math
 import os
 import re
@@ -34,10 +35,12 @@ def write_reports(folder: Path, index: dict[str, Any]) -> list[Path]:
     GitHub Actions run shows the matrix on its summary page.
     """
     folder.mkdir(parents=True, exist_ok=True)
+    spec = folder / "differential.json"  # written by `streamcompat spec`, when it ran
+    differential = json.loads(spec.read_text(encoding="utf-8")) if spec.exists() else None
     written = {
         folder / "matrix.md": matrix_markdown(index),
         folder / "junit.xml": junit_xml(index),
-        folder / "report.html": report_html(index),
+        folder / "report.html": report_html(index, differential),
     }
     for path, text in written.items():
         # "replace": a lone surrogate in a detail must not cost the whole report.
@@ -560,7 +563,37 @@ def _cell_html(cell: Cell, cell_id: str, anchor: str) -> str:
     )
 
 
-def report_html(index: dict[str, Any]) -> str:
+def differential_html(differential: dict[str, Any]) -> str:
+    """The spec differential (``streamcompat spec``): who deviates on which case, and how."""
+    outcomes = [o for o in differential.get("outcomes") or [] if isinstance(o, dict)]
+    columns = list(dict.fromkeys((str(o["client"]), str(o["network"])) for o in outcomes))
+    by = {(o["case"], o["client"], o["network"]): o for o in outcomes}
+    cases = list(dict.fromkeys(str(o["case"]) for o in outcomes if o.get("deviates")))
+    head = "".join(f"<th>{_h(c)}<br><small>{_h(n)}</small></th>" for c, n in columns)
+    rows = []
+    for case in cases:
+        marks = []
+        for client, network in columns:
+            o = by.get((case, client, network))
+            if o is None:
+                marks.append("<td></td>")
+            elif o.get("deviates"):
+                got = f"raised {o['error']}" if o.get("error") else f"got {o['got']!r}"
+                tip = f"expected {o['expected']!r}, {got}"
+                marks.append(f'<td class="v-CORRUPT" title="{_h(tip)}">DIFF</td>')
+            else:
+                marks.append('<td class="v-PASS">ok</td>')
+        why = next((o.get("why", "") for o in outcomes if o["case"] == case), "")
+        rows.append(f'<tr><th scope="row" title="{_h(why)}">{_h(case)}</th>{"".join(marks)}</tr>')
+    return (
+        f"<h2>Spec differential</h2><p>{len(cases)} of {_h(differential.get('cases', '?'))} "
+        "corpus cases on which some client deviates from the WHATWG parsing rules "
+        "(hover a mark for the events it produced).</p>"
+        f'<table class="matrix"><tr><th>case</th>{head}</tr>{"".join(rows)}</table>'
+    )
+
+
+def report_html(index: dict[str, Any], differential: dict[str, Any] | None = None) -> str:
     """Run metadata, a matrix per network linking to each cell, and each cell's timeline."""
     cells = _cells(index)
     # Cells are dicts, not hashable: their anchors are keyed by identity.
@@ -588,5 +621,6 @@ def report_html(index: dict[str, Any]) -> str:
         f"<h2>Matrix</h2>{''.join(matrices)}"
         "<p>Each cell below has a timeline: one row per token, first at the top; x is "
         "milliseconds since the cell started, each picture on its own scale.</p>"
-        f"{_legend()}{''.join(sections)}</body></html>\n"
+        f"{_legend()}{''.join(sections)}"
+        f"{differential_html(differential) if differential else ''}</body></html>\n"
     )

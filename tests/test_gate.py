@@ -108,3 +108,17 @@ def test_not_a_variant_is_a_setup_error() -> None:
         cwd=ROOT, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert run.returncode == 2 and "'sse' is not a Variant" in run.stderr
+
+
+def test_clients_whose_programs_are_missing_are_skipped_not_regressions() -> None:
+    from harness.cli import unavailable
+    from harness.model import Client
+
+    async def never(*args: object) -> None:
+        raise AssertionError("a skipped client must not run")
+
+    missing = Client("ghost", "chunk", never, requires=("streamcompat-no-such-program",))
+    present = Client("here", "chunk", never, requires=(sys.executable,))
+    assert unavailable([missing, present]) == {
+        "ghost": "streamcompat-no-such-program not installed"
+    }

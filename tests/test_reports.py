@@ -5,6 +5,7 @@ All but the last test read the files as text; the last opens report.html in Chro
 
 from __future__ import annotations
 
+import json
 import re
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
@@ -273,3 +274,21 @@ def test_report_html_renders_in_chromium(written: dict[str, Path], tmp_path: Pat
     assert all(w > 100 and h > 20 for w, h in sizes), sizes
     png = shot.read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
+
+
+def test_report_includes_the_spec_differential_when_it_ran(tmp_path: Path) -> None:
+    differential = {
+        "schema": 1,
+        "cases": 2,
+        "outcomes": [
+            {"case": "crlf-split", "client": "requests-lines", "network": "split",
+             "expected": ["a\nb"], "got": ["a", "b"], "error": "", "deviates": True, "why": "w"},
+            {"case": "crlf-split", "client": "httpx-sse", "network": "split",
+             "expected": ["a\nb"], "got": ["a\nb"], "error": "", "deviates": False, "why": "w"},
+        ],
+    }  # fmt: skip
+    (tmp_path / "differential.json").write_text(json.dumps(differential), encoding="utf-8")
+    write_reports(tmp_path, {"schema": 1, "run": {}, "cells": []})
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "Spec differential" in html and "1 of 2 corpus cases" in html
+    assert "got [&#x27;a&#x27;, &#x27;b&#x27;]" in html and ">DIFF<" in html and ">ok<" in html

@@ -131,6 +131,10 @@ class BrowserHub:
                 with contextlib.suppress(Exception):
                     await page.close()
 
+    async def warm(self, origin: str) -> None:
+        """Open a page on ``origin`` ahead of the cells, so no cell pays for it."""
+        self.idle.setdefault(origin, []).append(await self._new_page(origin))
+
     async def _new_page(self, origin: str) -> Any:
         page = await self.context.new_page()
         await page.goto(f"{origin}/_sc/blank")

@@ -67,14 +67,16 @@ async def run_matrix(
         server = await stack.enter_async_context(ServerProcess(variant_specs, settings.tokens))
         browser = await stack.enter_async_context(Browser())
         resources = Resources(browser_context=browser.hub)
-        if any(c.group == "browser" for c in matrix.clients):
-            # Launch before the first cell so its timings do not include the launch; a
-            # failure is reported by each browser cell.
-            with contextlib.suppress(ClientFailed):
-                await browser.hub()
         origins = {
             n: await stack.enter_async_context(network_origin(n, server)) for n in matrix.networks
         }
+        if any(c.group == "browser" for c in matrix.clients):
+            # Launch (and open a page per network) before the first cell, so that no
+            # cell's timings include them; a failure is reported by each browser cell.
+            with contextlib.suppress(ClientFailed):
+                hub = await browser.hub()
+                for origin in origins.values():
+                    await hub.warm(origin)
 
         async def one(cell: Cell) -> None:
             async with slots:

@@ -88,7 +88,7 @@ def test_plugin_examples_and_broken_plugins_get_verdicts(tmp_path: Path) -> None
     assert run.returncode == 0, run.stdout + run.stderr
     assert "Traceback" not in run.stderr
     cells = {(c["variant"], c["client"]): c for c in json.loads(out.read_text())["cells"]}
-    assert len(cells) == 6 * 3  # one cell per client for every plug-in variant
+    assert len(cells) == 8 * 3  # one cell per client for every plug-in variant
     for name in ("my-sse-starlette", "my-fastapi-sse", "my-fastapi-sse-raw"):
         assert cells[(name, "browser-eventsource")]["verdict"] == "PASS"
         assert cells[(name, "httpx-sse")]["verdict"] == "PASS"
@@ -99,6 +99,10 @@ def test_plugin_examples_and_broken_plugins_get_verdicts(tmp_path: Path) -> None
     assert wrong["verdict"] == "ERROR" and "returned str, not a response" in wrong["detail"]
     static = cells[("not-streaming", "requests")]
     assert static["verdict"] == "CORRUPT" and "never read the token stream" in static["detail"]
+    died = cells[("dies-midway", "requests")]
+    assert died["verdict"] == "ERROR" and "after 3 of 30 tokens" in died["detail"]
+    cut = cells[("invalid-utf8", "requests")]
+    assert cut["verdict"] == "CORRUPT" and "(mojibake)" in cut["detail"]
 
 
 def test_not_a_variant_is_a_setup_error() -> None:

@@ -1,0 +1,35 @@
+"""The command line as users meet it: what it lists, and clear errors for bad input."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "harness.cli", *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_list_shows_the_matrix_dimensions() -> None:
+    out = cli("list").stdout
+    counts = {
+        line.split(" (")[0]: int(line.split("(")[1].split(")")[0])
+        for line in out.splitlines()
+        if line and not line.startswith(" ")
+    }
+    assert counts["variants"] >= 14 and counts["clients"] >= 12 and counts["networks"] == 4
+    for name in ("sse-naive", "openai", "ndjson", "gzip", "browser-fetch-sse", "curl", "split"):
+        assert f"  {name} " in out
+
+
+def test_unknown_names_are_usage_errors_without_tracebacks() -> None:
+    for args in (["--clients", "netscape"], ["--variant", "nope"], ["--network", "carrier-pigeon"]):
+        run = cli("run", *args)
+        assert run.returncode == 2, args
+        assert "unknown" in run.stderr and "Traceback" not in run.stderr

@@ -1,4 +1,5 @@
-"""The ``streamcompat`` command: ``list`` what can run, ``run`` the matrix.
+"""The ``streamcompat`` command: ``list`` what can run, ``run`` the matrix and gate it,
+``spec`` the differential of SSE-parsing clients against the spec corpus.
 
 Exit codes: 0 every cell matches the baseline (or no baseline), 1 a regression (a cell
 worse than its baseline verdict, or gone), 2 usage or set-up error, 130/143 interrupted
@@ -22,8 +23,8 @@ from harness import baseline, differential
 from harness.model import Client, Result, Variant
 from harness.plugins import BUILTIN, PluginError, load_variants
 from harness.proxy import DESCRIPTIONS, NETWORKS
-from harness.report import index, matrix_table, progress_line, summary, versions, write_index
 from harness.reports import write_reports
+from harness.results import index, matrix_table, progress_line, summary, versions, write_index
 from harness.runner import Matrix, Settings, run_matrix
 from harness.server import ServerError
 from harness.sse_corpus import CASES
@@ -56,7 +57,7 @@ def unavailable(clients: Sequence[Client]) -> dict[str, str]:
 
 
 def select_clients(wanted: Sequence[str]) -> list[Client]:
-    """Clients by name or by group (``python``, ``browser``); all when nothing is asked."""
+    """Clients by name or by group (``python``, ``browser``, ...); all when none is asked."""
     every = _clients()
     if not wanted:
         return list(every)
@@ -130,7 +131,7 @@ def parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="NAMES",
-        help="client names or groups (python, browser), comma-separated",
+        help="client names or groups (python, browser, node, cli), comma-separated",
     )
     run.add_argument(
         "--network",

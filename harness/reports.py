@@ -1,6 +1,6 @@
 """The reports every run writes beside ``index.json``: matrix.md, junit.xml, report.html.
 
-Each is a pure function of the index dict (``harness.report.index``), so a report can be
+Each is a pure function of the index dict (``harness.results.index``), so a report can be
 rebuilt from any saved ``index.json``; ``write_reports`` only adds the file writes.
 Standard library only; report.html is one self-contained file (no network, no script).
 """

@@ -179,11 +179,13 @@ async def _play(
     task.add_done_callback(lambda _: lock.client_finished())
 
     async def play() -> None:
+        # The hold window for token 1 starts when the request reaches the server.
         started = asyncio.ensure_future(server.started(stream, settings.connect_window))
-        await asyncio.wait({started, task}, return_when=asyncio.FIRST_COMPLETED)
-        if started.done() and not started.exception() and started.result():
-            await lock.pace(lambda k: server.release(stream, k), settings.hold_window)
-        else:
+        try:
+            await asyncio.wait({started, task}, return_when=asyncio.FIRST_COMPLETED)
+            if started.done() and not started.exception() and started.result():
+                await lock.pace(lambda k: server.release(stream, k), settings.hold_window)
+        finally:
             started.cancel()
         await asyncio.shield(task)
 

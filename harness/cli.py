@@ -152,6 +152,7 @@ def parser() -> argparse.ArgumentParser:
         help="folder for index.json (default: results)",
     )
     run.add_argument("--json", type=Path, metavar="FILE", help="also write the index here")
+    run.add_argument("--html", type=Path, metavar="FILE", help="also write report.html here")
     run.add_argument(
         "--hold-window",
         type=float,
@@ -242,6 +243,9 @@ async def run_command(args: argparse.Namespace) -> int:
     write_reports(args.results, index(results, run))
     if args.json:
         write_index(args.json, results, run)
+    if args.html:
+        args.html.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(args.results / "report.html", args.html)
     print(matrix_table(results))
     print(
         f"{summary(results)} in {wall:.1f} s; results in {args.results}/ "

@@ -33,3 +33,16 @@ def test_unknown_names_are_usage_errors_without_tracebacks() -> None:
         run = cli("run", *args)
         assert run.returncode == 2, args
         assert "unknown" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_json_and_html_copies(tmp_path: Path) -> None:
+    out, html = tmp_path / "out.json", tmp_path / "deep" / "report.html"
+    args = ["--variant", "raw", "--clients", "requests", "--network", "direct", "--quiet"]
+    run = cli(
+        "run", *args, "--results", str(tmp_path / "r"), "--json", str(out), "--html", str(html)
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert '"verdict": "PASS"' in out.read_text(encoding="utf-8")
+    assert 'class="timeline"' in html.read_text(encoding="utf-8")
+    for name in ("index.json", "matrix.md", "junit.xml", "report.html"):
+        assert (tmp_path / "r" / name).exists()

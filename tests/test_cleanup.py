@@ -1,4 +1,5 @@
-"""A run leaves no process behind: on success, on a failing cell, on SIGTERM and Ctrl-C."""
+"""A run leaves no process behind: on success, on a failing cell, on SIGTERM, Ctrl-C and
+even SIGKILL of the harness."""
 
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ def run_processes(process: subprocess.Popen[str], first_cell: threading.Event) -
 
 
 def assert_all_gone(pids: set[int]) -> None:
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 15
     while time.monotonic() < deadline and any(map(alive, pids)):
         time.sleep(0.05)  # polling /proc, bounded: processes end asynchronously
     assert not [p for p in pids if alive(p)], "processes of the run were left behind"
@@ -80,3 +81,13 @@ def test_unreachable_plugin_is_a_clear_setup_error(tmp_path: Path) -> None:
     )  # fmt: skip
     assert run.returncode == 2
     assert "cannot import nope_xyz" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_even_sigkill_of_the_harness_leaves_nothing(tmp_path: Path) -> None:
+    # No handler runs: the servers and proxies die with their parent (PR_SET_PDEATHSIG),
+    # Playwright's driver and its Chromium when the driver's pipe closes.
+    process, first_cell, _ = start(tmp_path)
+    pids = run_processes(process, first_cell)
+    process.kill()
+    process.wait(30)
+    assert_all_gone(pids)

@@ -3,12 +3,7 @@
 window.streamcompatFetch = async (cfg) => {
   const report = window.streamcompatReporter(cfg.cell);
   try {
-    const init = cfg.method === "POST"
-      ? { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(cfg.body) }
-      : {};
-    report({ kind: "request" });
-    const response = await fetch(cfg.url, init);
-    report({ kind: "open", status: response.status, contentType: response.headers.get("content-type") || "" });
+    const response = await window.streamcompatFetchCell(cfg, report);
     if (!response.ok) return `HTTP ${response.status}`;
     const reader = response.body.getReader();
     const decoder = new TextDecoder(); // UTF-8; {stream: true} keeps split sequences whole

@@ -27,6 +27,17 @@
       return Promise.resolve();
     };
   };
+  // The request every fetch-based driver makes: POST with the JSON body, or GET;
+  // reports when it goes out and when the response head arrives.
+  window.streamcompatFetchCell = async (cfg, report) => {
+    const init = cfg.method === "POST"
+      ? { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(cfg.body) }
+      : {};
+    report({ kind: "request" });
+    const response = await fetch(cfg.url, init);
+    report({ kind: "open", status: response.status, contentType: response.headers.get("content-type") || "" });
+    return response;
+  };
   // The hub calls this after a driver's function returns, error or not.
   window.streamcompatFlushAll = () => Promise.all([...pending].map((flush) => flush()));
 })();

@@ -239,10 +239,12 @@ async def run_command(args: argparse.Namespace) -> int:
         },
         "wall_s": round(wall, 3),
     }
-    write_index(args.results / "index.json", results, run)
-    write_reports(args.results, index(results, run))
+    data = index(results, run)
+    write_index(args.results / "index.json", data)
+    write_reports(args.results, data)
     if args.json:
-        write_index(args.json, results, run)
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(args.results / "index.json", args.json)
     if args.html:
         args.html.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(args.results / "report.html", args.html)

@@ -66,9 +66,9 @@ def index(results: Sequence[Result], run: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def write_index(path: Path, results: Sequence[Result], run: dict[str, Any]) -> None:
+def write_index(path: Path, data: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(index(results, run), indent=2, ensure_ascii=False)
+    text = json.dumps(data, indent=2, ensure_ascii=False)
     path.write_text(text + "\n", encoding="utf-8")
 
 

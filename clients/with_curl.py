@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import codecs
-import contextlib
 import json
-import os
 import shutil
-import signal
 
 from harness.model import Client, ClientFailed, Reporter, Request, Resources
+from harness.processes import kill
 
 HEAD_LIMIT = 64 * 1024  # a response head larger than this is not one
 
@@ -91,11 +89,7 @@ async def chunks(request: Request, report: Reporter, resources: Resources) -> No
             raise await _failed(process)
         report.ended()
     finally:
-        if process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)  # nothing of curl's to save
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(process.wait(), 5)  # reap it: bounded
+        await kill(process, 5)
 
 
 async def _failed(process: asyncio.subprocess.Process) -> ClientFailed:

@@ -11,12 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import shutil
-import signal
 from pathlib import Path
 
 from harness.model import Client, ClientFailed, Reporter, Request, Resources
+from harness.processes import kill
 from harness.scripts import deliver, epoch_to_monotonic
 
 NODE_DIR = Path(__file__).parent / "node"
@@ -74,11 +73,7 @@ async def run_script(script: str, request: Request, report: Reporter) -> None:
         why = next((s.strip() for s in lines if "Error" in s), "no error on stderr")
         raise ClientFailed(f"node ended without reporting an end: {why}")
     finally:
-        if process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)  # its own group: nothing else is in it
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(process.wait(), REAP_WINDOW)
+        await kill(process, REAP_WINDOW)
         stderr.cancel()
 
 

@@ -70,6 +70,14 @@ async def end(process: subprocess.Popen[bytes] | None) -> None:
         await asyncio.to_thread(process.wait, STOP_BOUND_S)
 
 
+async def kill(process: asyncio.subprocess.Process, reap_bound: float) -> None:
+    """Kill a client's process group (it saves nothing) and reap it, within ``reap_bound``."""
+    if process.returncode is None:
+        _signal_group(process.pid, signal.SIGKILL)
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(process.wait(), reap_bound)
+
+
 def _signal_group(pid: int, sig: signal.Signals) -> None:
     # Only a group this harness created (the child's pid is its group id).
     with contextlib.suppress(ProcessLookupError, PermissionError):

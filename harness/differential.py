@@ -48,6 +48,9 @@ class Recorder:
     def ended(self, note: str = "", at: float | None = None, replays: bool = False) -> None:
         pass
 
+    def barrier_via(self, barrier: Any) -> None:
+        pass  # reports arrive in order; nothing to wait for
+
 
 @dataclass(frozen=True)
 class Outcome:

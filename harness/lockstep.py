@@ -17,7 +17,7 @@ from functools import partial
 from itertools import accumulate
 
 from harness.codecs import DecodeError, Display
-from harness.model import Facts
+from harness.model import Barrier, Facts
 
 Release = Callable[[int], Awaitable[None]]
 
@@ -34,6 +34,7 @@ class Lockstep:
         self.closed = False
         self.client_done = False
         self.changed = asyncio.Event()
+        self.barrier: Barrier | None = None
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
 
@@ -50,6 +51,9 @@ class Lockstep:
 
     def ended(self, note: str = "", at: float | None = None, replays: bool = False) -> None:
         self._on_loop(self._ended, note, replays)
+
+    def barrier_via(self, barrier: Barrier) -> None:
+        self.barrier = barrier
 
     def _on_loop(self, fn: Callable[..., None], *args: object) -> None:
         if threading.get_ident() == self._loop_thread:

@@ -65,8 +65,19 @@ class Request:
     end_data: str | None = None  # ... or at a token event with this data
 
 
+#: A round trip with a client's report channel that returns only once every report the
+#: client queued before it has been delivered (see ``Reporter.barrier_via``).
+Barrier = Callable[[], Awaitable[None]]
+
+
 class Reporter(Protocol):
-    """How a driver tells the harness what its user would see, as it happens."""
+    """How a driver tells the harness what its user would see, as it happens.
+
+    ``at`` is when it happened by the client's own clock, already mapped onto the
+    harness's monotonic clock (None: now). Drivers whose reports travel through a
+    channel (a page, a Node host) hand the harness a barrier with ``barrier_via``;
+    in-process drivers need none.
+    """
 
     def requesting(self, at: float | None = None) -> None: ...
 
@@ -76,16 +87,23 @@ class Reporter(Protocol):
 
     def ended(self, note: str = "", at: float | None = None, replays: bool = False) -> None: ...
 
+    def barrier_via(self, barrier: Barrier) -> None: ...
+
 
 class ClientFailed(Exception):
     """A client raised or refused; the message is what its user would be told."""
 
 
+async def _not_started() -> Any:
+    raise ClientFailed("this run has no such host")
+
+
 @dataclass(frozen=True)
 class Resources:
-    """Shared, lazily started things a driver may need (one browser per run)."""
+    """Shared, lazily started hosts a driver may need: one per client runtime and run."""
 
-    browser_context: Callable[[], Awaitable[Any]]
+    browser_context: Callable[[], Awaitable[Any]]  # -> harness.browser.BrowserHub
+    node_host: Callable[[], Awaitable[Any]] = _not_started  # -> harness.node_host.NodeHub
 
 
 Driver = Callable[[Request, Reporter, Resources], Awaitable[None]]

@@ -65,6 +65,9 @@ class Recorder:
 
     def ended(self, note: str = "", at: float | None = None, replays: bool = False) -> None: ...
 
+    def barrier_via(self, barrier: Any) -> None:
+        pass  # reports arrive in order; nothing to wait for
+
 
 async def _no_browser() -> Any:
     raise AssertionError("Node clients need no browser")

@@ -1,10 +1,15 @@
-"""Lockstep: proving incremental delivery without sleeps.
+"""Lockstep: proving incremental delivery without sleeps, causally.
 
 The server emits token k and waits. The client driver reports every unit it
-surfaces; once the text the user would see covers tokens 1..k, the harness releases
-token k+1. If token k has not surfaced, and nothing more of it either, within the hold
-window, delivery is not incremental: the stall is recorded and the rest is released at
-once, so the cell still ends and its content can still be judged.
+surfaces, stamped by the client's own clock; once the text the user would see covers
+tokens 1..k, the harness releases token k+1 (and after token n, the stream's end). If
+token k has not been heard of, and nothing more of it either, within the hold window,
+the harness takes a report barrier with the client (everything it reported before has
+then arrived) and looks again. Only then does it record the stall and release the rest
+at once, so the cell still ends and its content can be judged. Whether token k was
+held back is decided afterwards from the client's own timestamps
+(``harness.verdicts.held_back``): the hold window bounds the waiting, it is never the
+evidence.
 """
 
 from __future__ import annotations
@@ -12,14 +17,18 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from functools import partial
 from itertools import accumulate
 
 from harness.codecs import DecodeError, Display
 from harness.model import Barrier, Facts
 
-Release = Callable[[int], Awaitable[None]]
+Release = Callable[[int], None]
+
+#: How long a report barrier may take; one that takes longer proves nothing either way,
+#: so the harness keeps waiting (the cell deadline bounds it).
+BARRIER_BOUND_S = 5.0
 
 
 class Lockstep:
@@ -113,32 +122,55 @@ class Lockstep:
         return len(f.surfaced_at) >= k or bool(f.diverged) or done
 
     async def pace(self, release: Release, hold_window: float) -> None:
-        """Release tokens one at a time as they surface; bounded by hold windows."""
+        """Release tokens one at a time as they surface, then the end; bounded by hold windows."""
         n = len(self.facts.tokens)
         k = 1
         while k <= n:
-            await release(k)
-            self.facts.released_at.append(time.monotonic())
+            self._release(release, k)
             if not await self._await_token(k, hold_window):
                 self.facts.stalled_at = k
                 break
             if len(self.facts.surfaced_at) < k:  # diverged or ended: stop pacing
                 break
             k = len(self.facts.surfaced_at) + 1
-        await release(n)  # whatever was held back goes at once
+        self._release(release, n + 1)  # whatever was held back, and the end, at once
+
+    def _release(self, release: Release, upto: int) -> None:
+        release(upto)
+        released_at = self.facts.released_at  # token k at index k-1; the end at index n
+        now = time.monotonic()
+        released_at.extend([now] * (upto - len(released_at)))
 
     async def _await_token(self, k: int, hold_window: float) -> bool:
         """Wait for token k; a hold window without any progress on it is a stall.
 
         Progress is shown text that extends the match: a long token arriving in many
-        pieces is slow, not held back.
+        pieces is slow, not held back. Before a stall is declared, a report barrier
+        makes sure that the client's reports are not merely still on their way.
         """
         while True:
             before = self.matched
             if await self._wait(partial(self.settled, k), hold_window):
                 return True
-            if self.matched == before:
+            barrier_held = await self._take_barrier()
+            if self.settled(k):
+                return True
+            if barrier_held and self.matched == before:
                 return False
+
+    async def _take_barrier(self) -> bool:
+        """Wait until every report the client queued so far has arrived; False if unsure."""
+        if self.barrier is not None:
+            self.facts.barriers += 1
+            try:
+                await asyncio.wait_for(self.barrier(), BARRIER_BOUND_S)
+            except asyncio.TimeoutError:
+                return False
+            except Exception:  # the client's channel broke: its driver reports why
+                return True
+        # Reports from a driver's thread are queued on the loop: let them run.
+        await asyncio.sleep(0)
+        return True
 
     async def _wait(self, condition: Callable[[], bool], bound: float) -> bool:
         deadline = time.monotonic() + bound

@@ -152,8 +152,12 @@ class Facts:
     shown: str = ""  # the text the user would see, decoded by the variant's codec
     surfaced_at: list[float] = field(default_factory=list)  # token k (1-based) at index k-1
     emitted_at: list[float] = field(default_factory=list)  # server side, same clock
-    released_at: list[float] = field(default_factory=list)
-    stalled_at: int = 0  # 1-based token whose hold window expired, 0 if none
+    ended_at: float = 0.0  # when the server produced the end of the stream (after token n)
+    released_at: list[float] = field(default_factory=list)  # token k at k-1; the end at n
+    stalled_at: int = 0  # 1-based token still unheard of after a hold window and a barrier
+    barriers: int = 0  # report barriers taken with the client
+    replayed: list[str] = field(default_factory=list)  # why earlier attempts were replayed
+    requests: int = 0  # requests the server saw for the stream (a reconnect adds one)
     diverged: str = ""  # how the shown text first left the expected text
     ended: bool = False
     end_note: str = ""

@@ -41,12 +41,13 @@ def spawn(
     listener: socket.socket,
     env: dict[str, str] | None = None,
     log: IO[bytes] | None = None,
+    pass_fds: Sequence[int] = (),
 ) -> subprocess.Popen[bytes]:
-    """Start ``command`` serving on ``listener`` (passed as ``--fd N``)."""
+    """Start ``command`` serving on ``listener`` (passed as ``--fd N``), sharing ``pass_fds``."""
     try:
         return subprocess.Popen(
             [*command, "--fd", str(listener.fileno())],
-            pass_fds=[listener.fileno()],
+            pass_fds=[listener.fileno(), *pass_fds],
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=log or subprocess.DEVNULL,

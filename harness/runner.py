@@ -16,11 +16,23 @@ from dataclasses import dataclass
 from harness.browser import Browser
 from harness.codecs import Display
 from harness.lockstep import Lockstep
-from harness.model import Cell, Client, ClientFailed, Request, Resources, Result, Variant
+from harness.model import (
+    Cell,
+    Client,
+    ClientFailed,
+    Facts,
+    Request,
+    Resources,
+    Result,
+    Variant,
+)
 from harness.processes import end, loopback_listener, spawn
 from harness.server import ServerProcess
 from harness.tokens import DEFAULT_TOKENS
-from harness.verdicts import judge, measure
+from harness.verdicts import judge, measure, unpaced
+
+#: A cell whose evidence contradicts its stall is played again, at most this often.
+MAX_REPLAYS = 2
 
 
 @dataclass(frozen=True)
@@ -131,6 +143,34 @@ async def run_cell(
     resources: Resources,
     settings: Settings,
 ) -> Result:
+    """Play the cell; replay it while its evidence contradicts a stall, within its deadline."""
+    began = time.monotonic()
+    replayed: list[str] = []
+    while True:
+        remaining = settings.deadline - (time.monotonic() - began)
+        facts = await _attempt(variant, client, server, origin, resources, settings, remaining)
+        why = unpaced(facts)
+        if not why or len(replayed) >= MAX_REPLAYS or facts.timed_out:
+            break
+        if settings.deadline - (time.monotonic() - began) < 2 * settings.hold_window:
+            break
+        replayed.append(why)
+    facts.replayed = replayed
+    facts.started_at = began if replayed else facts.started_at
+    verdict, detail = judge(facts)
+    first, p50, p99, duration = measure(facts)
+    return Result(cell, verdict, detail, first, p50, p99, duration, facts)
+
+
+async def _attempt(
+    variant: Variant,
+    client: Client,
+    server: ServerProcess,
+    origin: str,
+    resources: Resources,
+    settings: Settings,
+    deadline: float,
+) -> Facts:
     stream = secrets.token_hex(8)
     lock = Lockstep(list(settings.tokens), Display(variant.codec, client.kind))
     facts = lock.facts
@@ -158,11 +198,9 @@ async def run_cell(
             end_event=variant.end_event,
             end_data=variant.end_data,
         )
-        await _play(lock, client, request, server, stream, resources, settings)
+        await _play(lock, client, request, server, stream, resources, settings, deadline)
     facts.finished_at = facts.finished_at or time.monotonic()
-    verdict, detail = judge(facts)
-    first, p50, p99, duration = measure(facts)
-    return Result(cell, verdict, detail, first, p50, p99, duration, facts)
+    return facts
 
 
 async def _play(
@@ -173,8 +211,10 @@ async def _play(
     stream: str,
     resources: Resources,
     settings: Settings,
+    deadline: float,
 ) -> None:
     facts = lock.facts
+    server.expect(stream)
     task = asyncio.ensure_future(client.drive(request, lock, resources))
     task.add_done_callback(lambda _: lock.client_finished())
 
@@ -190,7 +230,7 @@ async def _play(
         await asyncio.shield(task)
 
     try:
-        await asyncio.wait_for(play(), settings.deadline)
+        await asyncio.wait_for(play(), max(0.0, deadline))
     except asyncio.TimeoutError:
         facts.timed_out = True
     except ClientFailed as exc:
@@ -203,11 +243,12 @@ async def _play(
         task.cancel()
         await asyncio.wait({task}, timeout=5)  # bounded: a driver must not keep the run
         with contextlib.suppress(Exception):
-            await server.release(stream, len(facts.tokens))  # let the server side finish
-            record = await server.record(stream)
+            server.release(stream, len(facts.tokens) + 1)  # let the server side finish
+            record = await server.take(stream)
             facts.emitted_at = [float(t) for t in record["emitted_at"]]
+            facts.ended_at = float(record.get("ended_at") or 0.0)
+            facts.requests = int(record.get("requests") or 0)
             if record.get("error"):
                 facts.server_note = str(record["error"])
             elif record.get("started") and not record.get("consumed"):
                 facts.server_note = "the response never read the token stream (not streaming)"
-            await server.forget(stream)

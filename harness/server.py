@@ -2,17 +2,22 @@
 
 The harness binds the listening socket itself (127.0.0.1, ephemeral port) and hands
 its file descriptor to uvicorn, so the port is known before the server starts and
-nothing else can take it. The server runs in its own process group and is ended by
-PID, group first, whatever way the run ends.
+nothing else can take it. The control channel is one end of a socket pair that only
+the harness and the server hold (JSON lines, opened with the run's secret; see
+``servers.control``): releasing a token is one small write, not an HTTP request. The
+server runs in its own process group and is ended by PID, group first, whatever way
+the run ends; it also ends when the harness closes its end of the channel.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 import secrets
+import socket
 import subprocess
 import sys
 import tempfile
@@ -25,8 +30,9 @@ import aiohttp
 
 from harness.processes import STOP_BOUND_S, end, loopback_listener, spawn
 
-SECRET_HEADER = "x-streamcompat-secret"
 START_BOUND_S = 30.0  # the server must answer its health check within this
+TAKE_BOUND_S = 10.0  # a stream's record must come back within this
+LINE_LIMIT = 1 << 20
 
 
 class ServerError(Exception):
@@ -43,6 +49,12 @@ class ServerProcess:
         self.process: subprocess.Popen[bytes] | None = None
         self.port = 0
         self._session: aiohttp.ClientSession | None = None
+        self._control: asyncio.StreamWriter | None = None
+        self._listen: asyncio.Task[None] | None = None
+        self._started: dict[str, asyncio.Event] = {}  # streams a cell is waiting for
+        self._answers: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._ids = itertools.count(1)
+        self._lost = ""  # why the control channel closed, once it has
         self._tmp = tempfile.TemporaryDirectory(prefix="streamcompat-")
 
     @property
@@ -79,11 +91,18 @@ class ServerProcess:
             command += ["--tokens-file", path]
         env = dict(os.environ, STREAMCOMPAT_SECRET=self.secret, PYTHONUNBUFFERED="1")
         self._stderr = open(os.path.join(self._tmp.name, "server.log"), "w+b")  # noqa: SIM115
-        self.process = spawn(command, listener=listener, env=env, log=self._stderr)
-        self._session = aiohttp.ClientSession(
-            headers={SECRET_HEADER: self.secret},
-            timeout=aiohttp.ClientTimeout(total=70),
-        )
+        ours, theirs = socket.socketpair()
+        try:
+            command += ["--control-fd", str(theirs.fileno())]
+            self.process = spawn(
+                command, listener=listener, env=env, log=self._stderr, pass_fds=[theirs.fileno()]
+            )
+        finally:
+            theirs.close()  # the server holds its own copy
+        reader, self._control = await asyncio.open_connection(sock=ours, limit=LINE_LIMIT)
+        self._send({"secret": self.secret})
+        self._listen = asyncio.ensure_future(self._read_control(reader))
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=70))
         await self._wait_healthy()
 
     async def _wait_healthy(self) -> None:
@@ -128,6 +147,12 @@ class ServerProcess:
         if self._session is not None:
             await self._session.close()
             self._session = None
+        if self._control is not None:
+            self._control.close()  # the server ends when its channel closes, too
+            self._control = None
+        if self._listen is not None:
+            self._listen.cancel()
+            self._listen = None
         process, self.process = self.process, None
         await end(process)
         with contextlib.suppress(Exception):
@@ -136,26 +161,62 @@ class ServerProcess:
 
     # The control channel.
 
-    async def _call(self, method: str, path: str, **params: Any) -> Any:
-        if self._session is None:
-            raise ServerError("the variant server is not running")
-        async with self._session.request(
-            method, f"{self.origin}/_sc/streams/{path}", params=params
-        ) as response:
-            if response.status != 200:
-                raise ServerError(f"control {method} {path}: HTTP {response.status}")
-            return await response.json()
+    def _send(self, message: dict[str, Any]) -> None:
+        if self._control is None or self._control.is_closing():
+            raise ServerError(f"the variant server's control channel is closed{self._lost}")
+        self._control.write(json.dumps(message).encode() + b"\n")
 
-    async def release(self, stream: str, upto: int) -> None:
-        await self._call("POST", f"{stream}/release", upto=upto)
+    async def _read_control(self, reader: asyncio.StreamReader) -> None:
+        why = ": the variant server closed it"
+        try:
+            while line := await reader.readline():
+                message = json.loads(line)
+                if "id" in message:
+                    answer = self._answers.pop(int(message["id"]), None)
+                    if answer is not None and not answer.done():
+                        answer.set_result(message)
+                elif message.get("ev") == "started":
+                    event = self._started.get(str(message.get("stream")))
+                    if event is not None:
+                        event.set()
+                elif message.get("ev") == "refused":
+                    why = f": refused ({message.get('why')})"
+                    break
+        except (OSError, ValueError) as exc:
+            why = f": {exc!r}"
+        finally:
+            self._lost = why
+            for answer in self._answers.values():
+                if not answer.done():
+                    answer.set_exception(ServerError(f"the control channel closed{why}"))
+            self._answers.clear()
+
+    def expect(self, stream: str) -> None:
+        """Note ``stream`` before its request is made, so its start is not missed."""
+        self._started.setdefault(stream, asyncio.Event())
 
     async def started(self, stream: str, timeout: float) -> bool:
-        answer = await self._call("GET", f"{stream}/started", timeout=timeout)
-        return bool(answer["started"])
+        """True once a request for ``stream`` reached the server; False after ``timeout``."""
+        event = self._started.setdefault(stream, asyncio.Event())
+        try:
+            await asyncio.wait_for(event.wait(), timeout)
+        except asyncio.TimeoutError:
+            return False
+        return True
 
-    async def record(self, stream: str) -> dict[str, Any]:
-        answer: dict[str, Any] = await self._call("GET", stream)
-        return answer
+    def release(self, stream: str, upto: int) -> None:
+        """Let ``stream`` emit up to token ``upto`` (one past the last: its end)."""
+        self._send({"op": "release", "stream": stream, "upto": upto})
 
-    async def forget(self, stream: str) -> None:
-        await self._call("DELETE", stream)
+    async def take(self, stream: str) -> dict[str, Any]:
+        """The stream's record (emission times, errors), which the server then forgets."""
+        self._started.pop(stream, None)
+        key = next(self._ids)
+        answer = asyncio.get_running_loop().create_future()
+        self._answers[key] = answer
+        try:
+            self._send({"op": "take", "stream": stream, "id": key})
+            record: dict[str, Any] = await asyncio.wait_for(answer, TAKE_BOUND_S)
+        finally:
+            self._answers.pop(key, None)
+        return record

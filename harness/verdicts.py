@@ -12,7 +12,52 @@ def judge(facts: Facts) -> tuple[Verdict, str]:
     verdict, detail = _judge(facts)
     if facts.server_note and verdict is not Verdict.PASS:
         detail = f"{detail} — server: {facts.server_note}"
+    if facts.replayed:
+        detail = f"{detail} (replayed: {'; '.join(facts.replayed)})"
     return verdict, detail
+
+
+def later_bytes_at(facts: Facts, k: int) -> float:
+    """When the bytes after token k (1-based) were produced: token k+1, or the end after n.
+
+    The server's emission time where it reported one; else the harness's release of
+    them, which they cannot precede.
+    """
+    n = len(facts.tokens)
+    if k < n and len(facts.emitted_at) > k:
+        return facts.emitted_at[k]
+    if k == n and facts.ended_at:
+        return facts.ended_at
+    return facts.released_at[k] if len(facts.released_at) > k else math.inf
+
+
+def held_back(facts: Facts) -> bool:
+    """True if the stalled token was surfaced, by the client's own clock, only at or
+    after the moment the bytes after it were produced.
+
+    Only the token the harness stalled on was tested: it surfaced no earlier tokens late
+    (it heard of each before it released the next), and released everything after the
+    stall at once.
+    """
+    k = facts.stalled_at
+    if not k or len(facts.surfaced_at) < k:
+        return False
+    return facts.surfaced_at[k - 1] >= later_bytes_at(facts, k)
+
+
+def unpaced(facts: Facts) -> str:
+    """Why the evidence contradicts the stall, if it does: the harness gave up on token k,
+    yet the client surfaced it before the bytes after it were produced (its report came
+    late). Tokens after k were then released at once, so their delivery was not tested.
+    """
+    k = facts.stalled_at
+    if not k or len(facts.surfaced_at) < k or held_back(facts):
+        return ""
+    early = (later_bytes_at(facts, k) - facts.surfaced_at[k - 1]) * 1000
+    return (
+        f"the harness heard of token {k} only after its hold window, but the client "
+        f"surfaced it {early:.0f} ms before the next bytes were produced"
+    )
 
 
 def _judge(facts: Facts) -> tuple[Verdict, str]:
@@ -43,10 +88,17 @@ def _judge(facts: Facts) -> tuple[Verdict, str]:
             "every token surfaced, but the stream ended without an end event: "
             "EventSource reconnects and shows the tokens again"
         )
-    if facts.stalled_at:
+    if held_back(facts):
+        k = facts.stalled_at
+        late = (facts.surfaced_at[k - 1] - later_bytes_at(facts, k)) * 1000
+        after = f"token {k + 1}" if k < n else "the end of the stream"
         return Verdict.BUFFERED, (
-            f"content exact, but token {facts.stalled_at} of {n} had not surfaced "
-            "within the hold window; it came later, held back with the rest"
+            f"content exact, but token {k} of {n} was held back: the client surfaced it "
+            f"{late:.0f} ms after {after} was produced (it waited for later bytes)"
+        )
+    if why := unpaced(facts):
+        return Verdict.PASS, (
+            f"all {n} tokens surfaced, exact; {why}, so the tokens after it were not paced"
         )
     return Verdict.PASS, f"all {n} tokens surfaced, exact, each before the next was produced"
 

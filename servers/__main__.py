@@ -1,14 +1,17 @@
 """Run the variant server on a listening socket the harness bound (127.0.0.1 only).
 
-    python -m servers --fd 3 --variants builtin [--tokens-file tokens.json]
+    python -m servers --fd 3 --control-fd 4 --variants builtin [--tokens-file tokens.json]
 
-The run's secret comes from the STREAMCOMPAT_SECRET environment variable, so that it
-does not show in the process list.
+``--control-fd`` is this process's end of the harness's control channel (a socket
+pair; see ``servers.control``); the server ends when the harness closes it. The run's
+secret comes from the STREAMCOMPAT_SECRET environment variable, so that it does not
+show in the process list.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import socket
@@ -19,11 +22,13 @@ import uvicorn
 from harness.plugins import PluginError, load_variants
 from harness.tokens import DEFAULT_TOKENS
 from servers.app import create_app
+from servers.control import Streams, serve_control
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m servers")
     parser.add_argument("--fd", type=int, required=True, help="listening socket to serve on")
+    parser.add_argument("--control-fd", type=int, required=True, help="the harness's channel")
     parser.add_argument("--variants", action="append", default=[], help="builtin or module:attr")
     parser.add_argument("--tokens-file", help="JSON list of tokens (default: the built-in script)")
     args = parser.parse_args(argv)
@@ -40,14 +45,29 @@ def main(argv: list[str] | None = None) -> int:
     if args.tokens_file:
         with open(args.tokens_file, encoding="utf-8") as f:
             tokens = tuple(json.load(f))
-    app = create_app(variants, tokens, secret)
+    streams = Streams()
+    app = create_app(variants, tokens, streams)
     # socket(fileno=) reads the real family (AF_INET); uvicorn's own --fd assumes AF_UNIX,
     # so asyncio would skip TCP_NODELAY and Nagle would add ~40 ms to every small write.
     listener = socket.socket(fileno=args.fd)
     config = uvicorn.Config(
         app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=2
     )
-    uvicorn.Server(config).run(sockets=[listener])
+    server = uvicorn.Server(config)
+
+    def harness_gone() -> None:
+        server.should_exit = True
+
+    async def serve() -> None:
+        control = asyncio.ensure_future(
+            serve_control(args.control_fd, secret, streams, on_close=harness_gone)
+        )
+        try:
+            await server.serve(sockets=[listener])
+        finally:
+            control.cancel()
+
+    asyncio.run(serve())
     return 0
 
 

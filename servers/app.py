@@ -1,46 +1,29 @@
-"""The variant server: every variant at ``/v/<name>``, plus the harness's control channel.
+"""The variant server's app: every variant at ``/v/<name>``, gated per stream.
 
-The control channel (``/_sc/...``) refuses callers without the run's secret. Tokens of
-a stream are only emitted as the harness releases them (see ``servers.chain.Gate``).
+Tokens of a stream are only emitted as the harness releases them, over its control
+channel (``servers.control``); ``/_sc/`` holds the health check, the browser drivers'
+blank page and the spec corpus replay.
 """
 
 from __future__ import annotations
 
-import asyncio
-import hmac
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response, StreamingResponse
 
 from harness.model import Variant
 from harness.sse_corpus import CASES
-from servers.chain import Gate, token_stream
+from servers.chain import token_stream
+from servers.control import Streams
 
-SECRET_HEADER = "x-streamcompat-secret"
-MAX_STREAMS = 1000  # forgotten streams are dropped oldest first, so memory stays bounded
 CORPUS = {case.name: case.wire for case in CASES}
 BLANK_PAGE = "<!doctype html><meta charset=utf-8><title>streamcompat</title>"
 
 
-def create_app(variants: Sequence[Variant], tokens: Sequence[str], secret: str) -> FastAPI:
+def create_app(variants: Sequence[Variant], tokens: Sequence[str], streams: Streams) -> FastAPI:
     app = FastAPI(title="streamcompat variant server", docs_url=None, redoc_url=None)
-    gates: OrderedDict[str, Gate] = OrderedDict()
-
-    def gate(stream: str) -> Gate:
-        if stream not in gates:
-            gates[stream] = Gate()
-            while len(gates) > MAX_STREAMS:
-                gates.popitem(last=False)
-        return gates[stream]
-
-    def authorized(x_streamcompat_secret: str = Header(default="")) -> None:
-        if not hmac.compare_digest(x_streamcompat_secret.encode(), secret.encode()):
-            raise HTTPException(status_code=403, detail="wrong or missing run secret")
-
-    control = [Depends(authorized)]
 
     @app.get("/_sc/health")
     async def health() -> dict[str, Any]:
@@ -49,35 +32,6 @@ def create_app(variants: Sequence[Variant], tokens: Sequence[str], secret: str) 
     @app.get("/_sc/blank", response_class=HTMLResponse)
     async def blank() -> str:
         return BLANK_PAGE  # the browser drivers' page, so that requests are same-origin
-
-    @app.post("/_sc/streams/{stream}/release", dependencies=control)
-    async def release(stream: str, upto: int) -> dict[str, int]:
-        await gate(stream).release(upto)
-        return {"released": gate(stream).released}
-
-    @app.get("/_sc/streams/{stream}/started", dependencies=control)
-    async def started(stream: str, timeout: float = 10.0) -> dict[str, bool]:
-        try:
-            await asyncio.wait_for(gate(stream).started.wait(), min(timeout, 60.0))
-        except asyncio.TimeoutError:
-            return {"started": False}
-        return {"started": True}
-
-    @app.get("/_sc/streams/{stream}", dependencies=control)
-    async def record(stream: str) -> dict[str, Any]:
-        g = gate(stream)
-        return {
-            "emitted_at": g.emitted_at,
-            "done": g.done,
-            "released": g.released,
-            "started": g.started.is_set(),
-            "consumed": g.consumed,
-            "error": g.error,
-        }
-
-    @app.delete("/_sc/streams/{stream}", dependencies=control)
-    async def forget(stream: str) -> dict[str, bool]:
-        return {"forgotten": gates.pop(stream, None) is not None}
 
     @app.api_route("/_sc/replay/{case}", methods=["GET", "POST"])
     async def replay(case: str, split: bool = False) -> Response:
@@ -97,7 +51,7 @@ def create_app(variants: Sequence[Variant], tokens: Sequence[str], secret: str) 
         return StreamingResponse(body(), headers={"content-type": "text/event-stream"})
 
     for variant in variants:
-        endpoint = _endpoint(variant, tokens, gate)
+        endpoint = _endpoint(variant, tokens, streams)
         # The second path is where OpenAI-style SDKs post, given base_url=/v/<name>.
         for path in (f"/v/{variant.name}", f"/v/{variant.name}/chat/completions"):
             app.add_api_route(
@@ -106,7 +60,7 @@ def create_app(variants: Sequence[Variant], tokens: Sequence[str], secret: str) 
     return app
 
 
-def _endpoint(variant: Variant, tokens: Sequence[str], gate: Any) -> Any:
+def _endpoint(variant: Variant, tokens: Sequence[str], streams: Streams) -> Any:
     async def endpoint(request: Request) -> Any:
         stream = request.query_params.get("stream", "")
         prompt = "Say something that breaks clients."
@@ -122,8 +76,7 @@ def _endpoint(variant: Variant, tokens: Sequence[str], gate: Any) -> Any:
             prompt = str(body.get("prompt", prompt))
         if not stream:
             return PlainTextResponse("missing stream id", status_code=400)
-        g = gate(stream)
-        g.started.set()
+        g = streams.start(stream)
         try:
             response = variant.respond(token_stream(g, tokens, prompt))
         except Exception as exc:  # a plug-in's factory failing is reported, not a traceback

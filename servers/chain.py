@@ -23,26 +23,37 @@ GATE_BOUND_S = 120.0
 
 
 class Gate:
-    """Per-stream lockstep state: how many tokens the harness has released so far."""
+    """Per-stream lockstep state: how many tokens the harness has released so far.
+
+    Releasing ``n + 1`` (one past the last token) releases the stream's end: the model
+    returns only then, so that a client holding its last token until the body ends is
+    seen doing so.
+    """
 
     def __init__(self) -> None:
         self.released = 0
         self.started = asyncio.Event()
+        self.requests = 0  # how many requests came for this stream (a reconnect adds one)
         self.emitted_at: list[float] = []
+        self.ended_at = 0.0  # when the model returned, after its last token
         self.done = False
         self.consumed = False  # the response read the token stream at all
         self.error = ""  # what went wrong on the server side, for the verdict's detail
-        self._changed = asyncio.Condition()
+        self._changed = asyncio.Event()
 
-    async def release(self, upto: int) -> None:
-        async with self._changed:
-            self.released = max(self.released, upto)
-            self._changed.notify_all()
+    def release(self, upto: int) -> None:
+        if upto > self.released:
+            self.released = upto
+            self._changed.set()
 
     async def wait_for(self, k: int) -> None:
         """Wait until token ``k`` (1-based) may be emitted; bounded by GATE_BOUND_S."""
-        async with self._changed:
-            await asyncio.wait_for(self._changed.wait_for(lambda: self.released >= k), GATE_BOUND_S)
+        await asyncio.wait_for(self._until(k), GATE_BOUND_S)
+
+    async def _until(self, k: int) -> None:
+        while self.released < k:
+            self._changed.clear()
+            await self._changed.wait()
 
 
 class GatedFakeChatModel(BaseChatModel):
@@ -76,6 +87,8 @@ class GatedFakeChatModel(BaseChatModel):
         for k, token in enumerate(self.tokens, start=1):
             await self.gate.wait_for(k)
             yield ChatGenerationChunk(message=AIMessageChunk(content=token))
+        await self.gate.wait_for(len(self.tokens) + 1)  # the end, released like a token
+        self.gate.ended_at = time.monotonic()
 
 
 class QueueCallbackHandler(AsyncCallbackHandler):

@@ -1,10 +1,13 @@
-"""The lockstep gate: release on surfacing, hold-window expiry, release-the-rest."""
+"""The lockstep gate: release on surfacing, hold-window expiry, barriers, release-the-rest."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
+from unittest.mock import patch
 
+from harness import lockstep
 from harness.codecs import Display
 from harness.lockstep import Lockstep
 
@@ -21,7 +24,7 @@ def play(
     async def main() -> Lockstep:
         lock = Lockstep(tokens, Display("text", "chunk"))
 
-        async def release(upto: int) -> None:
+        def release(upto: int) -> None:
             releases.append(upto)
             asyncio.get_running_loop().call_soon(client, lock, upto)
 
@@ -37,18 +40,18 @@ def test_incremental_client_gets_one_token_per_release() -> None:
             lock.surfaced(TOKENS[upto - 1])
 
     lock, releases = play(client)
-    assert releases == [1, 2, 3, 4, 4]
+    assert releases == [1, 2, 3, 4, 5]  # 5: the end
     assert lock.facts.stalled_at == 0
     assert len(lock.facts.surfaced_at) == 4 and lock.facts.shown == "abcd"
 
 
 def test_buffering_client_stalls_at_token_one_then_gets_the_rest() -> None:
     def client(lock: Lockstep, upto: int) -> None:
-        if upto == len(TOKENS):
+        if upto > len(TOKENS):
             lock.surfaced("".join(TOKENS))
 
     lock, releases = play(client)
-    assert releases == [1, 4]
+    assert releases == [1, 5]
     assert lock.facts.stalled_at == 1
     assert lock.facts.shown == "abcd"
 
@@ -59,7 +62,7 @@ def test_client_that_stops_midway_stalls_there() -> None:
             lock.surfaced(TOKENS[upto - 1])
 
     lock, releases = play(client)
-    assert releases == [1, 2, 3, 4]
+    assert releases == [1, 2, 3, 5]
     assert lock.facts.stalled_at == 3
     assert len(lock.facts.surfaced_at) == 2
 
@@ -70,7 +73,7 @@ def test_divergence_stops_pacing_without_a_stall() -> None:
             lock.surfaced("data: a\n\n")
 
     lock, releases = play(client)
-    assert releases == [1, 4]
+    assert releases == [1, 5]
     assert lock.facts.stalled_at == 0
     assert "framing leaked" in lock.facts.diverged
 
@@ -110,3 +113,86 @@ def test_reports_from_a_driver_thread_reach_the_loop() -> None:
         return lock
 
     assert asyncio.run(main()).facts.shown == "abcd"
+
+
+def test_release_times_are_kept_per_token_and_for_the_end() -> None:
+    lock, releases = play(lambda lock, upto: None)  # nothing surfaces: stall at 1
+    released = lock.facts.released_at
+    assert releases == [1, 5] and len(released) == 5  # tokens 1..4 and the end
+    assert released[0] < released[1] == released[4]  # the rest went at once
+
+
+def test_a_report_still_in_the_channel_is_found_by_the_barrier_not_a_stall() -> None:
+    # The client surfaced token 1 at once, but its report sits in the channel until the
+    # harness takes a barrier: the harness must not call that a stall.
+    async def main() -> tuple[Lockstep, list[int]]:
+        lock = Lockstep(TOKENS, Display("text", "chunk"))
+        queued: list[tuple[str, float]] = []
+        releases: list[int] = []
+
+        async def barrier() -> None:
+            for payload, at in queued:
+                lock.surfaced(payload, at)
+            queued.clear()
+
+        def release(upto: int) -> None:
+            releases.append(upto)
+            if upto <= len(TOKENS):
+                queued.append((TOKENS[upto - 1], time.monotonic()))
+
+        lock.barrier_via(barrier)
+        await asyncio.wait_for(lock.pace(release, HOLD), 10)
+        return lock, releases
+
+    lock, releases = asyncio.run(main())
+    assert lock.facts.stalled_at == 0 and lock.facts.shown == "abcd"
+    assert releases == [1, 2, 3, 4, 5] and lock.facts.barriers == 4
+
+
+def test_a_barrier_that_does_not_answer_means_keep_waiting_not_stall() -> None:
+    async def main() -> Lockstep:
+        lock = Lockstep(TOKENS, Display("text", "chunk"))
+        never = asyncio.Event()
+        answered: list[bool] = []
+
+        async def barrier() -> None:
+            if not answered:  # the first barrier hangs (bounded by BARRIER_BOUND_S) ...
+                answered.append(False)
+                await never.wait()
+
+        def release(upto: int) -> None:
+            if upto == 1:  # ... meanwhile the client's report of token 1 arrives
+                loop.call_later(HOLD * 1.5, lock.surfaced, "abcd")
+
+        loop = asyncio.get_running_loop()
+        lock.barrier_via(barrier)
+        with patch.object(lockstep, "BARRIER_BOUND_S", HOLD):
+            await asyncio.wait_for(lock.pace(release, HOLD), 10)
+        return lock
+
+    lock = asyncio.run(main())
+    assert lock.facts.stalled_at == 0 and lock.facts.shown == "abcd"
+
+
+def test_a_report_that_lands_as_the_window_closes_is_not_a_stall() -> None:
+    # No barrier (an in-process driver): the harness looks again after the window, so a
+    # report that arrived as it closed still counts.
+    async def main() -> Lockstep:
+        lock = Lockstep(["a"], Display("text", "chunk"))
+
+        def release(upto: int) -> None:
+            pass
+
+        real_wait = lock._wait
+
+        async def wait_then_report(condition: Callable[[], bool], bound: float) -> bool:
+            await real_wait(condition, bound)
+            lock.surfaced("a", time.monotonic())  # arrives via the loop, right after
+            return False
+
+        with patch.object(lock, "_wait", wait_then_report):
+            await asyncio.wait_for(lock.pace(release, HOLD), 5)
+        return lock
+
+    lock = asyncio.run(main())
+    assert lock.facts.stalled_at == 0

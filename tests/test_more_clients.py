@@ -107,6 +107,9 @@ class OpenAIStandIn:
         await response.write(_event(_chunk({}, "stop")) + b"data: [DONE]\n\n")
         return response
 
+    def expect(self, stream: str) -> None:
+        self.gate(stream)
+
     async def started(self, stream: str, timeout: float) -> bool:
         try:
             await asyncio.wait_for(self.gate(stream).started.wait(), timeout)
@@ -114,14 +117,11 @@ class OpenAIStandIn:
             return False
         return True
 
-    async def release(self, stream: str, upto: int) -> None:
-        await self.gate(stream).release(upto)
+    def release(self, stream: str, upto: int) -> None:
+        self.gate(stream).release(upto)
 
-    async def record(self, stream: str) -> dict[str, Any]:
-        return {"emitted_at": self.gate(stream).emitted_at}
-
-    async def forget(self, stream: str) -> None:
-        self.gates.pop(stream, None)
+    async def take(self, stream: str) -> dict[str, Any]:
+        return {"emitted_at": self.gates.pop(stream, Gate()).emitted_at}
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from harness.server import SECRET_HEADER, ServerError, ServerProcess
+from harness.server import ServerError, ServerProcess
 from servers.chain import Gate, token_stream
 
 TOKENS = ["a", " b", "\nc"]
@@ -25,42 +25,93 @@ def with_server(
     return asyncio.run(main())
 
 
-def test_control_channel_refuses_callers_without_the_secret() -> None:
-    async def test(server: ServerProcess) -> list[int]:
-        url = f"{server.origin}/_sc/streams/s1/release?upto=3"
-        statuses = []
-        async with aiohttp.ClientSession() as session:
-            for headers in ({}, {SECRET_HEADER: "wrong"}, {SECRET_HEADER: server.secret}):
-                async with session.post(url, headers=headers) as response:
-                    statuses.append(response.status)
-        return statuses
+def test_the_control_routes_are_not_served_over_http() -> None:
+    async def test(server: ServerProcess) -> int:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(f"{server.origin}/_sc/streams/s1/release?upto=3") as response,
+        ):
+            return response.status
 
-    assert with_server(test) == [403, 403, 200]
+    assert with_server(test) in (404, 405)
 
 
-def test_tokens_flow_only_as_released() -> None:
-    async def test(server: ServerProcess) -> tuple[list[bytes], bool, dict[str, Any]]:
+def test_the_control_channel_refuses_a_wrong_secret() -> None:
+    async def main() -> str:
+        server = ServerProcess(["builtin"], TOKENS)
+        server.secret = "not the secret the server was given"
+        real_send = server._send
+
+        def send_wrong_secret(message: dict[str, Any]) -> None:
+            if "secret" in message:
+                message = {"secret": "wrong"}
+            real_send(message)
+
+        server._send = send_wrong_secret  # type: ignore[method-assign]
+        try:
+            await server.start()
+            server.release("s1", 1)
+            with pytest.raises(ServerError, match="refused"):
+                await server.take("s1")
+            return server._lost
+        finally:
+            await server.stop()
+
+    assert "wrong or missing run secret" in asyncio.run(main())
+
+
+def test_tokens_flow_only_as_released_and_the_end_last() -> None:
+    async def test(server: ServerProcess) -> tuple[list[bytes], bool, bool, dict[str, Any]]:
         got: list[bytes] = []
+        server.expect("g1")
         async with (
             aiohttp.ClientSession() as session,
             session.get(f"{server.origin}/v/raw?stream=g1") as response,
         ):
             assert await server.started("g1", 5)
-            await server.release("g1", 1)
+            server.release("g1", 1)
             got.append(await response.content.readany())
             try:  # nothing more may come before the next release
                 await asyncio.wait_for(response.content.readany(), 0.3)
                 held = False
             except asyncio.TimeoutError:
                 held = True
-            await server.release("g1", 3)
+            server.release("g1", 3)
+            while len(b"".join(got)) < len("".join(TOKENS).encode()):
+                got.append(await response.content.readany())
+            try:  # all tokens are out, but the body ends only once the end is released
+                await asyncio.wait_for(response.content.read(), 0.3)
+                end_held = False
+            except asyncio.TimeoutError:
+                end_held = True
+            server.release("g1", 4)
             got.append(await response.content.read())
-        return got, held, await server.record("g1")
+        return got, held, end_held, await server.take("g1")
 
-    got, held, record = with_server(test)
-    assert got[0] == b"a" and held
-    assert got[1] == b" b\nc"
-    assert len(record["emitted_at"]) == 3 and record["done"]
+    got, held, end_held, record = with_server(test)
+    assert got[0] == b"a" and held and end_held
+    assert b"".join(got) == "".join(TOKENS).encode()
+    assert len(record["emitted_at"]) == 3 and record["done"] and record["requests"] == 1
+    assert record["ended_at"] >= record["emitted_at"][-1]
+
+
+def test_a_taken_stream_is_forgotten() -> None:
+    async def test(server: ServerProcess) -> dict[str, Any]:
+        server.release("t1", 2)
+        first = await server.take("t1")
+        assert first["released"] == 2
+        return await server.take("t1")
+
+    assert with_server(test)["released"] == 0
+
+
+def test_the_server_ends_when_the_harness_closes_its_channel() -> None:
+    async def test(server: ServerProcess) -> int | None:
+        assert server.process is not None and server._control is not None
+        server._control.close()
+        return await asyncio.to_thread(server.process.wait, 10)
+
+    assert with_server(test) == 0
 
 
 def test_started_is_false_for_a_stream_nobody_opened() -> None:
@@ -78,7 +129,7 @@ def test_unknown_plugin_fails_start_with_its_reason() -> None:
 def test_chain_tokens_come_through_the_callback_handler_in_order() -> None:
     async def main() -> list[str]:
         gate = Gate()
-        await gate.release(len(TOKENS))
+        gate.release(len(TOKENS) + 1)
         stream: AsyncIterator[str] = token_stream(gate, TOKENS, "hi")
         return [t async for t in stream]
 
@@ -89,7 +140,7 @@ def test_chain_waits_on_the_gate() -> None:
     async def main() -> tuple[str, bool]:
         gate = Gate()
         stream = token_stream(gate, TOKENS, "hi")
-        await gate.release(1)
+        gate.release(1)
         first = await anext(stream)
         try:
             await asyncio.wait_for(anext(stream), 0.2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harness.model import Facts, Verdict
-from harness.verdicts import judge, measure, percentile
+from harness.verdicts import held_back, judge, later_bytes_at, measure, percentile, unpaced
 
 TOKENS = ["Hello", " world", "!"]
 
@@ -26,7 +26,7 @@ def complete(**changes: object) -> Facts:
     ("f", "verdict", "words"),
     [
         (complete(), Verdict.PASS, "all 3 tokens"),
-        (complete(stalled_at=1), Verdict.BUFFERED, "token 1 of 3"),
+        (complete(stalled_at=1, emitted_at=[10.0, 10.1, 10.15]), Verdict.BUFFERED, "token 1 of 3"),
         (complete(stalled_at=2, replays=True), Verdict.CORRUPT, "reconnects"),
         (facts(unsupported="EventSource can only GET"), Verdict.UNSUPPORTED, "only GET"),
         (facts(failure="HTTP 500"), Verdict.ERROR, "HTTP 500"),
@@ -81,3 +81,58 @@ def test_server_side_failures_are_named_in_the_detail() -> None:
     verdict, detail = judge(facts(failure="HTTP 500", server_note="the factory raised X"))
     assert verdict is Verdict.ERROR and detail.endswith("server: the factory raised X")
     assert "server" not in judge(complete(server_note="ignored for a PASS"))[1]
+
+
+# Causal stalls: a stall counts only on the client's own evidence.
+
+
+def test_a_token_surfaced_after_the_next_was_produced_was_held_back() -> None:
+    f = complete(stalled_at=2, emitted_at=[10.05, 10.15, 10.2])
+    assert held_back(f) and not unpaced(f)  # token 2 at 10.2, token 3 produced at 10.2
+    verdict, detail = judge(f)
+    assert verdict is Verdict.BUFFERED
+    assert "token 2 of 3 was held back" in detail and "0 ms after token 3" in detail
+
+
+def test_a_token_surfaced_before_the_next_was_produced_is_never_buffered() -> None:
+    # The harness heard of token 2 late and gave up, but the client's clock shows it
+    # on screen 50 ms before token 3 was produced: a slow report, not a held token.
+    f = complete(stalled_at=2, emitted_at=[10.05, 10.15, 10.25])
+    assert not held_back(f)
+    assert "surfaced it 50 ms before the next bytes" in unpaced(f)
+    verdict, detail = judge(f)
+    assert verdict is Verdict.PASS and "not paced" in detail
+
+
+def test_the_last_token_is_judged_against_the_end_of_the_stream() -> None:
+    f = complete(stalled_at=3, emitted_at=[10.0, 10.1, 10.2], ended_at=10.31)
+    assert later_bytes_at(f, 3) == 10.31
+    assert not held_back(f)  # token 3 surfaced at 10.3, before the end was produced
+    f.ended_at = 10.3  # at the same moment counts as held back: "at or after"
+    assert held_back(f)
+    assert "after the end of the stream" in judge(f)[1]
+
+
+def test_without_server_times_the_release_of_the_rest_bounds_production() -> None:
+    f = complete(stalled_at=1, released_at=[10.0, 10.19, 10.19, 10.19])
+    assert later_bytes_at(f, 1) == 10.19
+    assert not held_back(f)  # surfaced at 10.1, before the rest was released
+    f.released_at = [10.0, 10.1, 10.1, 10.1]
+    assert held_back(f)
+
+
+def test_no_stall_means_nothing_was_held_back_whatever_the_times() -> None:
+    f = complete(emitted_at=[10.5, 10.6, 10.7])  # clocks a little apart: no stall, no judgement
+    assert not held_back(f) and not unpaced(f)
+    assert judge(f)[0] is Verdict.PASS
+
+
+def test_a_stalled_token_that_never_surfaced_is_lost_not_held() -> None:
+    f = facts(shown="Hello", surfaced_at=[10.1], stalled_at=2, emitted_at=[10.0, 10.2, 10.3])
+    assert not held_back(f) and not unpaced(f)
+    assert judge(f)[0] is Verdict.CORRUPT
+
+
+def test_replays_are_named_in_the_detail() -> None:
+    f = complete(replayed=["the harness heard of token 2 late"])
+    assert judge(f)[1].endswith("(replayed: the harness heard of token 2 late)")

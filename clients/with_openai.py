@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import openai
 
+from clients.with_httpx import tls
 from harness.model import Client, Reporter, Request, Resources
 
 
@@ -25,7 +26,11 @@ async def events(request: Request, report: Reporter, resources: Resources) -> No
     timeout = openai.Timeout(request.read_timeout, connect=10.0)  # bounds each read
     # No retries: a retry would open a second stream under the same id.
     async with openai.AsyncOpenAI(
-        base_url=request.url.partition("?")[0], api_key="x", timeout=timeout, max_retries=0
+        base_url=request.url.partition("?")[0],
+        api_key="x",
+        timeout=timeout,
+        max_retries=0,
+        http_client=openai.DefaultAsyncHttpxClient(timeout=timeout, verify=tls()),
     ) as client:
         report.requesting()
         try:

@@ -25,7 +25,7 @@ from harness.plugins import BUILTIN, PluginError, load_variants
 from harness.proxy import DESCRIPTIONS, NETWORKS
 from harness.reports import write_reports
 from harness.results import index, matrix_table, progress_line, summary, versions, write_index
-from harness.runner import Matrix, Settings, run_matrix
+from harness.runner import Matrix, Settings, default_jobs, run_matrix
 from harness.server import ServerError
 from harness.sse_corpus import CASES
 
@@ -117,7 +117,7 @@ def parser() -> argparse.ArgumentParser:
         help="networks, comma-separated (default: direct, split)",
     )
     spec.add_argument("--results", type=Path, default=Path("results"), metavar="DIR")
-    spec.add_argument("--jobs", type=int, default=Settings.jobs, metavar="N")
+    spec.add_argument("--jobs", type=int, default=default_jobs(), metavar="N")
     run = commands.choices["run"]
     run.add_argument(
         "--variant",
@@ -142,7 +142,11 @@ def parser() -> argparse.ArgumentParser:
         f"(default: {', '.join(DEFAULT_NETWORKS)})",
     )
     run.add_argument(
-        "--jobs", type=int, default=Settings.jobs, metavar="N", help="cells in flight at once"
+        "--jobs",
+        type=int,
+        default=default_jobs(),
+        metavar="N",
+        help="cells in flight at once (default: 4 per CPU)",
     )
     run.add_argument(
         "--results",

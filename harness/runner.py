@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import secrets
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from harness.browser import Browser
 from harness.codecs import Display
@@ -35,12 +36,18 @@ from harness.verdicts import judge, measure, unpaced
 MAX_REPLAYS = 2
 
 
+def default_jobs() -> int:
+    """Cells in flight at once: a cell mostly waits (on its client, or a hold window), so a
+    few per core keep the machine busy; verdicts do not depend on it (causal stalls)."""
+    return 4 * (os.cpu_count() or 1)
+
+
 @dataclass(frozen=True)
 class Settings:
     hold_window: float = 1.0  # how long token k may take to surface before it counts as held
     connect_window: float = 10.0  # how long the request may take to reach the server
     deadline: float = 30.0  # every cell has a verdict by then, whatever happens
-    jobs: int = 4  # cells in flight at once
+    jobs: int = field(default_factory=default_jobs)  # cells in flight at once
     tokens: tuple[str, ...] = DEFAULT_TOKENS
 
 
@@ -76,16 +83,23 @@ async def run_matrix(
     results: dict[Cell, Result] = {}
     slots = asyncio.Semaphore(max(1, settings.jobs))
     async with contextlib.AsyncExitStack() as stack:
-        server = await stack.enter_async_context(ServerProcess(variant_specs, settings.tokens))
+        server = ServerProcess(variant_specs, settings.tokens)
+        stack.push_async_callback(server.stop)
         browser = await stack.enter_async_context(Browser())
         resources = Resources(browser_context=browser.hub)
+        # Chromium launches while the server imports its app: both take seconds.
+        wants_browser = any(c.group == "browser" for c in matrix.clients)
+        launch = asyncio.ensure_future(_launch(browser) if wants_browser else asyncio.sleep(0))
+        stack.callback(launch.cancel)
+        await server.start()
         origins = {
             n: await stack.enter_async_context(network_origin(n, server)) for n in matrix.networks
         }
-        if any(c.group == "browser" for c in matrix.clients):
-            # Launch (and open a page per network) before the first cell, so that no
-            # cell's timings include them; a failure is reported by each browser cell.
+        if wants_browser:
+            # A page per network before the first cell, so that no cell's timings
+            # include them; a failure is reported by each browser cell.
             with contextlib.suppress(ClientFailed):
+                await launch
                 hub = await browser.hub()
                 for origin in origins.values():
                     await hub.warm(origin)
@@ -108,6 +122,11 @@ async def run_matrix(
             await asyncio.gather(*tasks, return_exceptions=True)
         metadata = {"chromium": browser.version or "not started"}
     return [results[c] for c in cells], metadata
+
+
+async def _launch(browser: Browser) -> None:
+    with contextlib.suppress(ClientFailed):  # each browser cell reports it
+        await browser.hub()
 
 
 @contextlib.asynccontextmanager

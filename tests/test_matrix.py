@@ -1,6 +1,8 @@
 """The built-in matrix, run for real, pinned cell by cell to compat-baseline.json.
 
-A behaviour change in any cell fails the test named after that cell.
+A behaviour change in any cell fails the test named after that cell, with the old and
+new verdict and the detail; the other cells' tests pass. (The run's own gate exits 1
+then; that is the CLI's business, tested in test_gate.py.)
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         [sys.executable, "-m", "harness.cli", "run", "--quiet", "--results", str(results)],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
-    assert run.returncode == 0, run.stdout + run.stderr
+    # 0: every cell as pinned; 1: some cell changed (its own test says which); else the
+    # run itself failed, and every test of this module rightly errors.
+    assert run.returncode in (0, 1), run.stdout + run.stderr
     data: dict[str, Any] = json.loads((results / "index.json").read_text(encoding="utf-8"))
     data["stdout"] = run.stdout
     return data
@@ -46,7 +50,7 @@ def cell(index: dict[str, Any], key: str) -> dict[str, Any]:
 @pytest.mark.parametrize("key", sorted(BASELINE))
 def test_cell_matches_baseline(index: dict[str, Any], key: str) -> None:
     c = cell(index, key)
-    assert c["verdict"] == BASELINE[key], f"{key}: {c['detail']}"
+    assert c["verdict"] == BASELINE[key], f"{key}: {BASELINE[key]} → {c['verdict']}: {c['detail']}"
 
 
 def test_every_cell_has_one_verdict_and_the_fields(index: dict[str, Any]) -> None:
@@ -81,4 +85,4 @@ def test_run_metadata_and_console_matrix(index: dict[str, Any]) -> None:
     for name in ("python", "requests", "aiohttp", "playwright", "chromium"):
         assert versions[name] and versions[name] != "not installed"
     assert "raw-event-stream" in index["stdout"] and "browser-eventsource" in index["stdout"]
-    assert "gate: ok" in index["stdout"]
+    assert "gate: " in index["stdout"]

@@ -4,7 +4,8 @@ nox -s compat              # the matrix, the gate, the reports (args after -- go
 nox -s tests               # the project's own tests (args after -- go to pytest)
 nox -s lint                # ruff, mypy, and actionlint where it is installed
 nox -s spec                # the differential: SSE-parsing clients against the spec corpus
-nox -s bench               # speed and stability figures of the default matrix
+nox -s bench               # speed, CPU-by-role and stability figures of the default matrix
+nox -s stress              # the default matrix 5 times under CPU load: any verdict change?
 nox -t compat              # every client group on every Python found: the CI matrix, locally
 nox -t group-browser       # one client group on every Python (or -t python-3.12: one Python)
 nox -s matrix              # the GitHub Actions matrix (JSON) of those sessions
@@ -123,11 +124,22 @@ def compat(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def bench(session: nox.Session) -> None:
-    """Speed and stability figures: the default matrix three times (args go to run)."""
+    """Speed, CPU and stability figures: the default matrix three times (--runs N; other
+    args go to run)."""
     session.install(".")
     chromium(session)
     node_packages(session)
-    session.run("python", "-m", "harness.bench", "--runs", "3", "--", *session.posargs)
+    session.run("python", "-m", "harness.bench", "--runs", "3", *session.posargs)
+
+
+@nox.session(default=False)
+def stress(session: nox.Session) -> None:
+    """The default matrix five times, every core kept busy: fails on any verdict change or
+    gate failure (--runs N; other args go to run)."""
+    session.install(".")
+    chromium(session)
+    node_packages(session)
+    session.run("python", "-m", "harness.stress", *session.posargs)
 
 
 @nox.session(default=False)

@@ -9,6 +9,13 @@ Client->server bytes are always forwarded unchanged; only the server->client
 direction is shaped (see ``DESCRIPTIONS``).  Half-closes are propagated both
 ways.  Waits on peers (reads, drains) last until the peer acts or the proxy
 exits; everything the proxy itself waits for has a bound.
+
+``split`` cuts each server write where stream parsers break, as computed by the
+pure function ``split_cuts``: inside every multi-byte UTF-8 sequence, between CR
+and LF, inside SSE field names and right after their colon, after every line end
+(so also between the two line ends of a blank line, where an event ends), and
+after a write's first byte.  The rule covers a write's first 512 bytes; the rest
+goes in 509-byte pieces, which still cut a long token's sequences at many offsets.
 """
 
 from __future__ import annotations
@@ -16,7 +23,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import logging
+import re
 import signal
 import socket
 import sys
@@ -24,7 +33,7 @@ from collections.abc import Coroutine
 from types import TracebackType
 from typing import Any
 
-__all__ = ["DESCRIPTIONS", "NETWORKS", "Proxy"]
+__all__ = ["DESCRIPTIONS", "NETWORKS", "Proxy", "split_cuts"]
 
 log = logging.getLogger(__name__)
 Reader = asyncio.StreamReader
@@ -34,8 +43,9 @@ NETWORKS: tuple[str, ...] = ("direct", "split", "coalesce", "buffer-16k")
 
 DESCRIPTIONS: dict[str, str] = {
     "direct": "Forwards server bytes exactly as they are read, one write per read.",
-    "split": "Sends every server byte in its own drained write (past 512 bytes of one "
-    "server write, 509-byte pieces), so clients see events and UTF-8 sequences cut everywhere.",
+    "split": "Cuts each server write where parsers break, each piece its own drained write: "
+    "inside every UTF-8 sequence, between CR and LF, inside SSE field names and after the "
+    "colon, after every line end; past 512 bytes of one write, 509-byte pieces.",
     "coalesce": "Joins up to 3 server reads into one write, flushing early when "
     "the server is quiet for 50 ms or ends.",
     "buffer-16k": "Holds server bytes until 16 KiB accumulate or the server ends, "
@@ -46,15 +56,45 @@ LOOPBACK = "127.0.0.1"
 READ_SIZE = 65536
 CONNECT_TIMEOUT = 2.0  # s; upstream is local, so a slow connect is a failure
 CLOSE_TIMEOUT = 1.0  # s; grace for a transport to flush before it is aborted
-SPLIT_BYTES = 512  # split: each of a server write's first 512 bytes is its own write
-SPLIT_PIECE = 509  # beyond that, writes of an odd (prime) size
+SPLIT_RULE_BYTES = 512  # split: the cut rule covers a server write's first 512 bytes ...
+SPLIT_PIECE = 509  # ... and the rest goes in pieces of an odd (prime) size
 # split: yields after each write.  One loop pass lets the selector notice the
 # client socket, the next runs its read callback, so even a client on this
-# event loop receives the byte before the next one is sent.
+# event loop receives a piece before the next one is sent.  A client in another
+# process cannot be waited for (loopback acks bytes before they are read), so it
+# just gets those two passes between pieces; the cost saved is in fewer pieces.
 SPLIT_YIELDS = 2
 COALESCE_READS = 3  # flush after this many upstream reads ...
 COALESCE_QUIET = 0.05  # s; ... or when upstream sends nothing for this long
 BUFFER_SIZE = 16 * 1024  # hold threshold: a simplified model of nginx proxy_buffers
+
+
+# Where split cuts.  A line start is the start of a write or follows CR or LF.
+_LINE_END = re.compile(rb"[\r\n]")
+_FIELD = re.compile(rb"(?:^|(?<=[\r\n]))([A-Za-z][A-Za-z0-9_-]*)?:")  # "data:", ":" (comment)
+_MULTIBYTE = re.compile(  # a lead byte and its continuation bytes
+    rb"[\xc0-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf7][\x80-\xbf]{3}"
+)
+
+
+def split_cuts(data: bytes) -> list[int]:
+    """Offsets, ascending and strictly inside ``data``, where ``split`` cuts one server write.
+
+    ``data`` is one upstream read: a server write as the proxy receives it.  Each cut
+    is a place where a parser that assumes whole units per read goes wrong; the same
+    bytes are always cut the same way.
+    """
+    head = data[:SPLIT_RULE_BYTES]  # bounds the pieces of a long write (a 64 KiB token)
+    cuts = {1}  # a write's first byte alone: a read need not start a unit
+    cuts.update(m.end() for m in _LINE_END.finditer(head))  # CR|LF, and line|line
+    for m in _FIELD.finditer(head):
+        if m.group(1):
+            cuts.add(m.start() + 1)  # d|ata: a field name in two reads
+        cuts.add(m.end())  # data:| the value in another read
+    for m in _MULTIBYTE.finditer(head):
+        cuts.update(range(m.start() + 1, m.end()))  # every byte of a sequence on its own
+    cuts.update(range(SPLIT_RULE_BYTES, len(data), SPLIT_PIECE))
+    return sorted(cut for cut in cuts if 0 < cut < len(data))
 
 
 def _accel_buffering_off(head: bytes) -> bool:
@@ -183,14 +223,8 @@ class Proxy:
 
     async def _down_split(self, reader: Reader, writer: Writer) -> None:
         while data := await self._read(reader):
-            # Byte by byte where events and UTF-8 sequences are (the first bytes of a
-            # server write); a long write's rest goes in odd-sized pieces that still cut
-            # sequences everywhere, so a 64 KiB token costs ~130 writes, not 65,000.
-            cuts = [
-                *range(min(len(data), SPLIT_BYTES)),
-                *range(SPLIT_BYTES, len(data), SPLIT_PIECE),
-            ]
-            for start, end in zip(cuts, [*cuts[1:], len(data)], strict=True):
+            bounds = [0, *split_cuts(data), len(data)]
+            for start, end in itertools.pairwise(bounds):
                 await self._write(writer, data[start:end])
                 for _ in range(SPLIT_YIELDS):
                     await asyncio.sleep(0)

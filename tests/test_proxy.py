@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -12,7 +13,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from harness.proxy import DESCRIPTIONS, NETWORKS, Proxy
+from harness.proxy import DESCRIPTIONS, NETWORKS, Proxy, split_cuts
 
 LOOPBACK = "127.0.0.1"
 TEST_BOUND = 1.5  # s; every test body must finish within this
@@ -103,6 +104,38 @@ async def write_pieces(writer: Writer, pieces: list[bytes]) -> None:
         await writer.drain()
 
 
+def reads_through(network: str, writes: list[bytes]) -> list[bytes]:
+    """The client's reads of ``writes`` sent through ``network``.
+
+    The upstream sends each write once the proxy has read the one before, so writes
+    up to 64 KiB are one upstream read each.  The client shares the proxy's event
+    loop, so it reads every proxy write on its own unless the proxy joins them.
+    """
+    reads: list[bytes] = []
+
+    async def main() -> None:
+        async def handler(reader: Reader, writer: Writer) -> None:
+            for count, data in enumerate(writes, 1):
+                await write_pieces(writer, [data])
+                await reads_reach(proxy, count)
+
+        async with (
+            upstream(handler) as port,
+            Proxy(network, LOOPBACK, port) as proxy,
+            client(proxy) as (reader, _),
+        ):
+            reads.extend(await read_all(reader))
+
+    run(main)
+    return reads
+
+
+def cut_pieces(data: bytes) -> list[bytes]:
+    """``data`` in the pieces ``split`` sends it in."""
+    bounds = [0, *split_cuts(data), len(data)]
+    return [data[start:end] for start, end in itertools.pairwise(bounds)]
+
+
 def test_every_network_is_described() -> None:
     assert set(DESCRIPTIONS) == set(NETWORKS)
     assert all(DESCRIPTIONS.values())
@@ -136,40 +169,26 @@ def test_direct_forwards_both_ways_exactly() -> None:
     run(main)
 
 
-def test_split_delivers_one_byte_per_read() -> None:
-    async def handler(reader: Reader, writer: Writer) -> None:
-        await write_pieces(writer, PIECES)
-
-    async def main() -> None:
-        async with upstream(handler) as port, Proxy("split", LOOPBACK, port) as proxy:
-            async with client(proxy) as (reader, _):
-                reads = await read_all(reader)
-            assert b"".join(reads) == PAYLOAD
-            assert proxy.downstream_writes == len(PAYLOAD)
-            single = sum(1 for data in reads if len(data) == 1)
-            assert single >= 0.9 * len(PAYLOAD), [len(data) for data in reads]
-
-    run(main)
+def test_split_delivers_each_cut_piece_in_its_own_read() -> None:
+    reads = reads_through("split", PIECES)
+    assert reads == [piece for data in PIECES for piece in cut_pieces(data)]
+    assert reads[:4] == [b"d", b"ata:", b" hello\n", b"\n"]
 
 
-def test_coalesce_joins_upstream_reads() -> None:
+def test_split_sends_a_long_write_past_512_bytes_in_509_byte_pieces() -> None:
+    # No line ends or UTF-8 here: only the first byte's cut and the long-write rule.
+    reads = reads_through("split", [b"x" * 2000])
+    assert [len(data) for data in reads] == [1, 511, 509, 509, 470]
+
+
+def test_coalesce_joins_three_upstream_reads() -> None:
     pieces = [f"data: {i}\n\n".encode() for i in range(9)]
-
-    async def main() -> None:
-        async def handler(reader: Reader, writer: Writer) -> None:
-            for count, piece in enumerate(pieces, 1):
-                await write_pieces(writer, [piece])
-                await reads_reach(proxy, count)  # so each piece is its own upstream read
-
-        async with upstream(handler) as port, Proxy("coalesce", LOOPBACK, port) as proxy:
-            async with client(proxy) as (reader, _):
-                reads = await read_all(reader)
-            assert b"".join(reads) == b"".join(pieces)
-            assert proxy.upstream_reads == len(pieces)
-            assert len(reads) < len(pieces)
-            assert proxy.downstream_writes < proxy.upstream_reads
-
-    run(main)
+    # Exact only while no upstream read is 50 ms late (which would flush early).
+    assert reads_through("coalesce", pieces) == [
+        b"".join(pieces[:3]),
+        b"".join(pieces[3:6]),
+        b"".join(pieces[6:]),
+    ]
 
 
 def test_coalesce_flushes_when_upstream_goes_quiet() -> None:
@@ -215,25 +234,36 @@ def test_buffer_holds_small_writes_until_eof() -> None:
     run(main)
 
 
-def test_buffer_flushes_at_16k() -> None:
+def test_buffer_flushes_at_exactly_16_kib() -> None:
+    fill = asyncio.Event()
     release = asyncio.Event()
     block = bytes(range(256)) * 16  # 4 KiB
-
-    async def handler(reader: Reader, writer: Writer) -> None:
-        await write_pieces(writer, [block] * 4)
-        await release.wait()
-        await write_pieces(writer, [b"tail"])
+    short = [block, block, block, block[:-1]]  # one byte short of 16 KiB
 
     async def main() -> None:
+        async def handler(reader: Reader, writer: Writer) -> None:
+            for count, data in enumerate(short, 1):
+                await write_pieces(writer, [data])
+                await reads_reach(proxy, count)
+            await fill.wait()
+            await write_pieces(writer, [block[-1:]])
+            await release.wait()
+            await write_pieces(writer, [b"tail"])
+
         async with (
             upstream(handler) as port,
             Proxy("buffer-16k", LOOPBACK, port) as proxy,
             client(proxy) as (reader, _),
         ):
+            await reads_reach(proxy, len(short))  # the proxy has 16 KiB - 1 ...
+            with pytest.raises(asyncio.TimeoutError):  # ... and holds it
+                await asyncio.wait_for(reader.read(65536), HELD_WAIT)
+            fill.set()  # one more byte
             data = await asyncio.wait_for(reader.readexactly(16 * 1024), ARRIVES_BOUND)
             assert data == block * 4
+            assert proxy.downstream_writes == 1  # in one write, before the upstream ends
             release.set()
-            assert b"".join(await read_all(reader)) == b"tail"
+            assert await read_all(reader) == [b"tail"]
 
     run(main)
 

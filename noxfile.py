@@ -29,6 +29,10 @@ nox.options.reuse_existing_virtualenvs = True
 # A Python that is not installed skips its sessions (an error where CI is set), rather
 # than being downloaded: `--download-python auto` asks for that.
 nox.options.download_python = "never"
+# uv installs no bytecode by default; where PYTHONDONTWRITEBYTECODE is set too, every
+# process of a run would compile openai, langchain and fastapi from source again
+# (seconds of CPU each).
+os.environ.setdefault("UV_COMPILE_BYTECODE", "1")
 
 # `streamcompat run --clients <group>`: one CI job per group and Python.
 CLIENT_GROUPS = ("python", "browser", "node", "cli")

@@ -1,6 +1,7 @@
 """Browser clients, in Chromium: ``fetch`` with a stream reader, and native ``EventSource``.
 
-The JS each one runs lives beside this file; the browser hub gives it a fresh page.
+The JS each one runs lives beside this file (the Node host runs the same ``fetch.js`` and
+``eventsource.js``); the browser hub gives it a page.
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ HERE = Path(__file__).parent
 
 async def fetch(request: Request, report: Reporter, resources: Resources) -> None:
     hub = await resources.browser_context()
-    await hub.run(HERE / "browser_fetch.js", "streamcompatFetch", request, report)
+    await hub.run(HERE / "fetch.js", "streamcompatFetch", request, report)
 
 
 async def eventsource(request: Request, report: Reporter, resources: Resources) -> None:
     hub = await resources.browser_context()
-    await hub.run(HERE / "browser_eventsource.js", "streamcompatEventSource", request, report)
+    await hub.run(HERE / "eventsource.js", "streamcompatEventSource", request, report)
 
 
 FETCH = Client(

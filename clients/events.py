@@ -1,4 +1,8 @@
-"""What an SSE client's user does with each event, shared by the Python SSE drivers."""
+"""What an SSE client's user does with each event, shared by the Python SSE drivers.
+
+Its JS twin, for browser pages and the Node host, is ``streamcompatShow`` in
+``harness/scripts.js``; ``tests/test_report_protocol.py`` keeps the two the same.
+"""
 
 from __future__ import annotations
 

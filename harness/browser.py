@@ -2,9 +2,8 @@
 
 The page is loaded from the variant server's own origin so that fetch and
 EventSource requests are same-origin. The streaming URL is never routed or
-intercepted (``route.fulfill`` buffers). Pages timestamp what they surface with
-``performance.timeOrigin + performance.now()`` and report through a binding, in
-batches (``browser_report.js``).
+intercepted (``route.fulfill`` buffers). Pages report through a binding, by the report
+protocol the Node host shares (``scripts.js``, ``scripts.py``).
 """
 
 from __future__ import annotations
@@ -13,13 +12,14 @@ import contextlib
 import os
 import shutil
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
 from harness.model import ClientFailed, Reporter, Request
-from harness.scripts import deliver, epoch_to_monotonic
+from harness.scripts import ScriptCells, script_config
 
 #: Needed on locked-down machines (root, no GPU, closed network); harmless elsewhere.
 CHROMIUM_FLAGS = [
@@ -33,8 +33,10 @@ CHROMIUM_FLAGS = [
     "--disable-dev-shm-usage",
 ]
 SYSTEM_CHROMIUMS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-BINDING = "__streamcompat"
-REPORTER = Path(__file__).with_name("browser_report.js")  # batches a page's reports
+BINDING = "__streamcompat"  # the report channel of harness/scripts.js
+PROTOCOL = Path(__file__).with_name("scripts.js")
+RUN_CELL = "([name, cfg]) => streamcompatRunCell(window[name], cfg)"
+BARRIER = "cell => streamcompatBarrier(cell)"
 #: Imports an ES module from its source text (a blob: URL: no server, no route involved).
 IMPORT_MODULE = """async ([name, source]) => {
   const url = URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
@@ -65,19 +67,12 @@ class BrowserHub:
 
     def __init__(self, context: Any) -> None:
         self.context = context
-        self.reporters: dict[str, Reporter] = {}
+        self.cells = ScriptCells()
         self.idle: dict[str, list[Any]] = {}  # origin -> pages ready for the next cell
         self.loaded: dict[int, set[Path]] = {}  # id(page) -> scripts added to it
-        # Page clocks are epoch milliseconds; the harness uses the monotonic clock.
-        self.epoch_to_monotonic = epoch_to_monotonic()
 
-    def _report(self, source: Any, batch: dict[str, Any]) -> None:
-        reporter = self.reporters.get(str(batch.get("cell")))
-        if reporter is None:
-            return  # a page of a cell that already ended
-        for message in batch.get("batch", []):
-            if message.get("kind") != "error":  # a page's error is its function's result
-                deliver(message, reporter, self.epoch_to_monotonic)
+    def _report(self, source: Any, envelope: dict[str, Any]) -> None:
+        self.cells.deliver(envelope)
 
     async def run(
         self,
@@ -87,10 +82,11 @@ class BrowserHub:
         report: Reporter,
         modules: Mapping[str, Path] | None = None,
     ) -> None:
-        """Run ``window[function](cfg)`` from ``script`` in a page; raise on its error.
+        """Run ``window[function](cfg, report, signal)`` from ``script`` in a page.
 
-        ``modules`` are single-file ES modules the script uses (e.g. an npm package's
-        ESM build), imported once per page, each module's namespace at ``window[name]``.
+        Raises ClientFailed with the client's error. ``modules`` are single-file ES
+        modules the script uses (e.g. an npm package's ESM build), imported once per
+        page, each module's namespace at ``window[name]``.
 
         Pages are reused from cell to cell (a new one costs ~100 ms); a page whose cell
         did not end cleanly is closed, so nothing of it can leak into the next cell.
@@ -100,7 +96,8 @@ class BrowserHub:
         origin = f"{parts.scheme}://{parts.netloc}"
         idle = self.idle.setdefault(origin, [])
         page = idle.pop() if idle else await self._new_page(origin)
-        self.reporters[request.cell_id] = report
+        cell = self.cells.open(request.cell_id, report)
+        report.barrier_via(partial(self._barrier, page, request.cell_id))
         clean = False
         try:
             loaded = self.loaded.setdefault(id(page), set())
@@ -111,31 +108,25 @@ class BrowserHub:
             if script not in loaded:
                 await page.add_script_tag(content=script.read_text(encoding="utf-8"))
                 loaded.add(script)
-            config = {
-                "cell": request.cell_id,
-                "url": request.url,
-                "method": request.method,
-                "body": request.body,
-                "event": request.event,
-                "endEvent": request.end_event,
-                "endData": request.end_data,
-            }
-            try:
-                error = await page.evaluate(f"cfg => window.{function}(cfg)", config)
-            finally:
-                with contextlib.suppress(Exception):
-                    await page.evaluate("() => window.streamcompatFlushAll()")
+            # Resolves once the cell's last report is delivered: its end or its error.
+            await page.evaluate(RUN_CELL, [function, script_config(request)])
             clean = True
-            if error:
-                raise ClientFailed(str(error))
+            cell.result()
         finally:
-            self.reporters.pop(request.cell_id, None)
+            self.cells.close(request.cell_id)
             if clean:
                 idle.append(page)
             else:
                 self.loaded.pop(id(page), None)
                 with contextlib.suppress(Exception):
                     await page.close()
+
+    async def _barrier(self, page: Any, cell_id: str) -> None:
+        """Flush the page's queued reports of the cell and wait for their binding calls."""
+        if cell_id not in self.cells.running:
+            return
+        with contextlib.suppress(Exception):  # a closed page: nothing more can come
+            await page.evaluate(BARRIER, cell_id)
 
     async def warm(self, origin: str) -> None:
         """Open a page on ``origin`` ahead of the cells, so no cell pays for it."""
@@ -144,7 +135,7 @@ class BrowserHub:
     async def _new_page(self, origin: str) -> Any:
         page = await self.context.new_page()
         await page.goto(f"{origin}/_sc/blank")
-        await page.add_script_tag(content=REPORTER.read_text(encoding="utf-8"))
+        await page.add_script_tag(content=PROTOCOL.read_text(encoding="utf-8"))
         return page
 
 

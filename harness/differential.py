@@ -20,6 +20,7 @@ from typing import Any
 
 from harness.browser import Browser
 from harness.model import Client, ClientFailed, Request, Resources
+from harness.node_host import NodeHost
 from harness.runner import network_origin
 from harness.server import ServerProcess
 from harness.sse_corpus import CASES, Case
@@ -91,7 +92,8 @@ async def run_corpus(
     async with contextlib.AsyncExitStack() as stack:
         server = await stack.enter_async_context(ServerProcess(["builtin"]))
         browser = await stack.enter_async_context(Browser())
-        resources = Resources(browser_context=browser.hub)
+        node = await stack.enter_async_context(NodeHost())
+        resources = Resources(browser_context=browser.hub, node_host=node.hub)
 
         async def one(case: Case, client: Client, network: str, origin: str) -> None:
             recorder = Recorder()

@@ -59,6 +59,22 @@ def spawn(
         listener.close()  # the child holds its own copy
 
 
+def spawn_piped(command: Sequence[str]) -> subprocess.Popen[bytes]:
+    """Start ``command`` talking over pipes (stdin, stdout, stderr): a host that is sent work.
+
+    Call it from the event loop's thread: PR_SET_PDEATHSIG fires when the thread that
+    started the child ends, not only the process.
+    """
+    return subprocess.Popen(
+        list(command),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # its own process group, ended as one
+        preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+    )
+
+
 async def end(process: subprocess.Popen[bytes] | None) -> None:
     """End a child and its group: SIGTERM, then SIGKILL after STOP_BOUND_S; bounded."""
     if process is None or process.poll() is not None:

@@ -1,16 +1,21 @@
-"""Reports from client scripts (browser pages, Node processes), as Reporter calls.
+"""Reports from client scripts (browser pages, the Node host), as Reporter calls.
 
-A script sends JSON messages ``{"kind": "request" | "open" | "unit" | "end" | "error",
-"t": <epoch ms>, ...}``; ``t`` is ``performance.timeOrigin + performance.now()`` where
-the client ran, moved onto the harness's monotonic clock by a fixed offset.
+The Python end of ``harness/scripts.js``, for both hubs. A script sends envelopes
+``{"cell": id, "batch": [message, ...]}``; a message is ``{"kind": "request" | "open" |
+"unit" | "end" | "error", "t": <epoch ms>, ...}``, ``t`` being ``performance.timeOrigin +
+performance.now()`` where the client ran, moved onto the harness's monotonic clock by a
+fixed offset. A cell's first ``end`` or ``error`` is its last message.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from harness.model import ClientFailed, Reporter
+from harness.model import ClientFailed, Reporter, Request
 
 
 def epoch_to_monotonic() -> float:
@@ -18,19 +23,94 @@ def epoch_to_monotonic() -> float:
     return time.monotonic() - time.time()
 
 
-def deliver(message: dict[str, Any], report: Reporter, offset: float) -> bool:
-    """Pass one message on to the harness; True once the client is done."""
-    at = float(message["t"]) / 1000 + offset
-    kind = message.get("kind")
-    if kind == "request":
-        report.requesting(at)
-    elif kind == "open":
-        report.opened(int(message.get("status", 0)), str(message.get("contentType", "")), at)
-    elif kind == "unit":
-        report.surfaced(str(message.get("payload", "")), at)
-    elif kind == "end":
-        report.ended(str(message.get("note", "")), at, bool(message.get("replays")))
-        return True
-    elif kind == "error":
-        raise ClientFailed(str(message.get("message", "")))
-    return False
+def script_config(request: Request) -> dict[str, Any]:
+    """What a script's cell function gets as ``cfg``."""
+    return {
+        "cell": request.cell_id,
+        "url": request.url,
+        "method": request.method,
+        "body": request.body,
+        "event": request.event,  # SSE clients: the token events' type and the end markers
+        "endEvent": request.end_event,
+        "endData": request.end_data,
+    }
+
+
+class ScriptCell:
+    """The harness's end of one cell run by a script: its reports, then how it ended."""
+
+    def __init__(self, report: Reporter, offset: float) -> None:
+        self.report = report
+        self.offset = offset
+        self.over = asyncio.Event()  # its end or error arrived, or its host died
+        self.failure = ""
+        self.heard_at = time.monotonic()
+
+    def deliver(self, batch: Sequence[Mapping[str, Any]]) -> None:
+        """Pass a batch of messages on to the Reporter; nothing after the last one."""
+        self.heard_at = time.monotonic()
+        for message in batch:
+            if self.over.is_set():
+                return
+            at = float(message["t"]) / 1000 + self.offset
+            kind = message.get("kind")
+            if kind == "request":
+                self.report.requesting(at)
+            elif kind == "open":
+                status, content_type = message.get("status", 0), message.get("contentType", "")
+                self.report.opened(int(status), str(content_type), at)
+            elif kind == "unit":
+                self.report.surfaced(str(message.get("payload", "")), at)
+            elif kind == "end":
+                self.report.ended(str(message.get("note", "")), at, bool(message.get("replays")))
+                self.over.set()
+            elif kind == "error":
+                self.fail(str(message.get("message", "")) or "the client failed, saying nothing")
+
+    def fail(self, why: str) -> None:
+        if not self.over.is_set():
+            self.failure = why
+            self.over.set()
+
+    def result(self) -> None:
+        """Return if the client reported its end; raise ClientFailed with its error."""
+        if self.failure:
+            raise ClientFailed(self.failure)
+        if not self.over.is_set():
+            raise ClientFailed("the client stopped without reporting an end")
+
+    async def finished(self, quiet_bound: float) -> None:
+        """Wait for the cell's last message; ClientFailed if it says nothing for ``quiet_bound``."""
+        while not self.over.is_set():
+            remaining = self.heard_at + quiet_bound - time.monotonic()
+            if remaining <= 0:
+                raise ClientFailed(f"the client reported nothing for {quiet_bound:g} s")
+            # On a timeout, look again: a report may have moved heard_at on.
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.over.wait(), remaining)
+        self.result()
+
+
+class ScriptCells:
+    """The cells a hub is running, by id: where every envelope from its scripts goes."""
+
+    def __init__(self) -> None:
+        self.running: dict[str, ScriptCell] = {}
+        # Script clocks are epoch milliseconds; the harness uses the monotonic clock.
+        self.offset = epoch_to_monotonic()
+
+    def open(self, cell_id: str, report: Reporter) -> ScriptCell:
+        cell = self.running[cell_id] = ScriptCell(report, self.offset)
+        return cell
+
+    def close(self, cell_id: str) -> None:
+        self.running.pop(cell_id, None)
+
+    def deliver(self, envelope: Mapping[str, Any]) -> None:
+        cell = self.running.get(str(envelope.get("cell")))
+        if cell is not None:  # else a cell the harness is already done with
+            cell.deliver(envelope.get("batch") or [])
+
+    def fail_all(self, why: str) -> None:
+        for cell in self.running.values():
+            cell.fail(why)

@@ -1,13 +1,14 @@
 """The Node clients (fetch, eventsource, axios) and browser fetch + eventsource-parser.
 
-They run for real through the runner on ``raw`` and ``sse``; a cancelled Node cell
-leaves no node process; a missing node or ``npm ci`` is a clear client error.
+They run for real, cell by cell as the runner plays them, on ``raw`` and ``sse``, the
+Node ones in one Node host; a cancelled Node cell's request is aborted (its connection
+closes) while the host goes on; a missing node or ``npm ci`` is a clear client error.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +17,13 @@ import pytest
 from clients import with_node
 from clients.browser_sse import BROWSER_FETCH_SSE
 from clients.with_node import AXIOS, NODE_EVENTSOURCE, NODE_FETCH
-from harness.model import Client, ClientFailed, Request, Resources, Result
+from harness.browser import Browser
+from harness.model import Cell, Client, ClientFailed, Request, Resources, Result
+from harness.node_host import NodeHost
 from harness.plugins import load_variants
-from harness.runner import Matrix, Settings, run_matrix
-from tests.conftest import alive, descendants
+from harness.runner import Settings, run_cell
+from harness.server import ServerProcess
+from tests.conftest import alive
 
 EXPECTED = {
     # Byte clients show raw streams as is and SSE framing as text.
@@ -37,10 +41,22 @@ EXPECTED = {
 
 @pytest.fixture(scope="module")
 def results() -> dict[tuple[str, str], Result]:
-    variants = [v for v in load_variants(["builtin"]) if v.name in {"raw", "sse"}]
-    matrix = Matrix(variants, [NODE_FETCH, NODE_EVENTSOURCE, AXIOS, BROWSER_FETCH_SSE])
-    found, _ = asyncio.run(run_matrix(matrix, ["builtin"], Settings()))
-    return {(r.cell.variant, r.cell.client): r for r in found}
+    variants = {v.name: v for v in load_variants(["builtin"]) if v.name in {"raw", "sse"}}
+    clients = {c.name: c for c in (NODE_FETCH, NODE_EVENTSOURCE, AXIOS, BROWSER_FETCH_SSE)}
+    settings = Settings()
+
+    async def run() -> list[Result]:
+        async with ServerProcess(["builtin"]) as server, Browser() as browser, NodeHost() as node:
+            resources = Resources(browser_context=browser.hub, node_host=node.hub)
+
+            async def play(variant: str, client: str) -> Result:
+                cell, origin = Cell(variant, client), server.origin
+                v, c = variants[variant], clients[client]
+                return await run_cell(cell, v, c, server, origin, resources, settings)
+
+            return await asyncio.gather(*(play(v, c) for v, c in EXPECTED))
+
+    return {(r.cell.variant, r.cell.client): r for r in asyncio.run(run())}
 
 
 @pytest.mark.matrix
@@ -66,7 +82,7 @@ class Recorder:
     def ended(self, note: str = "", at: float | None = None, replays: bool = False) -> None: ...
 
     def barrier_via(self, barrier: Any) -> None:
-        pass  # reports arrive in order; nothing to wait for
+        pass
 
 
 async def _no_browser() -> Any:
@@ -77,58 +93,61 @@ def _request(url: str) -> Request:
     return Request("cancel", url, "GET", {}, read_timeout=30)
 
 
-def _node_processes() -> set[int]:
-    found = set()
-    for pid in descendants(os.getpid()):
-        try:
-            command = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            continue
-        if b"clients/node/" in command:
-            found.add(pid)
-    return found
-
-
 @pytest.mark.parametrize("client", [NODE_FETCH, NODE_EVENTSOURCE, AXIOS], ids=lambda c: c.name)
-def test_cancelled_cell_leaves_no_node(client: Client) -> None:
-    async def scenario() -> tuple[set[int], list[int]]:
-        # A server that accepts and never answers: the client waits until it is cancelled
-        # (closing the connection would let node end by itself, so it stays open throughout).
-        held: list[asyncio.StreamWriter] = []
-        server = await asyncio.start_server(lambda r, w: held.append(w), "127.0.0.1", 0)
+def test_a_cancelled_cell_hangs_up_and_the_host_goes_on(client: Client) -> None:
+    async def scenario() -> tuple[bool, bool, bool]:
+        # A server that accepts and never answers: the client waits until it is cancelled.
+        hung_up = asyncio.Event()
+
+        async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.read()  # until the client closes its end
+            hung_up.set()
+            writer.close()
+
+        server = await asyncio.start_server(hold, "127.0.0.1", 0)
         url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/v/raw"
-        recorder = Recorder()
-        task = asyncio.ensure_future(client.drive(_request(url), recorder, Resources(_no_browser)))
         try:
-            await asyncio.wait_for(recorder.requested.wait(), 10)
-            pids = _node_processes()
-            task.cancel()
-            await asyncio.wait({task}, timeout=5)  # as the runner does
-            assert task.cancelled()
-            return pids, [p for p in pids if alive(p)]
+            async with NodeHost() as node:
+                recorder = Recorder()
+                resources = Resources(_no_browser, node_host=node.hub)
+                task = asyncio.ensure_future(client.drive(_request(url), recorder, resources))
+                await asyncio.wait_for(recorder.requested.wait(), 10)
+                host = (await node.hub()).process.pid
+                task.cancel()
+                await asyncio.wait({task}, timeout=5)  # as the runner does
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(hung_up.wait(), 10)
+                return task.cancelled(), hung_up.is_set(), alive(host)
         finally:
-            for writer in held:
-                writer.close()
             server.close()
 
-    pids, left = asyncio.run(scenario())
-    assert pids, "the cell should have run a node process"
-    assert not left, "a cancelled cell left node running"
+    cancelled, hung_up, host_alive = asyncio.run(scenario())
+    assert cancelled
+    assert hung_up, "the cancelled cell's request was not aborted"
+    assert host_alive, "one cell's end must not end the Node host"
 
 
 def test_missing_node_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("shutil.which", lambda name: None)
+
+    async def scenario() -> None:
+        async with NodeHost() as node:
+            resources = Resources(_no_browser, node_host=node.hub)
+            await with_node.fetch(_request("http://127.0.0.1:9/"), Recorder(), resources)
+
     with pytest.raises(ClientFailed, match="node is not installed"):
-        asyncio.run(
-            with_node.fetch(_request("http://127.0.0.1:9/"), Recorder(), Resources(_no_browser))
-        )
+        asyncio.run(scenario())
 
 
 def test_missing_packages_say_to_run_npm_ci(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setattr(with_node, "NODE_DIR", tmp_path)
+
+    async def scenario() -> None:
+        async with NodeHost() as node:
+            resources = Resources(_no_browser, node_host=node.hub)
+            await with_node.axios(_request("http://127.0.0.1:9/"), Recorder(), resources)
+
     with pytest.raises(ClientFailed, match=r"npm ci --prefix clients/node"):
-        asyncio.run(
-            with_node.axios(_request("http://127.0.0.1:9/"), Recorder(), Resources(_no_browser))
-        )
+        asyncio.run(scenario())

@@ -27,6 +27,7 @@ from harness.model import (
     Result,
     Variant,
 )
+from harness.node_host import NodeHost
 from harness.processes import end, loopback_listener, spawn
 from harness.server import ServerProcess
 from harness.tokens import DEFAULT_TOKENS
@@ -86,7 +87,8 @@ async def run_matrix(
         server = ServerProcess(variant_specs, settings.tokens)
         stack.push_async_callback(server.stop)
         browser = await stack.enter_async_context(Browser())
-        resources = Resources(browser_context=browser.hub)
+        node = await stack.enter_async_context(NodeHost())
+        resources = Resources(browser_context=browser.hub, node_host=node.hub)
         # Chromium launches while the server imports its app: both take seconds.
         wants_browser = any(c.group == "browser" for c in matrix.clients)
         launch = asyncio.ensure_future(_launch(browser) if wants_browser else asyncio.sleep(0))

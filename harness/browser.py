@@ -1,15 +1,22 @@
-"""One Chromium per run, driven by Playwright's async API; a fresh page per cell.
+"""One Chromium per run, driven by Playwright's async API; pages reused from cell to cell.
 
 The page is loaded from the variant server's own origin so that fetch and
 EventSource requests are same-origin. The streaming URL is never routed or
-intercepted (``route.fulfill`` buffers). Pages report through a binding, by the report
-protocol the Node host shares (``scripts.js``, ``scripts.py``).
+intercepted (``route.fulfill`` buffers). Pages report by the protocol the Node host
+shares (``scripts.js``, ``scripts.py``), over a WebSocket to the harness
+(``page_channel.js``): a loopback server of the hub's, which takes only its own pages
+(a per-run key in the path). Playwright starts each cell; reports and barriers do not
+go through it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import itertools
+import json
 import os
+import secrets
 import shutil
 from collections.abc import Mapping
 from functools import partial
@@ -17,6 +24,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
+
+from aiohttp import WSMsgType, web
 
 from harness.model import ClientFailed, Reporter, Request
 from harness.scripts import ScriptCells, script_config
@@ -33,10 +42,11 @@ CHROMIUM_FLAGS = [
     "--disable-dev-shm-usage",
 ]
 SYSTEM_CHROMIUMS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-BINDING = "__streamcompat"  # the report channel of harness/scripts.js
 PROTOCOL = Path(__file__).with_name("scripts.js")
+CHANNEL = Path(__file__).with_name("page_channel.js")  # connects a page's reports
 RUN_CELL = "([name, cfg]) => streamcompatRunCell(window[name], cfg)"
-BARRIER = "cell => streamcompatBarrier(cell)"
+#: A cell whose function returned waits this long for its last report to arrive.
+LAST_REPORT_BOUND_S = 10.0
 #: Imports an ES module from its source text (a blob: URL: no server, no route involved).
 IMPORT_MODULE = """async ([name, source]) => {
   const url = URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
@@ -63,16 +73,57 @@ def find_chromium() -> str | None:
 
 
 class BrowserHub:
-    """A launched browser context that runs a driver's JS function in a fresh page."""
+    """A launched browser context that runs a driver's JS function in a page."""
 
     def __init__(self, context: Any) -> None:
         self.context = context
         self.cells = ScriptCells()
         self.idle: dict[str, list[Any]] = {}  # origin -> pages ready for the next cell
         self.loaded: dict[int, set[Path]] = {}  # id(page) -> scripts added to it
+        self.key = secrets.token_urlsafe(16)
+        self.channels: dict[int, web.WebSocketResponse] = {}  # id(page) -> its socket
+        self.barriers: dict[int, asyncio.Future[None]] = {}
+        self.barrier_ids = itertools.count()
+        self.port = 0
+        self._runner: web.AppRunner | None = None
 
-    def _report(self, source: Any, envelope: dict[str, Any]) -> None:
-        self.cells.deliver(envelope)
+    async def listen(self) -> None:
+        """Start the loopback WebSocket server the pages report to."""
+        app = web.Application()
+        app.router.add_get("/report/{key}/{page}", self._channel)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+
+    async def close(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def _channel(self, request: web.Request) -> web.StreamResponse:
+        if request.match_info["key"] != self.key:
+            return web.Response(status=403, text="not a page of this run")
+        page = int(request.match_info["page"])
+        socket = web.WebSocketResponse(max_msg_size=0)  # a batch may hold a 67 KB token
+        await socket.prepare(request)
+        self.channels[page] = socket
+        try:
+            async for message in socket:
+                if message.type != WSMsgType.TEXT:
+                    continue
+                envelope = json.loads(message.data)
+                if "barrier" in envelope:
+                    answer = self.barriers.pop(int(envelope["barrier"]), None)
+                    if answer is not None and not answer.done():
+                        answer.set_result(None)
+                else:
+                    self.cells.deliver(envelope)
+        finally:
+            if self.channels.get(page) is socket:
+                del self.channels[page]
+        return socket
 
     async def run(
         self,
@@ -97,7 +148,7 @@ class BrowserHub:
         idle = self.idle.setdefault(origin, [])
         page = idle.pop() if idle else await self._new_page(origin)
         cell = self.cells.open(request.cell_id, report)
-        report.barrier_via(partial(self._barrier, page, request.cell_id))
+        report.barrier_via(partial(self._barrier, id(page), request.cell_id))
         clean = False
         try:
             loaded = self.loaded.setdefault(id(page), set())
@@ -108,10 +159,10 @@ class BrowserHub:
             if script not in loaded:
                 await page.add_script_tag(content=script.read_text(encoding="utf-8"))
                 loaded.add(script)
-            # Resolves once the cell's last report is delivered: its end or its error.
+            # Resolves once the cell's last report is sent: its end or its error.
             await page.evaluate(RUN_CELL, [function, script_config(request)])
             clean = True
-            cell.result()
+            await cell.finished(LAST_REPORT_BOUND_S)
         finally:
             self.cells.close(request.cell_id)
             if clean:
@@ -121,12 +172,20 @@ class BrowserHub:
                 with contextlib.suppress(Exception):
                     await page.close()
 
-    async def _barrier(self, page: Any, cell_id: str) -> None:
-        """Flush the page's queued reports of the cell and wait for their binding calls."""
-        if cell_id not in self.cells.running:
+    async def _barrier(self, page: int, cell_id: str) -> None:
+        """Have the page flush the cell's queued reports and answer after them."""
+        channel = self.channels.get(page)
+        if cell_id not in self.cells.running or channel is None:
+            return  # a closed page: nothing more can come
+        key = next(self.barrier_ids)
+        answer = self.barriers[key] = asyncio.get_running_loop().create_future()
+        try:
+            await channel.send_str(json.dumps({"op": "barrier", "cell": cell_id, "id": key}))
+            await answer
+        except ConnectionError:
             return
-        with contextlib.suppress(Exception):  # a closed page: nothing more can come
-            await page.evaluate(BARRIER, cell_id)
+        finally:
+            self.barriers.pop(key, None)
 
     async def warm(self, origin: str) -> None:
         """Open a page on ``origin`` ahead of the cells, so no cell pays for it."""
@@ -136,6 +195,8 @@ class BrowserHub:
         page = await self.context.new_page()
         await page.goto(f"{origin}/_sc/blank")
         await page.add_script_tag(content=PROTOCOL.read_text(encoding="utf-8"))
+        url = f"ws://127.0.0.1:{self.port}/report/{self.key}/{id(page)}"
+        await page.evaluate(CHANNEL.read_text(encoding="utf-8"), url)
         return page
 
 
@@ -185,16 +246,18 @@ class Browser:
         self.version = self._browser.version
         context = await self._browser.new_context()
         hub = BrowserHub(context)
-        await context.expose_binding(BINDING, hub._report)
+        await hub.listen()
         return hub
 
     async def close(self) -> None:
         browser, self._browser = self._browser, None
         playwright, self._playwright = self._playwright, None
-        self._hub = None
+        hub, self._hub = self._hub, None
         if browser is not None:
             with contextlib.suppress(Exception):
                 await browser.close()
         if playwright is not None:
             with contextlib.suppress(Exception):
                 await playwright.stop()
+        if hub is not None:
+            await hub.close()

@@ -94,6 +94,13 @@ async def run_corpus(
         browser = await stack.enter_async_context(Browser())
         node = await stack.enter_async_context(NodeHost())
         resources = Resources(browser_context=browser.hub, node_host=node.hub)
+        # Start the hosts before the cases: their start-up is no case's deadline.
+        if any(c.group == "browser" for c in clients):
+            with contextlib.suppress(ClientFailed):  # each browser case reports it
+                await browser.hub()
+        if any(c.group == "node" for c in clients):
+            with contextlib.suppress(ClientFailed):
+                await node.hub()
 
         async def one(case: Case, client: Client, network: str, origin: str) -> None:
             recorder = Recorder()

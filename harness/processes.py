@@ -15,8 +15,8 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Sequence
-from typing import IO
+from collections.abc import Coroutine, Sequence
+from typing import IO, Any
 
 STOP_BOUND_S = 5.0  # a child gets this long after SIGTERM, then it is killed
 
@@ -24,6 +24,21 @@ STOP_BOUND_S = 5.0  # a child gets this long after SIGTERM, then it is killed
 def _die_with_parent() -> None:
     with contextlib.suppress(Exception):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def run_child_loop(main: Coroutine[Any, Any, None]) -> None:
+    """Run a child's (server's, proxy's) event loop: uvloop where it is installed.
+
+    uvloop is what ``uvicorn[standard]`` deployments run on, and it spends about a fifth
+    less CPU per write and wake-up than asyncio's own loop, which the clients in the
+    harness process keep.
+    """
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+    else:
+        uvloop.run(main)
 
 
 def loopback_listener() -> socket.socket:

@@ -33,6 +33,8 @@ from collections.abc import Coroutine
 from types import TracebackType
 from typing import Any
 
+from harness.processes import run_child_loop
+
 __all__ = ["DESCRIPTIONS", "NETWORKS", "Proxy", "split_cuts"]
 
 log = logging.getLogger(__name__)
@@ -402,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--upstream-port", type=int, required=True)
     parser.add_argument("--fd", type=int, required=True, help="a listening loopback socket")
     args = parser.parse_args(argv)
-    asyncio.run(_serve_until_signalled(args.network, args.upstream_port, args.fd))
+    run_child_loop(_serve_until_signalled(args.network, args.upstream_port, args.fd))
     return 0
 
 

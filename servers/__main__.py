@@ -20,6 +20,7 @@ import sys
 import uvicorn
 
 from harness.plugins import PluginError, load_variants
+from harness.processes import run_child_loop
 from harness.tokens import DEFAULT_TOKENS
 from servers.app import create_app
 from servers.control import Streams, serve_control
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             control.cancel()
 
-    asyncio.run(serve())
+    run_child_loop(serve())
     return 0
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from harness.browser import CHROMIUM_CONNECTIONS_PER_HOST
 from harness.model import Client, Reporter, Request, Resources
 
 HERE = Path(__file__).parent
@@ -29,6 +30,7 @@ FETCH = Client(
     fetch,
     "Chromium fetch() + body.getReader() + TextDecoder(stream)",
     group="browser",
+    connections_per_origin=CHROMIUM_CONNECTIONS_PER_HOST,
 )
 EVENTSOURCE = Client(
     "browser-eventsource",
@@ -37,4 +39,5 @@ EVENTSOURCE = Client(
     "Chromium native EventSource, closed on the end marker",
     frozenset({"GET"}),
     group="browser",
+    connections_per_origin=CHROMIUM_CONNECTIONS_PER_HOST,
 )

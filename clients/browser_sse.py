@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from harness.browser import CHROMIUM_CONNECTIONS_PER_HOST
 from harness.model import Client, ClientFailed, Reporter, Request, Resources
 
 HERE = Path(__file__).parent
@@ -38,4 +39,5 @@ BROWSER_FETCH_SSE = Client(
     fetch_sse,
     "Chromium fetch() (POST) + eventsource-parser createParser, fed by TextDecoder(stream)",
     group="browser",
+    connections_per_origin=CHROMIUM_CONNECTIONS_PER_HOST,
 )

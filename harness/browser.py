@@ -41,6 +41,8 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
     "--disable-dev-shm-usage",
 ]
+#: Chromium's limit on HTTP/1.1 connections to one host: a seventh streaming request waits.
+CHROMIUM_CONNECTIONS_PER_HOST = 6
 SYSTEM_CHROMIUMS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 PROTOCOL = Path(__file__).with_name("scripts.js")
 CHANNEL = Path(__file__).with_name("page_channel.js")  # connects a page's reports

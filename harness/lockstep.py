@@ -15,9 +15,11 @@ evidence.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from functools import partial
 from itertools import accumulate
 
@@ -25,6 +27,12 @@ from harness.codecs import DecodeError, Display
 from harness.model import Barrier, Facts
 
 Release = Callable[[int], None]
+#: Entered while the cell only waits (a hold window): its working slot is lent out.
+Idle = Callable[[], AbstractAsyncContextManager[None]]
+
+#: Most tokens surface within milliseconds; a wait longer than this is probably a stall,
+#: and the cell lends its working slot out for the rest of the hold window.
+QUICK_S = 0.05
 
 #: How long a report barrier may take; one that takes longer proves nothing either way,
 #: so the harness keeps waiting (the cell deadline bounds it).
@@ -34,7 +42,10 @@ BARRIER_BOUND_S = 5.0
 class Lockstep:
     """Records what a client surfaces (it is the driver's Reporter) and paces the server."""
 
-    def __init__(self, tokens: list[str], display: Display) -> None:
+    def __init__(
+        self, tokens: list[str], display: Display, idle: Idle = contextlib.nullcontext
+    ) -> None:
+        self.idle = idle
         self.facts = Facts(tokens=list(tokens))
         self.display = display
         self.expected = "".join(tokens)
@@ -148,9 +159,14 @@ class Lockstep:
         pieces is slow, not held back. Before a stall is declared, a report barrier
         makes sure that the client's reports are not merely still on their way.
         """
+        settled = partial(self.settled, k)
         while True:
             before = self.matched
-            if await self._wait(partial(self.settled, k), hold_window):
+            if await self._wait(settled, min(QUICK_S, hold_window)):
+                return True
+            async with self.idle():
+                arrived = await self._wait(settled, max(0.0, hold_window - QUICK_S))
+            if arrived:
                 return True
             barrier_held = await self._take_barrier()
             if self.settled(k):

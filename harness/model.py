@@ -123,6 +123,9 @@ class Client:
     codecs: frozenset[str] | None = None
     #: Programs it needs on PATH; a machine without them skips the client, with a notice.
     requires: tuple[str, ...] = ()
+    #: HTTP/1.1 connections its runtime opens to one origin at most (Chromium: 6), shared
+    #: by the clients of its group; more cells at once would queue inside the runtime.
+    connections_per_origin: int | None = None
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,13 @@ import os
 import secrets
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
 from harness.browser import Browser
 from harness.codecs import Display
-from harness.lockstep import Lockstep
+from harness.lockstep import Idle, Lockstep
 from harness.model import (
     Cell,
     Client,
@@ -38,9 +39,56 @@ MAX_REPLAYS = 2
 
 
 def default_jobs() -> int:
-    """Cells in flight at once: a cell mostly waits (on its client, or a hold window), so a
-    few per core keep the machine busy; verdicts do not depend on it (causal stalls)."""
-    return 4 * (os.cpu_count() or 1)
+    """Cells working at once: two per core keep it busy without queueing every round trip
+    behind others'. Cells waiting out a hold window do not count (see ``Slots``), and
+    verdicts do not depend on it (causal stalls)."""
+    return 2 * (os.cpu_count() or 1)
+
+
+#: Verdicts of cells that wait out a hold window: scheduled first when a baseline says so.
+WAITING_VERDICTS = frozenset({"BUFFERED", "SILENT", "TIMEOUT"})
+
+#: Cells in flight, waiting ones included, per working slot (pages, sockets stay bounded).
+IN_FLIGHT_PER_JOB = 4
+
+
+class Slots:
+    """Admits ``jobs`` working cells at once; a cell lends its slot out while it only
+    waits out a hold window, so that a buffering client does not idle a core."""
+
+    def __init__(self, jobs: int) -> None:
+        self.working = asyncio.Semaphore(max(1, jobs))
+        self.in_flight = asyncio.Semaphore(max(1, jobs) * IN_FLIGHT_PER_JOB)
+
+    @contextlib.asynccontextmanager
+    async def cell(
+        self, connections: asyncio.Semaphore | None = None
+    ) -> AsyncIterator[Callable[[], AbstractAsyncContextManager[None]]]:
+        """Hold a slot for one cell; yields ``idle``, to enter while the cell only waits.
+
+        ``connections`` bounds the cells of one client runtime on one origin. It is taken
+        before the working slot: a cell that holds a working slot never waits for a
+        connection held by a cell that lent its slot out (that would deadlock).
+        """
+        holding = False
+
+        @contextlib.asynccontextmanager
+        async def idle() -> AsyncIterator[None]:
+            nonlocal holding
+            self.working.release()
+            holding = False
+            yield  # a cell cancelled or failing meanwhile leaves without its slot
+            await self.working.acquire()
+            holding = True
+
+        async with self.in_flight, connections or contextlib.nullcontext():
+            await self.working.acquire()
+            holding = True
+            try:
+                yield idle
+            finally:
+                if holding:  # not if cancelled while taking its slot back
+                    self.working.release()
 
 
 @dataclass(frozen=True)
@@ -48,7 +96,7 @@ class Settings:
     hold_window: float = 1.0  # how long token k may take to surface before it counts as held
     connect_window: float = 10.0  # how long the request may take to reach the server
     deadline: float = 30.0  # every cell has a verdict by then, whatever happens
-    jobs: int = field(default_factory=default_jobs)  # cells in flight at once
+    jobs: int = field(default_factory=default_jobs)  # cells working at once
     tokens: tuple[str, ...] = DEFAULT_TOKENS
 
 
@@ -72,17 +120,30 @@ async def run_matrix(
     variant_specs: Sequence[str],
     settings: Settings,
     on_result: Callable[[Result, int, int], None] = lambda r, i, n: None,
+    expected: Mapping[str, str] | None = None,
 ) -> tuple[list[Result], dict[str, str]]:
     """Run every cell against one server process and one browser; return results and metadata.
 
-    Up to ``settings.jobs`` cells run at once: a cell mostly waits (on tokens, or on a
-    hold window), so overlapping cells costs little and the lockstep keeps each honest.
+    Up to ``settings.jobs`` cells work at once (see ``Slots``). Cells that ``expected``
+    (a baseline) says will wait out a hold window start first, so that their waits
+    overlap other cells' work instead of ending the run; only the order changes.
     """
     variants = {v.name: v for v in matrix.variants}
     clients = {c.name: c for c in matrix.clients}
     cells = matrix.cells()
+    waits = {k for k, verdict in (expected or {}).items() if verdict in WAITING_VERDICTS}
+    order = sorted(cells, key=lambda cell: cell.key not in waits)
     results: dict[Cell, Result] = {}
-    slots = asyncio.Semaphore(max(1, settings.jobs))
+    slots = Slots(settings.jobs)
+    pools: dict[tuple[str, str], asyncio.Semaphore] = {}
+
+    def connections(client: Client, network: str) -> asyncio.Semaphore | None:
+        if client.connections_per_origin is None:
+            return None
+        # One short of the limit: a page's own keep-alive connection may hold one.
+        size = max(1, client.connections_per_origin - 1)
+        return pools.setdefault((client.group, network), asyncio.Semaphore(size))
+
     async with contextlib.AsyncExitStack() as stack:
         server = ServerProcess(variant_specs, settings.tokens)
         stack.push_async_callback(server.stop)
@@ -103,19 +164,18 @@ async def run_matrix(
             with contextlib.suppress(ClientFailed):
                 await launch
                 hub = await browser.hub()
-                for origin in origins.values():
-                    await hub.warm(origin)
+                await asyncio.gather(*(hub.warm(origin) for origin in origins.values()))
 
         async def one(cell: Cell) -> None:
-            async with slots:
+            async with slots.cell(connections(clients[cell.client], cell.network)) as idle:
                 result = await run_cell(
                     cell, variants[cell.variant], clients[cell.client], server,
-                    origins[cell.network], resources, settings,
+                    origins[cell.network], resources, settings, idle,
                 )  # fmt: skip
             results[cell] = result
             on_result(result, len(results), len(cells))
 
-        tasks = [asyncio.ensure_future(one(cell)) for cell in cells]
+        tasks = [asyncio.ensure_future(one(cell)) for cell in order]
         try:
             await asyncio.gather(*tasks)
         finally:
@@ -163,13 +223,16 @@ async def run_cell(
     origin: str,
     resources: Resources,
     settings: Settings,
+    idle: Idle = contextlib.nullcontext,
 ) -> Result:
     """Play the cell; replay it while its evidence contradicts a stall, within its deadline."""
     began = time.monotonic()
     replayed: list[str] = []
     while True:
         remaining = settings.deadline - (time.monotonic() - began)
-        facts = await _attempt(variant, client, server, origin, resources, settings, remaining)
+        facts = await _attempt(
+            variant, client, server, origin, resources, settings, remaining, idle
+        )
         why = unpaced(facts)
         if not why or len(replayed) >= MAX_REPLAYS or facts.timed_out:
             break
@@ -191,9 +254,10 @@ async def _attempt(
     resources: Resources,
     settings: Settings,
     deadline: float,
+    idle: Idle,
 ) -> Facts:
     stream = secrets.token_hex(8)
-    lock = Lockstep(list(settings.tokens), Display(variant.codec, client.kind))
+    lock = Lockstep(list(settings.tokens), Display(variant.codec, client.kind), idle)
     facts = lock.facts
     facts.started_at = time.monotonic()
     method = choose_method(client, variant)

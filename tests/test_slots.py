@@ -1,0 +1,85 @@
+"""The runner's slots: working cells bounded, waiting cells lend theirs, no deadlock."""
+
+from __future__ import annotations
+
+import asyncio
+
+from harness.runner import Slots
+
+
+def test_a_waiting_cell_lends_its_slot_and_takes_it_back() -> None:
+    async def main() -> list[str]:
+        slots, log = Slots(1), []
+        lent, done_b = asyncio.Event(), asyncio.Event()
+
+        async def a() -> None:
+            async with slots.cell() as idle:
+                async with idle():
+                    lent.set()
+                    await done_b.wait()  # b works while a only waits
+                log.append("a back")
+
+        async def b() -> None:
+            await lent.wait()
+            async with slots.cell():
+                log.append("b works")
+            done_b.set()
+
+        await asyncio.wait_for(asyncio.gather(a(), b()), 5)
+        return log
+
+    assert asyncio.run(main()) == ["b works", "a back"]
+
+
+def test_a_connection_pool_is_taken_before_the_working_slot() -> None:
+    # a holds the pool's one connection and lends its working slot out; b wants the same
+    # connection and must wait without holding a working slot, so c still gets one and
+    # a gets its own back: no deadlock.
+    async def main() -> list[str]:
+        slots, pool, log = Slots(1), asyncio.Semaphore(1), []
+        lent, c_done = asyncio.Event(), asyncio.Event()
+
+        async def a() -> None:
+            async with slots.cell(pool) as idle:
+                async with idle():
+                    lent.set()
+                    await c_done.wait()
+                log.append("a back")
+
+        async def b() -> None:
+            await lent.wait()
+            async with slots.cell(pool):
+                log.append("b works")
+
+        async def c() -> None:
+            await lent.wait()
+            await asyncio.sleep(0)  # b is queued on the pool first
+            async with slots.cell():
+                log.append("c works")
+            c_done.set()
+
+        await asyncio.wait_for(asyncio.gather(a(), b(), c()), 5)
+        return log
+
+    assert asyncio.run(main()) == ["c works", "a back", "b works"]
+
+
+def test_a_cell_cancelled_while_taking_its_slot_back_leaves_the_count_right() -> None:
+    async def main() -> bool:
+        slots = Slots(1)
+        lent = asyncio.Event()
+
+        async def a() -> None:
+            async with slots.cell() as idle, idle():
+                lent.set()
+                await asyncio.Event().wait()
+
+        task = asyncio.ensure_future(a())
+        await lent.wait()
+        async with slots.cell():  # a now waits for its slot back: cancel it there
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        async with slots.cell():  # one slot, free again: neither lost nor doubled
+            return slots.working.locked()
+
+    assert asyncio.run(main()) is True

@@ -160,7 +160,6 @@ class Facts:
     stalled_at: int = 0  # 1-based token still unheard of after a hold window and a barrier
     barriers: int = 0  # report barriers taken with the client
     replayed: list[str] = field(default_factory=list)  # why earlier attempts were replayed
-    requests: int = 0  # requests the server saw for the stream (a reconnect adds one)
     diverged: str = ""  # how the shown text first left the expected text
     ended: bool = False
     end_note: str = ""

@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from harness.browser import Browser
 from harness.codecs import Display
@@ -101,6 +101,17 @@ class Settings:
 
 
 @dataclass(frozen=True)
+class Stage:
+    """Where a cell plays: the variant server, the client hosts, the settings, and how the
+    cell lends its working slot out while it only waits (``Slots``)."""
+
+    server: ServerProcess
+    resources: Resources
+    settings: Settings
+    idle: Idle = contextlib.nullcontext
+
+
+@dataclass(frozen=True)
 class Matrix:
     variants: Sequence[Variant]
     clients: Sequence[Client]
@@ -166,11 +177,13 @@ async def run_matrix(
                 hub = await browser.hub()
                 await asyncio.gather(*(hub.warm(origin) for origin in origins.values()))
 
+        stage = Stage(server, resources, settings)
+
         async def one(cell: Cell) -> None:
             async with slots.cell(connections(clients[cell.client], cell.network)) as idle:
                 result = await run_cell(
-                    cell, variants[cell.variant], clients[cell.client], server,
-                    origins[cell.network], resources, settings, idle,
+                    cell, variants[cell.variant], clients[cell.client],
+                    origins[cell.network], replace(stage, idle=idle),
                 )  # fmt: skip
             results[cell] = result
             on_result(result, len(results), len(cells))
@@ -216,23 +229,15 @@ def choose_method(client: Client, variant: Variant) -> str | None:
 
 
 async def run_cell(
-    cell: Cell,
-    variant: Variant,
-    client: Client,
-    server: ServerProcess,
-    origin: str,
-    resources: Resources,
-    settings: Settings,
-    idle: Idle = contextlib.nullcontext,
+    cell: Cell, variant: Variant, client: Client, origin: str, stage: Stage
 ) -> Result:
     """Play the cell; replay it while its evidence contradicts a stall, within its deadline."""
+    settings = stage.settings
     began = time.monotonic()
     replayed: list[str] = []
     while True:
         remaining = settings.deadline - (time.monotonic() - began)
-        facts = await _attempt(
-            variant, client, server, origin, resources, settings, remaining, idle
-        )
+        facts = await _attempt(variant, client, origin, stage, remaining)
         why = unpaced(facts)
         if not why or len(replayed) >= MAX_REPLAYS or facts.timed_out:
             break
@@ -247,17 +252,11 @@ async def run_cell(
 
 
 async def _attempt(
-    variant: Variant,
-    client: Client,
-    server: ServerProcess,
-    origin: str,
-    resources: Resources,
-    settings: Settings,
-    deadline: float,
-    idle: Idle,
+    variant: Variant, client: Client, origin: str, stage: Stage, deadline: float
 ) -> Facts:
+    settings = stage.settings
     stream = secrets.token_hex(8)
-    lock = Lockstep(list(settings.tokens), Display(variant.codec, client.kind), idle)
+    lock = Lockstep(list(settings.tokens), Display(variant.codec, client.kind), stage.idle)
     facts = lock.facts
     facts.started_at = time.monotonic()
     method = choose_method(client, variant)
@@ -283,24 +282,17 @@ async def _attempt(
             end_event=variant.end_event,
             end_data=variant.end_data,
         )
-        await _play(lock, client, request, server, stream, resources, settings, deadline)
+        await _play(lock, client, request, stream, stage, deadline)
     facts.finished_at = facts.finished_at or time.monotonic()
     return facts
 
 
 async def _play(
-    lock: Lockstep,
-    client: Client,
-    request: Request,
-    server: ServerProcess,
-    stream: str,
-    resources: Resources,
-    settings: Settings,
-    deadline: float,
+    lock: Lockstep, client: Client, request: Request, stream: str, stage: Stage, deadline: float
 ) -> None:
-    facts = lock.facts
+    facts, server, settings = lock.facts, stage.server, stage.settings
     server.expect(stream)
-    task = asyncio.ensure_future(client.drive(request, lock, resources))
+    task = asyncio.ensure_future(client.drive(request, lock, stage.resources))
     task.add_done_callback(lambda _: lock.client_finished())
 
     async def play() -> None:
@@ -332,7 +324,6 @@ async def _play(
             record = await server.take(stream)
             facts.emitted_at = [float(t) for t in record["emitted_at"]]
             facts.ended_at = float(record.get("ended_at") or 0.0)
-            facts.requests = int(record.get("requests") or 0)
             if record.get("error"):
                 facts.server_note = str(record["error"])
             elif record.get("started") and not record.get("consumed"):

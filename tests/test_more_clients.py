@@ -22,7 +22,7 @@ from aiohttp import web
 from clients import with_curl, with_httpx, with_openai, with_sseclient
 from harness.model import Cell, ClientFailed, Request, Resources, Result, Variant, Verdict
 from harness.plugins import load_variants
-from harness.runner import Matrix, Settings, run_cell, run_matrix
+from harness.runner import Matrix, Settings, Stage, run_cell, run_matrix
 from harness.tokens import DEFAULT_TOKENS
 from servers.chain import Gate
 from tests.conftest import alive, descendants
@@ -150,10 +150,10 @@ def test_openai_sdk_reads_a_chat_completions_stream_in_lockstep() -> None:
     async def main() -> Result:
         async with serve("/v/{name}/chat/completions", standin.chat) as origin:
             server = cast(Any, standin)  # the runner only makes the control calls
+            stage = Stage(server, RESOURCES, Settings(deadline=10.0))
             return await run_cell(
-                Cell("openai", "openai"), variant, with_openai.CLIENT, server, origin,
-                RESOURCES, Settings(deadline=10.0),
-            )  # fmt: skip
+                Cell("openai", "openai"), variant, with_openai.CLIENT, origin, stage
+            )
 
     result = asyncio.run(main())
     assert result.verdict == Verdict.PASS, result.detail

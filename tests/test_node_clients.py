@@ -21,7 +21,7 @@ from harness.browser import Browser
 from harness.model import Cell, Client, ClientFailed, Request, Resources, Result
 from harness.node_host import NodeHost
 from harness.plugins import load_variants
-from harness.runner import Settings, run_cell
+from harness.runner import Settings, Stage, run_cell
 from harness.server import ServerProcess
 from tests.conftest import alive
 
@@ -48,11 +48,11 @@ def results() -> dict[tuple[str, str], Result]:
     async def run() -> list[Result]:
         async with ServerProcess(["builtin"]) as server, Browser() as browser, NodeHost() as node:
             resources = Resources(browser_context=browser.hub, node_host=node.hub)
+            stage = Stage(server, resources, settings)
 
             async def play(variant: str, client: str) -> Result:
                 cell, origin = Cell(variant, client), server.origin
-                v, c = variants[variant], clients[client]
-                return await run_cell(cell, v, c, server, origin, resources, settings)
+                return await run_cell(cell, variants[variant], clients[client], origin, stage)
 
             return await asyncio.gather(*(play(v, c) for v, c in EXPECTED))
 

@@ -230,10 +230,10 @@ async def run_command(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(progress_line(result, done, total), file=sys.stderr, flush=True)
 
+    path = baseline_path(args, specs)
+    expected, unreadable = _read_baseline(path, args.update_baseline)
     began = time.monotonic()
-    results, found = await run_matrix(
-        matrix, specs, settings, progress, expected=_expected(baseline_path(args, specs))
-    )
+    results, found = await run_matrix(matrix, specs, settings, progress, expected=expected)
     wall = time.monotonic() - began
     run = {
         "variants": specs,
@@ -259,7 +259,7 @@ async def run_command(args: argparse.Namespace) -> int:
         f"{summary(results)} in {wall:.1f} s; results in {args.results}/ "
         "(index.json, matrix.md, junit.xml, report.html)"
     )
-    return gate(args, specs, results, skipped)
+    return gate(args, path, expected, unreadable, results, skipped)
 
 
 def baseline_path(args: argparse.Namespace, specs: Sequence[str]) -> Path | None:
@@ -267,21 +267,25 @@ def baseline_path(args: argparse.Namespace, specs: Sequence[str]) -> Path | None
     return args.baseline or (DEFAULT_BASELINE if list(specs) == [BUILTIN] else None)
 
 
-def _expected(path: Path | None) -> dict[str, str] | None:
-    """The baseline's verdicts, as a scheduling hint (the gate reports a bad file)."""
+def _read_baseline(path: Path | None, replacing: bool) -> tuple[dict[str, str] | None, str]:
+    """The baseline's verdicts (None: there is none, or it is being replaced), and why it
+    could not be read. Read once: the runner schedules by it, the gate compares with it."""
+    if path is None or replacing or not path.exists():
+        return None, ""
     try:
-        return baseline.load(path) if path is not None and path.exists() else None
-    except (ValueError, OSError):
-        return None
+        return baseline.load(path), ""
+    except ValueError as exc:
+        return None, str(exc)  # reported by the gate, after the run
 
 
 def gate(
     args: argparse.Namespace,
-    specs: Sequence[str],
+    path: Path | None,
+    expected: dict[str, str] | None,
+    unreadable: str,
     results: Sequence[Result],
     skipped: dict[str, str],
 ) -> int:
-    path = baseline_path(args, specs)
     if path is None:
         print("no baseline given (--baseline FILE); verdicts not gated")
         return 0
@@ -289,13 +293,11 @@ def gate(
         baseline.save(path, results)
         print(f"baseline written: {path} ({len(results)} cells)")
         return 0
-    if not path.exists():
+    if unreadable:
+        raise UsageError(unreadable)
+    if expected is None:
         print(f"no baseline at {path}; write one with --update-baseline")
         return 0
-    try:
-        expected = baseline.load(path)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from exc
     partial = bool(args.variant or args.clients or args.network)
     # A client this machine cannot run is not a regression of the code under test.
     expected = {k: v for k, v in expected.items() if k.split(" × ")[1] not in skipped}

@@ -479,13 +479,19 @@ def split_args(
     return own, rest + argv[cut + 1 :]
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def tool_parser(prog: str, runs: int) -> argparse.ArgumentParser:
+    """The options bench and stress share; ``split_args`` hands the rest to the run."""
     parser = argparse.ArgumentParser(
-        prog="python -m harness.bench",
+        prog=prog,
         allow_abbrev=False,  # any other option goes to streamcompat run, unabbreviated
         epilog="Other arguments (or all after --) go to streamcompat run.",
     )
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=runs)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = tool_parser("python -m harness.bench", runs=3)
     parser.add_argument(
         "--period-ms", type=float, default=50.0, help="how often /proc is sampled for CPU"
     )

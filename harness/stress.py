@@ -9,7 +9,6 @@ between runs, every gate failure, and one summary line. Exit 1 on any of them.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import subprocess
@@ -19,7 +18,14 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-from harness.bench import RunFailed, describe_change, run_once, split_args, verdict_changes
+from harness.bench import (
+    RunFailed,
+    describe_change,
+    run_once,
+    split_args,
+    tool_parser,
+    verdict_changes,
+)
 from harness.model import Verdict
 from harness.processes import STOP_BOUND_S, _die_with_parent
 
@@ -60,12 +66,7 @@ def cpu_load(bound_s: float, workers: int | None = None) -> Iterator[list[subpro
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m harness.stress",
-        allow_abbrev=False,  # any other option goes to streamcompat run, unabbreviated
-        epilog="Other arguments (or all after --) go to streamcompat run.",
-    )
-    parser.add_argument("--runs", type=int, default=5)
+    parser = tool_parser("python -m harness.stress", runs=5)
     args, run_args = split_args(parser, sys.argv[1:] if argv is None else argv)
     strict = "--strict" in run_args
     workers = os.cpu_count() or 1

@@ -25,7 +25,7 @@ from harness.plugins import load_variants
 from harness.runner import Matrix, Settings, Stage, run_cell, run_matrix
 from harness.tokens import DEFAULT_TOKENS
 from servers.chain import Gate
-from tests.conftest import alive, descendants
+from tests.conftest import alive, descendants, serving
 
 CLIENTS = (
     with_httpx.CLIENT,
@@ -132,15 +132,8 @@ async def serve(path: str, handler: Handler, method: str = "POST") -> AsyncItera
     """An aiohttp server on 127.0.0.1:<ephemeral>; yields its origin."""
     app = web.Application()
     app.router.add_route(method, path, handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        host, port = runner.addresses[0][:2]
-        yield f"http://{host}:{port}"
-    finally:
-        await runner.cleanup()
+    async with serving(app) as origin:
+        yield origin
 
 
 def test_openai_sdk_reads_a_chat_completions_stream_in_lockstep() -> None:

@@ -23,7 +23,7 @@ from harness.node_host import NodeHost
 from harness.plugins import load_variants
 from harness.runner import Settings, Stage, run_cell
 from harness.server import ServerProcess
-from tests.conftest import alive
+from tests.conftest import alive, silent_server
 
 EXPECTED = {
     # Byte clients show raw streams as is and SSE framing as text.
@@ -97,29 +97,17 @@ def _request(url: str) -> Request:
 def test_a_cancelled_cell_hangs_up_and_the_host_goes_on(client: Client) -> None:
     async def scenario() -> tuple[bool, bool, bool]:
         # A server that accepts and never answers: the client waits until it is cancelled.
-        hung_up = asyncio.Event()
-
-        async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            await reader.read()  # until the client closes its end
-            hung_up.set()
-            writer.close()
-
-        server = await asyncio.start_server(hold, "127.0.0.1", 0)
-        url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/v/raw"
-        try:
-            async with NodeHost() as node:
-                recorder = Recorder()
-                resources = Resources(_no_browser, node_host=node.hub)
-                task = asyncio.ensure_future(client.drive(_request(url), recorder, resources))
-                await asyncio.wait_for(recorder.requested.wait(), 10)
-                host = (await node.hub()).process.pid
-                task.cancel()
-                await asyncio.wait({task}, timeout=5)  # as the runner does
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(hung_up.wait(), 10)
-                return task.cancelled(), hung_up.is_set(), alive(host)
-        finally:
-            server.close()
+        async with silent_server("/v/raw") as (url, hung_up), NodeHost() as node:
+            recorder = Recorder()
+            resources = Resources(_no_browser, node_host=node.hub)
+            task = asyncio.ensure_future(client.drive(_request(url), recorder, resources))
+            await asyncio.wait_for(recorder.requested.wait(), 10)
+            host = (await node.hub()).process.pid
+            task.cancel()
+            await asyncio.wait({task}, timeout=5)  # as the runner does
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(hung_up.wait(), 10)
+            return task.cancelled(), hung_up.is_set(), alive(host)
 
     cancelled, hung_up, host_alive = asyncio.run(scenario())
     assert cancelled

@@ -20,7 +20,7 @@ from aiohttp import web
 from clients import with_node
 from harness.model import Barrier, ClientFailed, Request, Resources
 from harness.node_host import HOST_SCRIPT, NodeHost, NodeHub
-from tests.conftest import alive, descendants
+from tests.conftest import alive, descendants, serving, silent_server
 
 pytestmark = pytest.mark.skipif(
     shutil.which("node") is None or not (with_node.NODE_DIR / "node_modules").is_dir(),
@@ -93,32 +93,8 @@ async def token_server() -> AsyncIterator[str]:
     app = web.Application()
     app.router.add_get("/sse", sse)
     app.router.add_get("/raw", raw)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
-
-
-@asynccontextmanager
-async def silent_server() -> AsyncIterator[tuple[str, asyncio.Event]]:
-    """An origin that accepts and never answers; the event is set when a client hangs up."""
-    hung_up = asyncio.Event()
-
-    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.read()  # until the client closes its end
-        hung_up.set()
-        writer.close()
-
-    server = await asyncio.start_server(hold, "127.0.0.1", 0)
-    try:
-        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/raw", hung_up
-    finally:
-        server.close()
+    async with serving(app) as origin:
+        yield origin
 
 
 def _request(cell: str, url: str) -> Request:

@@ -18,6 +18,7 @@ from clients.events import show
 from harness.browser import Browser
 from harness.model import Barrier, ClientFailed, Request
 from harness.scripts import ScriptCells
+from tests.conftest import serving
 
 PROTOCOL = Path(__file__).resolve().parent.parent / "harness" / "scripts.js"
 needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
@@ -225,33 +226,25 @@ def test_a_page_barrier_delivers_what_the_page_queued_before_it(tmp_path: Path) 
     async def scenario() -> tuple[int, int]:
         app = web.Application()
         app.router.add_get("/_sc/blank", blank)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        try:
-            async with Browser() as browser:
-                hub = await browser.hub()
-                recorder = Recorder()
-                request = Request("cell", f"http://127.0.0.1:{port}/", "GET", {}, 10)
-                cell = asyncio.ensure_future(hub.run(script, "holds", request, recorder))
-                try:
-                    await asyncio.wait_for(recorder.requested.wait(), 10)
-                    (page,) = hub.context.pages
-                    # Queued in the same task as the barrier: no timer can deliver them first.
-                    await page.evaluate(
-                        "cell => { queueUnits(50); return streamcompatBarrier(cell); }", "cell"
-                    )
-                    delivered = sum(1 for c in recorder.calls if c[0] == "unit")
-                    await page.evaluate("() => queueUnits(25)")
-                    assert recorder.barrier is not None
-                    await asyncio.wait_for(recorder.barrier(), 10)  # the hub's own barrier
-                    return delivered, sum(1 for c in recorder.calls if c[0] == "unit")
-                finally:
-                    cell.cancel()
-                    await asyncio.wait({cell}, timeout=10)
-        finally:
-            await runner.cleanup()
+        async with serving(app) as origin, Browser() as browser:
+            hub = await browser.hub()
+            recorder = Recorder()
+            request = Request("cell", f"{origin}/", "GET", {}, 10)
+            cell = asyncio.ensure_future(hub.run(script, "holds", request, recorder))
+            try:
+                await asyncio.wait_for(recorder.requested.wait(), 10)
+                (page,) = hub.context.pages
+                # Queued in the same task as the barrier: no timer can deliver them first.
+                await page.evaluate(
+                    "cell => { queueUnits(50); return streamcompatBarrier(cell); }", "cell"
+                )
+                delivered = sum(1 for c in recorder.calls if c[0] == "unit")
+                await page.evaluate("() => queueUnits(25)")
+                assert recorder.barrier is not None
+                await asyncio.wait_for(recorder.barrier(), 10)  # the hub's own barrier
+                return delivered, sum(1 for c in recorder.calls if c[0] == "unit")
+            finally:
+                cell.cancel()
+                await asyncio.wait({cell}, timeout=10)
 
     assert asyncio.run(scenario()) == (50, 75)

@@ -11,9 +11,7 @@ go through it.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import itertools
 import json
 import os
 import secrets
@@ -84,8 +82,6 @@ class BrowserHub:
         self.loaded: dict[int, set[Path]] = {}  # id(page) -> scripts added to it
         self.key = secrets.token_urlsafe(16)
         self.channels: dict[int, web.WebSocketResponse] = {}  # id(page) -> its socket
-        self.barriers: dict[int, asyncio.Future[None]] = {}
-        self.barrier_ids = itertools.count()
         self.port = 0
         self._runner: web.AppRunner | None = None
 
@@ -115,13 +111,7 @@ class BrowserHub:
             async for message in socket:
                 if message.type != WSMsgType.TEXT:
                     continue
-                envelope = json.loads(message.data)
-                if "barrier" in envelope:
-                    answer = self.barriers.pop(int(envelope["barrier"]), None)
-                    if answer is not None and not answer.done():
-                        answer.set_result(None)
-                else:
-                    self.cells.deliver(envelope)
+                self.cells.receive(json.loads(message.data))
         finally:
             if self.channels.get(page) is socket:
                 del self.channels[page]
@@ -177,17 +167,14 @@ class BrowserHub:
     async def _barrier(self, page: int, cell_id: str) -> None:
         """Have the page flush the cell's queued reports and answer after them."""
         channel = self.channels.get(page)
-        if cell_id not in self.cells.running or channel is None:
+        if channel is None:
             return  # a closed page: nothing more can come
-        key = next(self.barrier_ids)
-        answer = self.barriers[key] = asyncio.get_running_loop().create_future()
-        try:
-            await channel.send_str(json.dumps({"op": "barrier", "cell": cell_id, "id": key}))
-            await answer
-        except ConnectionError:
-            return
-        finally:
-            self.barriers.pop(key, None)
+
+        async def send(message: dict[str, Any]) -> None:
+            await channel.send_str(json.dumps(message))
+
+        with contextlib.suppress(ConnectionError):
+            await self.cells.barrier(cell_id, send)
 
     async def warm(self, origin: str) -> None:
         """Open a page on ``origin`` ahead of the cells, so no cell pays for it."""

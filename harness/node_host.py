@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import json
 import shutil
 import signal
@@ -41,8 +40,6 @@ class NodeHub:
     def __init__(self, process: subprocess.Popen[bytes]) -> None:
         self.process = process
         self.cells = ScriptCells()
-        self.barriers: dict[int, asyncio.Future[None]] = {}
-        self.barrier_ids = itertools.count()
         self.stderr_tail: deque[str] = deque(maxlen=TAIL_LINES)
         self.ended = asyncio.Event()
         self._stdin: asyncio.WriteTransport | None = None
@@ -97,15 +94,13 @@ class NodeHub:
 
     async def barrier(self, cell_id: str) -> None:
         """Return once every report the cell queued before now has reached its Reporter."""
-        if not self.alive or cell_id not in self.cells.running:
+        if not self.alive:
             return  # nothing more of it can come
-        barrier_id = next(self.barrier_ids)
-        answered = self.barriers[barrier_id] = asyncio.get_running_loop().create_future()
-        try:
-            self._send(op="barrier", cell=cell_id, id=barrier_id)
-            await answered
-        finally:
-            self.barriers.pop(barrier_id, None)
+
+        async def send(message: dict[str, Any]) -> None:
+            self._send(**message)
+
+        await self.cells.barrier(cell_id, send)
 
     def _send(self, **message: Any) -> None:
         if self._stdin is not None and not self._stdin.is_closing():
@@ -120,12 +115,8 @@ class NodeHub:
                     envelope = None
                 if not isinstance(envelope, dict):  # not ours: a library wrote to stdout
                     self.stderr_tail.append(line.decode(errors="replace").rstrip())
-                elif "barrier" in envelope:
-                    answered = self.barriers.get(envelope["barrier"])
-                    if answered is not None and not answered.done():
-                        answered.set_result(None)
                 else:
-                    self.cells.deliver(envelope)
+                    self.cells.receive(envelope)
         except ValueError:  # a line past LINE_LIMIT: the stream cannot be followed any more
             self.stderr_tail.append(f"a report line longer than {LINE_LIMIT} bytes")
         finally:
@@ -149,9 +140,7 @@ class NodeHub:
         await end(self.process)  # reaped (and ended, if it only closed its stdout)
         self.ended.set()
         self.cells.fail_all(self._why_ended())
-        for answered in self.barriers.values():
-            if not answered.done():
-                answered.set_result(None)  # nothing more will be delivered
+        self.cells.end_barriers()
 
     def _why_ended(self) -> str:
         code = self.process.returncode

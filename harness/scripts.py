@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from harness.model import ClientFailed, Reporter, Request
@@ -92,12 +93,45 @@ class ScriptCell:
 
 
 class ScriptCells:
-    """The cells a hub is running, by id: where every envelope from its scripts goes."""
+    """The cells a hub is running, by id: where every envelope from its scripts goes,
+    and the report barriers the hub has asked its scripts for."""
 
     def __init__(self) -> None:
         self.running: dict[str, ScriptCell] = {}
         # Script clocks are epoch milliseconds; the harness uses the monotonic clock.
         self.offset = epoch_to_monotonic()
+        self.barriers: dict[int, asyncio.Future[None]] = {}
+        self.barrier_ids = itertools.count()
+
+    def receive(self, envelope: Mapping[str, Any]) -> None:
+        """An envelope from a script: a batch of a cell's reports, or a barrier's answer."""
+        if "barrier" in envelope:
+            answered = self.barriers.get(int(envelope["barrier"]))
+            if answered is not None and not answered.done():
+                answered.set_result(None)
+        else:
+            self.deliver(envelope)
+
+    async def barrier(
+        self, cell_id: str, send: Callable[[dict[str, Any]], Awaitable[None]]
+    ) -> None:
+        """Ask the script (``send``) to answer once the cell's queued reports are out; the
+        answer comes on the same ordered channel, so they have all arrived when it does."""
+        if cell_id not in self.running:
+            return  # nothing more of it can come
+        key = next(self.barrier_ids)
+        answered = self.barriers[key] = asyncio.get_running_loop().create_future()
+        try:
+            await send({"op": "barrier", "cell": cell_id, "id": key})
+            await answered
+        finally:
+            self.barriers.pop(key, None)
+
+    def end_barriers(self) -> None:
+        """The channel is gone: nothing more will be delivered, so no barrier waits."""
+        for answered in self.barriers.values():
+            if not answered.done():
+                answered.set_result(None)
 
     def open(self, cell_id: str, report: Reporter) -> ScriptCell:
         cell = self.running[cell_id] = ScriptCell(report, self.offset)

@@ -146,7 +146,7 @@ def parser() -> argparse.ArgumentParser:
         type=int,
         default=default_jobs(),
         metavar="N",
-        help="cells in flight at once (default: 4 per CPU)",
+        help="cells working at once (default: 2 per CPU)",
     )
     run.add_argument(
         "--results",

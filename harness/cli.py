@@ -245,7 +245,7 @@ async def run_command(args: argparse.Namespace) -> int:
         },
         "wall_s": round(wall, 3),
     }
-    data = index(results, run)
+    data = index(results, run, began)
     write_index(args.results / "index.json", data)
     write_reports(args.results, data)
     if args.json:

@@ -37,8 +37,11 @@ def _ms(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
 
 
-def cell_record(result: Result) -> dict[str, Any]:
+def cell_record(result: Result, run_began: float | None = None) -> dict[str, Any]:
+    """One cell of ``index.json``; ``run_began`` (monotonic) places the cell on the run's
+    timeline (``started_ms``)."""
     facts = result.facts
+    started = None if run_began is None else (facts.started_at - run_began) * 1000
     return {
         "variant": result.cell.variant,
         "client": result.cell.client,
@@ -49,6 +52,7 @@ def cell_record(result: Result) -> dict[str, Any]:
         "lag_ms_p50": _ms(result.lag_ms_p50),
         "lag_ms_p99": _ms(result.lag_ms_p99),
         "duration_ms": _ms(result.duration_ms),
+        "started_ms": _ms(started),
         "tokens": len(facts.tokens),
         "tokens_surfaced": len(facts.surfaced_at),
         "stalled_at": facts.stalled_at or None,
@@ -58,11 +62,13 @@ def cell_record(result: Result) -> dict[str, Any]:
     }
 
 
-def index(results: Sequence[Result], run: dict[str, Any]) -> dict[str, Any]:
+def index(
+    results: Sequence[Result], run: dict[str, Any], run_began: float | None = None
+) -> dict[str, Any]:
     return {
         "schema": SCHEMA_VERSION,
         "run": run,
-        "cells": [cell_record(r) for r in results],
+        "cells": [cell_record(r, run_began) for r in results],
     }
 
 

@@ -292,3 +292,14 @@ def test_report_includes_the_spec_differential_when_it_ran(tmp_path: Path) -> No
     html = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert "Spec differential" in html and "1 of 2 corpus cases" in html
     assert "got [&#x27;a&#x27;, &#x27;b&#x27;]" in html and ">DIFF<" in html and ">ok<" in html
+
+
+def test_cell_record_places_the_cell_on_the_runs_timeline() -> None:
+    from harness.model import Cell, Facts, Result, Verdict
+    from harness.results import cell_record
+
+    facts = Facts(tokens=["a"])
+    facts.started_at = 102.5
+    result = Result(Cell("sse", "aiohttp", "direct"), Verdict.PASS, "", 1.0, 0.1, 0.1, 5.0, facts)
+    assert cell_record(result, run_began=100.0)["started_ms"] == 2500.0
+    assert cell_record(result)["started_ms"] is None

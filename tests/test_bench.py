@@ -48,6 +48,8 @@ SITE = "/project/.venv/lib/python3.11/site-packages"
         ([PYTHON, "-m", "harness.cli", "run", "--quiet"], "harness"),
         (["/usr/local/bin/streamcompat", "run"], "harness"),
         ([PYTHON, "-m", "servers", "--variants", "builtin", "--fd", "6"], "server"),
+        ([PYTHON, "-X", "dev", "-m", "servers.app"], "server"),  # a module of the package
+        ([PYTHON, "-m", "serverside"], "other"),  # not the package
         ([PYTHON, "-m", "harness.proxy", "--network", "split", "--fd", "6"], "proxy"),
         (["/usr/lib/chromium/chromium", "--type=renderer", "--no-sandbox"], "chromium"),
         (["/bin/sh", "/usr/bin/chromium", "--headless"], "chromium"),
@@ -240,6 +242,29 @@ def test_measure_a_run() -> None:
     assert figures.cpu_per_cell() == {"harness": 0.2, "chromium": 0.8, "other": 0.0}
 
 
+def test_measure_takes_medians_and_the_nearest_rank_p95_of_pass_cells_only() -> None:
+    passing = [cell("httpx", "PASS", float(ms), None) for ms in range(1, 21)]  # 1..20 ms
+    index = {"run": {"wall_s": 0.0}, "cells": [*passing, cell("curl", "ERROR", 999.0, 1.0)]}
+    figures = measure(Run(1.0, 0, "", index), GROUPS)
+    assert figures.cells == 21
+    assert figures.pass_median_ms == 10.5  # the median of 1..20, not a percentile's rank
+    assert figures.pass_p95_ms == 19  # nearest rank: the 19th of 20; not the maximum
+    assert figures.python_lag_p50_ms is None  # no PASS cell measured one
+    assert figures.browser_median_ms is None
+    assert figures.cells_per_s is None  # a run that reports no time of its own
+    assert figures.cpu_per_cell() is None
+
+
+def test_measure_a_run_without_a_pass() -> None:
+    index = {"run": {"wall_s": 1.0}, "cells": [cell("curl", "CORRUPT", 5.0, 1.0)]}
+    figures = measure(Run(1.0, 1, "", index), GROUPS)
+    assert (figures.pass_median_ms, figures.pass_p95_ms, figures.first_token_median_ms) == (
+        None,
+        None,
+        None,
+    )
+
+
 def figures(wall: float, cpu: Cpu | None) -> Figures:
     return Figures(
         cells=10,
@@ -286,6 +311,13 @@ def test_summarise_min_median_max() -> None:
     assert rows["CPU ms/cell total"] == ["400", "400", "400"]
     assert "browser PASS median (ms)" not in rows  # no run had a browser cell
     assert "CPU s/cell other" not in rows
+
+
+def test_summarise_one_run_and_leave_out_figures_no_run_has() -> None:
+    text = summarise([figures(5.0, None)])
+    assert text.splitlines()[0].startswith("over 1 run ")
+    assert "CPU" not in text and "browser PASS median" not in text
+    assert any(line.split()[-3:] == ["420", "420", "420"] for line in text.splitlines())
 
 
 def test_run_summary_counts_verdicts_in_their_order() -> None:

@@ -46,11 +46,14 @@ def test_known_deviation_iter_lines_splits_a_crlf_cut_across_reads(
 ) -> None:
     assert not find(outcomes, "crlf-split", "requests-lines", "direct").deviates
     cut = find(outcomes, "crlf-split", "requests-lines", "split")
-    assert cut.deviates and cut.got == ["a", "b"] and cut.expected == ["a\nb"]
+    assert cut.error == "" and cut.got == ["a", "b"] and cut.expected == ["a\nb"]
 
 
 def test_known_deviation_httpx_sse_keeps_the_bom(outcomes: list[Outcome]) -> None:
-    assert find(outcomes, "bom-stripped", "httpx-sse", "direct").got == []
+    # It read the stream to its end and produced no event (the BOM spoils the first
+    # field name); a client that raised also has no events, but says why.
+    bom = find(outcomes, "bom-stripped", "httpx-sse", "direct")
+    assert bom.error == "" and bom.got == [] and bom.expected != []
 
 
 def test_chromium_eventsource_follows_the_spec(outcomes: list[Outcome]) -> None:
@@ -62,3 +65,12 @@ def test_table_lists_deviations_with_events(outcomes: list[Outcome]) -> None:
     text = table(outcomes)
     assert "| crlf-split |" in text
     assert "`crlf-split` × requests-lines (split): expected ['a\\nb'], got ['a', 'b']" in text
+
+
+def test_a_client_that_raised_is_told_apart_from_one_that_saw_nothing() -> None:
+    saw_nothing = Outcome("bom-stripped", "httpx-sse", "direct", ["a"], [])
+    raised = Outcome("bom-stripped", "httpx-sse", "split", ["a"], [], "ValueError: no")
+    assert saw_nothing.deviates and raised.deviates
+    text = table([saw_nothing, raised])
+    assert "httpx-sse (direct): expected ['a'], got []" in text
+    assert "httpx-sse (split): expected ['a'], raised 'ValueError: no'" in text

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from types import SimpleNamespace
+from typing import Any, TypeVar
 from unittest.mock import patch
+
+import pytest
 
 from harness import lockstep
 from harness.codecs import Display
 from harness.lockstep import Lockstep
+from harness.model import Verdict
+from harness.verdicts import judge
+from tests.fake_clock import FakeClockLoop, run_on_fake_clock
 
 TOKENS = ["a", "b", "c", "d"]
 HOLD = 0.2
@@ -196,3 +203,121 @@ def test_a_report_that_lands_as_the_window_closes_is_not_a_stall() -> None:
 
     lock = asyncio.run(main())
     assert lock.facts.stalled_at == 0
+
+
+# On a fake clock (tests/fake_clock.py): hold windows pass in no wall-clock time, and
+# every report lands at exactly the moment the test says.
+
+T = TypeVar("T")
+
+
+def on_fake_clock(scenario: Callable[[FakeClockLoop], Coroutine[Any, Any, T]]) -> T:
+    """Run ``scenario(loop)`` with the lockstep reading the loop's fake clock."""
+
+    async def main(loop: FakeClockLoop) -> T:
+        with patch.object(lockstep, "time", SimpleNamespace(monotonic=loop.time)):
+            return await scenario(loop)
+
+    return run_on_fake_clock(main)
+
+
+def test_wait_looks_again_when_its_bound_runs_out() -> None:
+    # Something that came true as the bound ran out, with no change signalled (a report
+    # that landed as the timer fired), still counts: the bound ends waiting, not looking.
+    async def scenario(loop: FakeClockLoop) -> tuple[bool, float]:
+        lock = Lockstep(TOKENS, Display("text", "chunk"))
+        came_true: list[bool] = []
+        loop.call_at(0.5, came_true.append, True)  # lock.changed is never set
+        return await lock._wait(lambda: bool(came_true), 0.5), loop.time()
+
+    assert on_fake_clock(scenario) == (True, 0.5)
+
+
+def test_wait_gives_up_at_its_bound() -> None:
+    async def scenario(loop: FakeClockLoop) -> tuple[bool, float]:
+        lock = Lockstep(TOKENS, Display("text", "chunk"))
+        return await lock._wait(lambda: False, 0.5), loop.time()
+
+    assert on_fake_clock(scenario) == (False, 0.5)
+
+
+LONG = "abcdefghij"  # a long token; the client surfaces it a character at a time
+
+
+def pieces_then_k(upto_piece: int) -> tuple[Lockstep, list[int]]:
+    """Pace [LONG, "k"] with a hold window of 1 s; the client surfaces the first
+    ``upto_piece`` characters of LONG 0.7 s apart, so the whole token takes longer than a
+    window but every window sees some of it; then "k" as soon as it is released."""
+
+    async def scenario(loop: FakeClockLoop) -> tuple[Lockstep, list[int]]:
+        lock = Lockstep([LONG, "k"], Display("text", "chunk"))
+        releases: list[int] = []
+
+        def piece(i: int) -> None:
+            lock.surfaced(LONG[i])
+            if i + 1 < upto_piece:
+                loop.call_later(0.7, piece, i + 1)
+
+        def release(upto: int) -> None:
+            releases.append(upto)
+            if upto == 1:
+                loop.call_later(0.7, piece, 0)
+            elif upto == 2:
+                loop.call_soon(lock.surfaced, "k")
+
+        await lock.pace(release, 1.0)
+        return lock, releases
+
+    return on_fake_clock(scenario)
+
+
+def test_a_long_token_still_arriving_is_slow_not_a_stall() -> None:
+    lock, releases = pieces_then_k(len(LONG))
+    assert lock.facts.stalled_at == 0
+    assert releases == [1, 2, 3]  # token 2 only once token 1 had surfaced whole
+    assert lock.facts.surfaced_at[0] == pytest.approx(7.0)  # ten pieces, 0.7 s apart
+    assert lock.facts.released_at[1] == pytest.approx(7.0)
+
+
+def test_a_long_token_that_stops_arriving_is_a_stall_one_window_later() -> None:
+    lock, releases = pieces_then_k(5)  # the last piece at 3.5 s; the window 4..5 s is empty
+    assert lock.facts.stalled_at == 1
+    assert releases == [1, 3]
+    assert lock.facts.released_at[1] == pytest.approx(5.0)
+    assert lock.facts.shown == LONG[:5]
+
+
+@pytest.mark.parametrize(
+    ("surfaced_at", "verdict", "words"),
+    [
+        # surfaced before token 2 was released (1.0 s), heard of only at 1.5 s
+        (0.2, Verdict.PASS, "surfaced it 800 ms before the next bytes were produced"),
+        # surfaced after token 2 was released: held back, whenever the report arrived
+        (1.2, Verdict.BUFFERED, "surfaced it 200 ms after token 2 was produced"),
+    ],
+)
+def test_the_clients_own_timestamps_decide_not_when_its_reports_arrive(
+    surfaced_at: float, verdict: Verdict, words: str
+) -> None:
+    async def scenario(loop: FakeClockLoop) -> Lockstep:
+        lock = Lockstep(["a", "b", "c"], Display("text", "chunk"))
+        lock.requesting(0.01)
+
+        def release(upto: int) -> None:
+            if upto == 1:  # the report of token 1 is late: after the window (and stall)
+                loop.call_at(1.5, lock.surfaced, "a", surfaced_at)
+            else:  # the rest at once
+                loop.call_at(1.6, lock.surfaced, "bc", 1.55)
+
+        await lock.pace(release, 1.0)
+        assert await lock._wait(lambda: lock.settled(3), 5.0)
+        lock.ended()
+        return lock
+
+    facts = on_fake_clock(scenario).facts
+    assert facts.requested_at == 0.01
+    assert facts.stalled_at == 1
+    assert facts.surfaced_at == [surfaced_at, 1.55, 1.55]
+    assert facts.released_at == pytest.approx([0.0, 1.0, 1.0, 1.0])
+    found, detail = judge(facts)
+    assert found is verdict and words in detail, detail

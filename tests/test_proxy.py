@@ -14,6 +14,7 @@ import pytest
 from aiohttp import web
 
 from harness.proxy import DESCRIPTIONS, NETWORKS, Proxy, split_cuts
+from tests.fake_clock import FakeClockLoop, run_on_fake_clock
 
 LOOPBACK = "127.0.0.1"
 TEST_BOUND = 1.5  # s; every test body must finish within this
@@ -440,3 +441,76 @@ def test_scanner_marks_unbuffered_responses_and_bodiless_ones() -> None:
     assert _ends([b"HTTP/1.1 204 No Content\r\n\r\n"]) == [
         (b"HTTP/1.1 204 No Content\r\n\r\n", True, False)
     ]
+
+
+# The shaping rules on a fake clock (tests/fake_clock.py): the proxy's forwarding loop
+# is fed upstream reads directly and writes to a recorder, so neither a socket nor a
+# busy machine can change what is written, or when.
+
+
+class Recorded:
+    """A downstream writer that keeps each write and the fake time it was made at."""
+
+    def __init__(self, loop: FakeClockLoop) -> None:
+        self.loop = loop
+        self.writes: list[tuple[float, bytes]] = []
+
+    def write(self, data: bytes) -> None:
+        self.writes.append((self.loop.time(), bytes(data)))
+
+    async def drain(self) -> None:
+        pass
+
+    def can_write_eof(self) -> bool:
+        return False
+
+
+def shaped(network: str, script: list[bytes | float]) -> list[tuple[float, bytes]]:
+    """What ``network`` writes downstream, and when, for an upstream that follows
+    ``script``: bytes are one read each (the next once the proxy has read it), a number
+    is that many seconds of quiet; then the upstream ends."""
+
+    async def main(loop: FakeClockLoop) -> list[tuple[float, bytes]]:
+        proxy = Proxy(network, LOOPBACK, 1)
+        reader, writer = asyncio.StreamReader(), Recorded(loop)
+        forwarding = asyncio.ensure_future(proxy._forward_down(reader, writer))  # type: ignore[arg-type]
+        reads = 0
+        for step in script:
+            if isinstance(step, bytes):
+                reader.feed_data(step)
+                reads += 1
+                await reads_reach(proxy, reads)  # no time passes: the loop is never idle
+            else:
+                await asyncio.sleep(step)
+        reader.feed_eof()
+        await forwarding
+        return writer.writes
+
+    return run_on_fake_clock(main)
+
+
+def test_coalesce_writes_every_third_read() -> None:
+    pieces = [f"data: {i}\n\n".encode() for i in range(7)]
+    assert shaped("coalesce", list(pieces)) == [
+        (0.0, b"".join(pieces[:3])),
+        (0.0, b"".join(pieces[3:6])),
+        (0.0, pieces[6]),  # the rest when the upstream ends
+    ]
+
+
+def test_coalesce_flushes_what_it_holds_after_50_ms_of_quiet() -> None:
+    a, b, c = PIECES[:3]
+    writes = shaped("coalesce", [1.0, a, 1.0, b, c, 1.0])
+    # Idle before a: no timer runs while nothing is held. Then a alone, 50 ms after it;
+    # b and c together, 50 ms after c (not at the upstream's end, a second later).
+    assert [data for _, data in writes] == [a, b + c]
+    assert [when for when, _ in writes] == pytest.approx([1.05, 2.05])
+
+
+def test_buffer_16k_writes_once_16_kib_are_held_not_before() -> None:
+    head = b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n\r\n"  # a body to the end
+    body = [b"x" * 4096] * 3 + [b"x" * (4096 - len(head) - 1)]  # 16 KiB - 1 with the head
+    assert len(head + b"".join(body)) == 16 * 1024 - 1
+    writes = shaped("buffer-16k", [head, *body, 5.0, b"y", 5.0, b"tail"])
+    assert [(when, len(data)) for when, data in writes] == [(5.0, 16 * 1024), (10.0, 4)]
+    assert writes[0][1] == head + b"".join(body) + b"y"

@@ -7,14 +7,17 @@ import asyncio
 import json
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from textwrap import dedent
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from aiohttp import web
 
 from clients.events import show
+from harness import scripts
 from harness.browser import Browser
 from harness.model import Barrier, ClientFailed, Request
 from harness.scripts import ScriptCells
@@ -97,6 +100,31 @@ def test_a_silent_client_fails_after_its_quiet_bound() -> None:
             await cell.finished(quiet_bound=0.05)
 
     asyncio.run(scenario())
+
+
+def test_script_clocks_move_onto_the_harness_clock_the_right_way_round(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Fixed clocks: the harness's monotonic clock reads 50 s when the epoch reads
+    # 1_700_000_000 s, so a script's 1_700_000_001_500 ms is 1.5 s later: 51.5.
+    clocks = SimpleNamespace(time=lambda: 1_700_000_000.0, monotonic=lambda: 50.0)
+    monkeypatch.setattr(scripts, "time", clocks)
+    assert scripts.epoch_to_monotonic() == 50.0 - 1_700_000_000.0
+
+    async def scenario() -> Recorder:
+        cells, recorder = ScriptCells(), Recorder()
+        cells.open("c", recorder)
+        unit = {"kind": "unit", "t": 1_700_000_001_500, "payload": "x"}
+        cells.deliver({"cell": "c", "batch": [unit]})
+        return recorder
+
+    assert asyncio.run(scenario()).calls == [("unit", "x", 51.5)]
+
+
+def test_the_offset_maps_the_real_epoch_clock_onto_the_real_monotonic_one() -> None:
+    # A generous bound: the two clocks are read microseconds apart; a wrong sign is off
+    # by twice the epoch (decades).
+    assert abs(time.time() + scripts.epoch_to_monotonic() - time.monotonic()) < 60
 
 
 # The JS end, run in Node as it is run in the host.

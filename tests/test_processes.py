@@ -1,0 +1,181 @@
+"""Child processes end, by PID: ``processes.end`` (SIGTERM to the group, SIGKILL after its
+bound), a variant server whose start failed, and the /proc helper the other tests use to
+find what a run left behind."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import select
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from harness import processes
+from harness import server as server_module
+from harness.processes import end, spawn_piped
+from harness.server import ServerError, ServerProcess
+from tests.conftest import alive, descendants
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="/proc and pidfds")
+
+BOUND_S = 30.0  # generous: a child must get this far within it, on any machine
+
+# A child in its own group (spawn_piped) that starts a grandchild, says its PID, and
+# waits for its stdin to close; the grandchild waits for a signal, nothing else.
+WITH_GRANDCHILD = """
+import subprocess, sys
+grandchild = subprocess.Popen([sys.executable, "-c", "import signal; signal.pause()"])
+print(grandchild.pid, flush=True)
+sys.stdin.read()
+"""
+
+# A child that ignores SIGTERM, and says so once it does.
+DEAF = """
+import signal, sys
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+print("deaf", flush=True)
+sys.stdin.read()
+"""
+
+
+def first_line(process: subprocess.Popen[bytes]) -> str:
+    """The child's first line of output, within BOUND_S."""
+    assert process.stdout is not None
+    ready, _, _ = select.select([process.stdout], [], [], BOUND_S)
+    assert ready, f"the child said nothing within {BOUND_S:.0f} s"
+    return process.stdout.readline().decode().strip()
+
+
+def gone_within(pid: int, bound: float) -> bool:
+    """True once ``pid`` has exited (a zombie counts: it runs nothing), waiting at most
+    ``bound`` for it: a pidfd becomes readable when its process exits."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        ready, _, _ = select.select([fd], [], [], bound)
+        return bool(ready) or not alive(pid)
+    finally:
+        os.close(fd)
+
+
+def put_down(process: subprocess.Popen[bytes], *others: int) -> None:
+    """Whatever a failing test left: kill it by PID, and reap our child."""
+    for pid in others:
+        if alive(pid):
+            os.kill(pid, signal.SIGKILL)
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(BOUND_S)
+    for pipe in (process.stdin, process.stdout, process.stderr):
+        if pipe is not None:
+            pipe.close()
+
+
+@pytest.fixture
+def family() -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """A child (its own group) and its grandchild's PID."""
+    child = spawn_piped([sys.executable, "-c", WITH_GRANDCHILD])
+    grandchild = 0
+    try:
+        grandchild = int(first_line(child))
+        yield child, grandchild
+    finally:
+        put_down(child, *([grandchild] if grandchild else []))
+
+
+def test_descendants_finds_children_and_grandchildren(
+    family: tuple[subprocess.Popen[bytes], int],
+) -> None:
+    child, grandchild = family
+    found = descendants(os.getpid())
+    assert {child.pid, grandchild} <= found
+    assert os.getpid() not in found
+    assert descendants(child.pid) == {grandchild}
+    assert descendants(grandchild) == set()
+
+
+def test_end_ends_the_childs_whole_group(family: tuple[subprocess.Popen[bytes], int]) -> None:
+    child, grandchild = family
+    asyncio.run(end(child))
+    assert child.returncode == -signal.SIGTERM
+    assert gone_within(grandchild, BOUND_S), "the grandchild outlived end()"
+    assert not {child.pid, grandchild} & descendants(os.getpid())
+
+
+def test_end_kills_a_child_that_ignores_sigterm(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(processes, "STOP_BOUND_S", 0.5)
+    child = spawn_piped([sys.executable, "-c", DEAF])
+    try:
+        assert first_line(child) == "deaf"  # SIGTERM is ignored from here on
+        asyncio.run(asyncio.wait_for(end(child), BOUND_S))
+        assert child.returncode == -signal.SIGKILL
+        assert not alive(child.pid)
+    finally:
+        put_down(child)
+
+
+def test_end_of_no_child_or_an_ended_one_does_nothing() -> None:
+    asyncio.run(end(None))
+    child = spawn_piped([sys.executable, "-c", "pass"])
+    try:
+        assert child.wait(BOUND_S) == 0
+        asyncio.run(end(child))
+        assert child.returncode == 0
+    finally:
+        put_down(child)
+
+
+# A variant server whose start failed leaves nothing behind.
+
+
+@pytest.fixture
+def servers_started(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Every variant server process ServerProcess starts, for the test to check by PID."""
+    started: list[subprocess.Popen[bytes]] = []
+    real_spawn = processes.spawn
+
+    def spawn(*args: Any, **options: Any) -> subprocess.Popen[bytes]:
+        started.append(real_spawn(*args, **options))
+        return started[-1]
+
+    monkeypatch.setattr(server_module, "spawn", spawn)
+    yield started
+    for process in started:
+        put_down(process)
+
+
+def start(specs: list[str]) -> None:
+    async def main() -> None:
+        async with ServerProcess(specs):
+            raise AssertionError("the server should not have started")
+
+    asyncio.run(main())
+
+
+def test_a_server_that_exits_at_once_leaves_no_process(
+    servers_started: list[subprocess.Popen[bytes]],
+) -> None:
+    with pytest.raises(ServerError, match=r"exited with code 2: .*cannot import"):
+        start(["no_such_module:VARIANTS"])
+    [process] = servers_started
+    assert process.returncode == 2
+    assert not alive(process.pid) and process.pid not in descendants(os.getpid())
+
+
+def test_a_server_that_does_not_answer_in_time_is_ended(
+    servers_started: list[subprocess.Popen[bytes]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No time to answer: the start fails while the server is still starting up.
+    monkeypatch.setattr(server_module, "START_BOUND_S", 0.0)
+    with pytest.raises(ServerError, match="did not answer"):
+        start(["builtin"])
+    [process] = servers_started
+    assert process.returncode is not None  # ended and reaped, not merely signalled
+    assert not alive(process.pid) and process.pid not in descendants(os.getpid())

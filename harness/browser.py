@@ -11,6 +11,7 @@ go through it.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -197,6 +198,7 @@ class Browser:
         self._browser: Any = None
         self._hub: BrowserHub | None = None
         self._failure: str = ""
+        self._launching = asyncio.Lock()
         self.version = ""
 
     async def __aenter__(self) -> Browser:
@@ -208,6 +210,10 @@ class Browser:
         await self.close()
 
     async def hub(self) -> BrowserHub:
+        async with self._launching:  # one launch, however many cells ask at once
+            return await self._hub_once()
+
+    async def _hub_once(self) -> BrowserHub:
         if self._hub is not None:
             return self._hub
         if self._failure:

@@ -146,7 +146,7 @@ def parser() -> argparse.ArgumentParser:
         type=int,
         default=default_jobs(),
         metavar="N",
-        help="cells working at once (default: 2 per CPU)",
+        help="cells working at once (default: one per CPU, plus one)",
     )
     run.add_argument(
         "--results",

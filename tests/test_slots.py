@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from harness.runner import Slots
+from harness.runner import Slots, Turns
 
 
 def test_a_waiting_cell_lends_its_slot_and_takes_it_back() -> None:
@@ -36,7 +36,7 @@ def test_a_connection_pool_is_taken_before_the_working_slot() -> None:
     # connection and must wait without holding a working slot, so c still gets one and
     # a gets its own back: no deadlock.
     async def main() -> list[str]:
-        slots, pool, log = Slots(1), asyncio.Semaphore(1), []
+        slots, pool, log = Slots(1), Turns(1), []
         lent, c_done = asyncio.Event(), asyncio.Event()
 
         async def a() -> None:
@@ -83,3 +83,38 @@ def test_a_cell_cancelled_while_taking_its_slot_back_leaves_the_count_right() ->
             return slots.working.locked()
 
     assert asyncio.run(main()) is True
+
+
+def test_turns_are_served_by_place_in_the_schedule_not_by_arrival() -> None:
+    async def main() -> list[int]:
+        turns, served = Turns(1), []
+        await turns.acquire()  # held: everyone below queues
+
+        async def cell(place: int) -> None:
+            async with turns.held(place):
+                served.append(place)
+
+        tasks = [asyncio.ensure_future(cell(p)) for p in (5, 2, 9, 0)]
+        while len(turns._waiting) < 4:  # all queued, in arrival order 5, 2, 9, 0
+            await asyncio.sleep(0)
+        turns.release()
+        await asyncio.wait_for(asyncio.gather(*tasks), 5)
+        return served
+
+    assert asyncio.run(asyncio.wait_for(main(), 5)) == [0, 2, 5, 9]
+
+
+def test_a_turn_given_to_a_cancelled_waiter_passes_on() -> None:
+    async def main() -> bool:
+        turns = Turns(1)
+        await turns.acquire()
+        first = asyncio.ensure_future(turns.acquire(0))
+        second = asyncio.ensure_future(turns.acquire(1))
+        while len(turns._waiting) < 2:
+            await asyncio.sleep(0)
+        turns.release()  # first is given the turn ...
+        first.cancel()  # ... but cancelled before it runs: second must get it
+        await second
+        return first.cancelled()
+
+    assert asyncio.run(asyncio.wait_for(main(), 5))

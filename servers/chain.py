@@ -17,6 +17,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.prompts import ChatPromptTemplate
+from pydantic import Field
 
 #: A stream whose harness stopped releasing tokens ends instead of hanging forever.
 GATE_BOUND_S = 120.0
@@ -59,8 +60,10 @@ class Gate:
 class GatedFakeChatModel(BaseChatModel):
     """Streams a fixed script, one token per chunk, each only once the gate allows it."""
 
-    tokens: list[str]
-    gate: Any  # a Gate; pydantic needs no schema for it
+    # Out of the repr: langchain serializes the model once per run (for its callbacks),
+    # by repr, and a script may hold a 1 MiB token.
+    tokens: list[str] = Field(repr=False)
+    gate: Any = Field(repr=False)  # a Gate; pydantic needs no schema for it
     streaming: bool = True  # langchain streams only if this is set explicitly (see below)
 
     @property

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.middleware.gzip import GZipMiddleware
+from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
 from harness.model import Variant
@@ -52,21 +54,37 @@ def _sse_starlette(tokens: AsyncIterator[str]) -> Any:
     return EventSourceResponse(events())
 
 
+#: Where ``_fastapi_sse`` hands a request's tokens to its (one) FastAPI app.
+TOKENS_KEY = "streamcompat.tokens"
+
+
 def _fastapi_sse(tokens: AsyncIterator[str]) -> ASGIResponse:
+    app = _fastapi_sse_app()
+
+    async def with_tokens(scope: Any, receive: Any, send: Any) -> None:
+        await app({**scope, TOKENS_KEY: tokens}, receive, send)
+
+    return ASGIResponse(with_tokens)
+
+
+@functools.cache
+def _fastapi_sse_app() -> Any:
     # FastAPI encodes in its routing layer, so the tokens go through a real path
-    # operation with response_class=EventSourceResponse, as its users write it.
+    # operation with response_class=EventSourceResponse, as its users write it. One app
+    # for every request (building routes costs milliseconds); the tokens come in the scope.
+    # (``Request`` is imported at module level: FastAPI resolves the annotation there.)
     from fastapi import FastAPI
     from fastapi.sse import EventSourceResponse, ServerSentEvent
 
     app = FastAPI()
 
     @app.api_route("/{path:path}", methods=["GET", "POST"], response_class=EventSourceResponse)
-    async def stream() -> AsyncIterator[Any]:
-        async for token in tokens:
+    async def stream(request: Request) -> AsyncIterator[Any]:
+        async for token in request.scope[TOKENS_KEY]:
             yield token  # JSON-encoded by FastAPI: data: "Hello"
         yield ServerSentEvent(event="end", raw_data="")
 
-    return ASGIResponse(app)
+    return app
 
 
 def _gzip(tokens: AsyncIterator[str]) -> ASGIResponse:

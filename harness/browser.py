@@ -1,28 +1,33 @@
-"""One Chromium per run, driven by Playwright's async API; pages reused from cell to cell.
+"""One Chromium per run; its pages driven over their own channel, reused from cell to cell.
 
-The page is loaded from the variant server's own origin so that fetch and
-EventSource requests are same-origin. The streaming URL is never routed or
-intercepted (``route.fulfill`` buffers). Pages report by the protocol the Node host
-shares (``scripts.js``, ``scripts.py``), over a WebSocket to the harness
-(``page_channel.js``): a loopback server of the hub's, which takes only its own pages
-(a per-run key in the path). Playwright starts each cell; reports and barriers do not
-go through it.
+Playwright launches Chromium; the pages live in a browser context the hub creates over
+a DevTools session of its own, which Playwright leaves alone, so it does not watch their
+network (a DevTools event per chunk and frame, through its driver, cost about 40% of
+Chromium's CPU per cell) and starts no cell. A page is the variant server's own blank
+page (``/_sc/blank``), so that fetch and EventSource requests are same-origin; it
+imports its program, ``page_host.mjs``, from the hub's loopback server (a per-run key in
+the path, named in the page's fragment), and the hub then drives it over one WebSocket
+as the Node host is driven over its pipes: cells start, stop and take barriers as
+messages, and reports come back by the protocol both share (``scripts.js``,
+``scripts.py``). The streaming URL is never routed or intercepted.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 import secrets
 import shutil
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from aiohttp import WSMsgType, web
 
@@ -43,16 +48,15 @@ CHROMIUM_FLAGS = [
 #: Chromium's limit on HTTP/1.1 connections to one host: a seventh streaming request waits.
 CHROMIUM_CONNECTIONS_PER_HOST = 6
 SYSTEM_CHROMIUMS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-PROTOCOL = Path(__file__).with_name("scripts.js")
-CHANNEL = Path(__file__).with_name("page_channel.js")  # connects a page's reports
-RUN_CELL = "([name, cfg]) => streamcompatRunCell(window[name], cfg)"
+#: What the hub serves its pages, by name: their program and the report protocol.
+PAGE_FILES = {
+    "page_host.mjs": Path(__file__).with_name("page_host.mjs"),
+    "scripts.js": Path(__file__).with_name("scripts.js"),
+}
+#: A new page must load and connect its channel within this.
+PAGE_CONNECT_BOUND_S = 30.0
 #: A cell whose function returned waits this long for its last report to arrive.
 LAST_REPORT_BOUND_S = 10.0
-#: Imports an ES module from its source text (a blob: URL: no server, no route involved).
-IMPORT_MODULE = """async ([name, source]) => {
-  const url = URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
-  try { window[name] = await import(url); } finally { URL.revokeObjectURL(url); }
-}"""
 
 
 def find_chromium() -> str | None:
@@ -73,23 +77,38 @@ def find_chromium() -> str | None:
     return None
 
 
-class BrowserHub:
-    """A launched browser context that runs a driver's JS function in a page."""
+@dataclass(eq=False)
+class Page:
+    """One page of the hub: a DevTools target, and its channel once it has connected."""
 
-    def __init__(self, context: Any) -> None:
-        self.context = context
+    number: int
+    target: str = ""
+    connected: asyncio.Event = field(default_factory=asyncio.Event)
+    socket: web.WebSocketResponse | None = None
+    finished: dict[str, asyncio.Future[None]] = field(default_factory=dict)  # cell -> returned
+    gone: str = ""  # why its channel closed, once it has
+
+
+class BrowserHub:
+    """Chromium pages, each running one cell at a time of a driver's JS function."""
+
+    def __init__(self, devtools: Any, browser_context: str) -> None:
+        self.devtools = devtools  # a browser-wide DevTools session of the hub's own
+        self.browser_context = browser_context
         self.cells = ScriptCells()
-        self.idle: dict[str, list[Any]] = {}  # origin -> pages ready for the next cell
-        self.loaded: dict[int, set[Path]] = {}  # id(page) -> scripts added to it
+        self.pages: dict[int, Page] = {}
+        self.idle: dict[str, list[Page]] = {}  # origin -> pages ready for the next cell
+        self.files: dict[str, Path] = dict(PAGE_FILES)  # served to the pages, by name
         self.key = secrets.token_urlsafe(16)
-        self.channels: dict[int, web.WebSocketResponse] = {}  # id(page) -> its socket
         self.port = 0
+        self._numbers = itertools.count(1)
         self._runner: web.AppRunner | None = None
 
     async def listen(self) -> None:
-        """Start the loopback WebSocket server the pages report to."""
+        """Start the loopback server the pages load their program from and report to."""
         app = web.Application()
-        app.router.add_get("/report/{key}/{page}", self._channel)
+        app.router.add_get("/{key}/channel/{page}", self._channel)
+        app.router.add_get("/{key}/{name}", self._file)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -101,22 +120,56 @@ class BrowserHub:
             await self._runner.cleanup()
             self._runner = None
 
+    def _serve(self, path: Path) -> str:
+        """The name under which the pages import ``path``."""
+        for name, served in self.files.items():
+            if served == path:
+                return name
+        name = f"{len(self.files)}-{path.name}"
+        self.files[name] = path
+        return name
+
+    async def _file(self, request: web.Request) -> web.StreamResponse:
+        path = self.files.get(request.match_info["name"])
+        if request.match_info["key"] != self.key or path is None:
+            return web.Response(status=404)
+        # The pages are on the variant server's origin: a module import needs CORS.
+        headers = {"Access-Control-Allow-Origin": "*", "Cache-Control": "no-store"}
+        body = await asyncio.to_thread(path.read_bytes)
+        return web.Response(body=body, content_type="text/javascript", headers=headers)
+
     async def _channel(self, request: web.Request) -> web.StreamResponse:
-        if request.match_info["key"] != self.key:
+        page = self.pages.get(int(request.match_info["page"] or 0))
+        if request.match_info["key"] != self.key or page is None or page.socket is not None:
             return web.Response(status=403, text="not a page of this run")
-        page = int(request.match_info["page"])
         socket = web.WebSocketResponse(max_msg_size=0)  # a batch may hold a 67 KB token
         await socket.prepare(request)
-        self.channels[page] = socket
+        page.socket = socket
+        page.connected.set()
         try:
             async for message in socket:
                 if message.type != WSMsgType.TEXT:
                     continue
-                self.cells.receive(json.loads(message.data))
+                envelope = json.loads(message.data)
+                if "finished" in envelope:
+                    returned = page.finished.get(str(envelope.get("cell")))
+                    if returned is not None and not returned.done():
+                        returned.set_result(None)
+                else:
+                    self.cells.receive(envelope)
         finally:
-            if self.channels.get(page) is socket:
-                del self.channels[page]
+            self._gone(page, "the page's channel closed")
         return socket
+
+    def _gone(self, page: Page, why: str) -> None:
+        """The page can run nothing more: fail what it was running, forget it."""
+        page.gone = page.gone or why
+        page.socket = None
+        page.connected.set()  # a page still connecting learns it never will
+        self.pages.pop(page.number, None)
+        for returned in page.finished.values():
+            if not returned.done():
+                returned.set_exception(ClientFailed(f"the browser page went away ({why})"))
 
     async def run(
         self,
@@ -139,55 +192,83 @@ class BrowserHub:
         parts = urlsplit(request.url)
         origin = f"{parts.scheme}://{parts.netloc}"
         idle = self.idle.setdefault(origin, [])
+        while idle and idle[-1].socket is None:  # went away while idle
+            idle.pop()
         page = idle.pop() if idle else await self._new_page(origin)
         cell = self.cells.open(request.cell_id, report)
-        report.barrier_via(partial(self._barrier, id(page), request.cell_id))
+        report.barrier_via(partial(self._barrier, page, request.cell_id))
+        returned = page.finished[request.cell_id] = asyncio.get_running_loop().create_future()
         clean = False
         try:
-            loaded = self.loaded.setdefault(id(page), set())
-            for name, module in (modules or {}).items():
-                if module not in loaded:
-                    await page.evaluate(IMPORT_MODULE, [name, module.read_text(encoding="utf-8")])
-                    loaded.add(module)
-            if script not in loaded:
-                await page.add_script_tag(content=script.read_text(encoding="utf-8"))
-                loaded.add(script)
-            # Resolves once the cell's last report is sent: its end or its error.
-            await page.evaluate(RUN_CELL, [function, script_config(request)])
+            await self._send(
+                page,
+                op="start",
+                cell=request.cell_id,
+                script=self._serve(script),
+                function=function,
+                modules={name: self._serve(path) for name, path in (modules or {}).items()},
+                cfg=script_config(request),
+            )
+            await returned  # once the cell's function returned and its last report is out
             clean = True
             await cell.finished(LAST_REPORT_BOUND_S)
         finally:
             self.cells.close(request.cell_id)
-            if clean:
+            page.finished.pop(request.cell_id, None)
+            if returned.done() and not returned.cancelled():
+                returned.exception()  # retrieved: the page may have gone before it was awaited
+            if clean and page.socket is not None:
                 idle.append(page)
             else:
-                self.loaded.pop(id(page), None)
-                with contextlib.suppress(Exception):
-                    await page.close()
+                await self._close(page)
 
-    async def _barrier(self, page: int, cell_id: str) -> None:
+    async def _send(self, page: Page, **message: Any) -> None:
+        if page.socket is None:
+            raise ClientFailed(f"the browser page went away ({page.gone})")
+        try:
+            await page.socket.send_str(json.dumps(message))
+        except ConnectionError as exc:
+            raise ClientFailed(f"the browser page went away ({exc})") from exc
+
+    async def _barrier(self, page: Page, cell_id: str) -> None:
         """Have the page flush the cell's queued reports and answer after them."""
-        channel = self.channels.get(page)
-        if channel is None:
+        if page.socket is None:
             return  # a closed page: nothing more can come
 
         async def send(message: dict[str, Any]) -> None:
-            await channel.send_str(json.dumps(message))
+            await self._send(page, **message)
 
-        with contextlib.suppress(ConnectionError):
+        with contextlib.suppress(ClientFailed):
             await self.cells.barrier(cell_id, send)
 
     async def warm(self, origin: str) -> None:
         """Open a page on ``origin`` ahead of the cells, so no cell pays for it."""
         self.idle.setdefault(origin, []).append(await self._new_page(origin))
 
-    async def _new_page(self, origin: str) -> Any:
-        page = await self.context.new_page()
-        await page.goto(f"{origin}/_sc/blank")
-        await page.add_script_tag(content=PROTOCOL.read_text(encoding="utf-8"))
-        url = f"ws://127.0.0.1:{self.port}/report/{self.key}/{id(page)}"
-        await page.evaluate(CHANNEL.read_text(encoding="utf-8"), url)
+    async def _new_page(self, origin: str) -> Page:
+        page = Page(next(self._numbers))
+        self.pages[page.number] = page
+        host = f"http://127.0.0.1:{self.port}/{self.key}/"
+        url = f"{origin}/_sc/blank#{urlencode({'host': host, 'page': page.number})}"
+        try:
+            created = await self.devtools.send(
+                "Target.createTarget", {"url": url, "browserContextId": self.browser_context}
+            )
+            page.target = created["targetId"]
+            await asyncio.wait_for(page.connected.wait(), PAGE_CONNECT_BOUND_S)
+        except Exception as exc:
+            await self._close(page)
+            raise ClientFailed(f"a browser page on {origin} did not start ({exc})") from exc
+        if page.socket is None:
+            await self._close(page)
+            raise ClientFailed(f"a browser page on {origin} did not start ({page.gone})")
         return page
+
+    async def _close(self, page: Page) -> None:
+        self._gone(page, "closed by the harness")
+        if page.target:
+            with contextlib.suppress(Exception):
+                await self.devtools.send("Target.closeTarget", {"targetId": page.target})
 
 
 class Browser:
@@ -239,8 +320,10 @@ class Browser:
             executable_path=find_chromium(), args=CHROMIUM_FLAGS, headless=True
         )
         self.version = self._browser.version
-        context = await self._browser.new_context()
-        hub = BrowserHub(context)
+        devtools = await self._browser.new_browser_cdp_session()
+        # Disposed of with the session; Playwright leaves contexts it did not create alone.
+        context = await devtools.send("Target.createBrowserContext", {"disposeOnDetach": True})
+        hub = BrowserHub(devtools, context["browserContextId"])
         await hub.listen()
         return hub
 

@@ -19,7 +19,14 @@ from servers.chain import token_stream
 from servers.control import Streams
 
 CORPUS = {case.name: case.wire for case in CASES}
-BLANK_PAGE = "<!doctype html><meta charset=utf-8><title>streamcompat</title>"
+# The browser host's page (harness/browser.py): it imports its program from the harness,
+# whose loopback address comes in the fragment: #host=http://127.0.0.1:<port>/<key>/&page=<n>.
+BLANK_PAGE = r"""<!doctype html><meta charset=utf-8><title>streamcompat</title>
+<script type=module>
+const host = new URLSearchParams(location.hash.slice(1)).get("host") ?? "";
+if (/^http:\/\/127\.0\.0\.1:\d+\/[\w-]+\/$/.test(host)) import(host + "page_host.mjs");
+</script>
+"""
 
 
 def create_app(variants: Sequence[Variant], tokens: Sequence[str], streams: Streams) -> FastAPI:

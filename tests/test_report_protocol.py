@@ -236,43 +236,107 @@ def test_what_a_cell_throws_is_its_error_and_so_is_no_end() -> None:
 
 @pytest.mark.browser
 def test_a_page_barrier_delivers_what_the_page_queued_before_it(tmp_path: Path) -> None:
+    # The page queues units with its timers held back (so nothing but the barrier can send
+    # them) and tells the test so on another path (a beacon); the hub's barrier, taken
+    # then, must return only after every one of them has arrived.
     script = tmp_path / "holds.js"
     script.write_text(
         dedent("""\
-            window.holds = (cfg, report) => new Promise(() => {
+            window.holds = async (cfg, report) => {
               report({ kind: "request" });
-              window.queueUnits = (n) => {
+              const setTimeout = window.setTimeout;
+              for (const round of [1, 2]) {
+                const n = Number(await (await fetch("/go")).text());
+                window.setTimeout = (fn) => setTimeout(fn, 60000);
                 for (let i = 0; i < n; i++) report({ kind: "unit", payload: "x" });
-              };
-            });
+                window.setTimeout = setTimeout;
+                navigator.sendBeacon("/queued");
+              }
+              await new Promise(() => {}); // held open until the test ends the cell
+            };
         """)
     )
+    go: asyncio.Queue[int] = asyncio.Queue()
+    queued: asyncio.Queue[None] = asyncio.Queue()
 
     async def blank(request: web.Request) -> web.Response:
-        return web.Response(text="<html></html>", content_type="text/html")
+        from servers.app import BLANK_PAGE  # the variant server's page: it loads the host
 
-    async def scenario() -> tuple[int, int]:
+        return web.Response(text=BLANK_PAGE, content_type="text/html")
+
+    async def answer_go(request: web.Request) -> web.Response:
+        return web.Response(text=str(await go.get()))
+
+    async def answer_queued(request: web.Request) -> web.Response:
+        queued.put_nowait(None)
+        return web.Response()
+
+    async def scenario() -> list[int]:
         app = web.Application()
         app.router.add_get("/_sc/blank", blank)
+        app.router.add_get("/go", answer_go)
+        app.router.add_post("/queued", answer_queued)
         async with serving(app) as origin, Browser() as browser:
             hub = await browser.hub()
             recorder = Recorder()
             request = Request("cell", f"{origin}/", "GET", {}, 10)
             cell = asyncio.ensure_future(hub.run(script, "holds", request, recorder))
+            delivered = []
             try:
                 await asyncio.wait_for(recorder.requested.wait(), 10)
-                (page,) = hub.context.pages
-                # Queued in the same task as the barrier: no timer can deliver them first.
-                await page.evaluate(
-                    "cell => { queueUnits(50); return streamcompatBarrier(cell); }", "cell"
-                )
-                delivered = sum(1 for c in recorder.calls if c[0] == "unit")
-                await page.evaluate("() => queueUnits(25)")
                 assert recorder.barrier is not None
-                await asyncio.wait_for(recorder.barrier(), 10)  # the hub's own barrier
-                return delivered, sum(1 for c in recorder.calls if c[0] == "unit")
+                for n in (50, 25):
+                    go.put_nowait(n)
+                    await asyncio.wait_for(queued.get(), 10)
+                    await asyncio.wait_for(recorder.barrier(), 10)  # the page is busy
+                    delivered.append(sum(1 for c in recorder.calls if c[0] == "unit"))
+                return delivered
             finally:
                 cell.cancel()
                 await asyncio.wait({cell}, timeout=10)
 
-    assert asyncio.run(scenario()) == (50, 75)
+    assert asyncio.run(scenario()) == [50, 75]
+
+
+@pytest.mark.browser
+def test_a_page_that_goes_away_fails_its_cell_and_the_next_cell_gets_a_new_page(
+    tmp_path: Path,
+) -> None:
+    script = tmp_path / "waits.js"
+    script.write_text(
+        dedent("""\
+            window.waits = async (cfg, report) => {
+              report({ kind: "request" });
+              if (cfg.url.endsWith("/hold")) await new Promise(() => {});
+              report({ kind: "end" });
+            };
+        """)
+    )
+
+    async def blank(request: web.Request) -> web.Response:
+        from servers.app import BLANK_PAGE
+
+        return web.Response(text=BLANK_PAGE, content_type="text/html")
+
+    async def scenario() -> tuple[str, list[str], bool]:
+        app = web.Application()
+        app.router.add_get("/_sc/blank", blank)
+        async with serving(app) as origin, Browser() as browser:
+            hub = await browser.hub()
+            first, second = Recorder(), Recorder()
+            held = asyncio.ensure_future(
+                hub.run(script, "waits", Request("one", f"{origin}/hold", "GET", {}, 10), first)
+            )
+            await asyncio.wait_for(first.requested.wait(), 10)
+            (page,) = hub.pages.values()
+            await hub.devtools.send("Target.closeTarget", {"targetId": page.target})
+            with pytest.raises(ClientFailed) as failed:
+                await asyncio.wait_for(held, 10)
+            request = Request("two", f"{origin}/end", "GET", {}, 10)
+            await asyncio.wait_for(hub.run(script, "waits", request, second), 10)
+            (other,) = hub.pages.values()
+            return str(failed.value), [c[0] for c in second.calls], other is not page
+
+    why, calls, new_page = asyncio.run(scenario())
+    assert "the browser page went away" in why
+    assert calls == ["request", "end"] and new_page

@@ -2,8 +2,11 @@
 ``spec`` the differential of SSE-parsing clients against the spec corpus.
 
 Exit codes: 0 every cell matches the baseline (or no baseline), 1 a regression (a cell
-worse than its baseline verdict, or gone), 2 usage or set-up error, 130/143 interrupted
-by SIGINT/SIGTERM (after ending every server and browser of the run).
+worse than its baseline verdict, or gone), 2 usage or set-up error (a variant server that
+died and could not be restarted too), 130/143 interrupted by SIGINT/SIGTERM (after ending
+every server and browser of the run). No traceback reaches the console: an exception
+nobody handled is written to ``harness-errors.log`` in the results folder, and one line
+says so.
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ import shutil
 import signal
 import sys
 import time
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from harness import baseline, differential
 from harness.model import Client, Result, Variant
@@ -165,6 +170,14 @@ def parser() -> argparse.ArgumentParser:
         help="how long a token may take to surface before it counts as held back",
     )
     run.add_argument(
+        "--head-window",
+        type=float,
+        default=Settings.head_window,
+        metavar="S",
+        help="how long a response head may take once the request reached the server; "
+        "a cell whose server sends none by then ends as TIMEOUT",
+    )
+    run.add_argument(
         "--deadline",
         type=float,
         default=Settings.deadline,
@@ -218,7 +231,19 @@ async def run_command(args: argparse.Namespace) -> int:
         clients=[c for c in chosen if c.name not in skipped],
         networks=select_networks(_split(args.network)),
     )
-    settings = Settings(hold_window=args.hold_window, deadline=args.deadline, jobs=args.jobs)
+    for flag, value in (
+        ("--hold-window", args.hold_window),
+        ("--head-window", args.head_window),
+        ("--deadline", args.deadline),
+    ):
+        if not value > 0:
+            raise UsageError(f"{flag} must be a positive number of seconds, not {value:g}")
+    settings = Settings(
+        hold_window=args.hold_window,
+        head_window=args.head_window,
+        deadline=args.deadline,
+        jobs=args.jobs,
+    )
     total = len(matrix.cells())
     print(
         f"streamcompat: {total} cells ({len(matrix.variants)} variants × "
@@ -240,6 +265,7 @@ async def run_command(args: argparse.Namespace) -> int:
         "versions": {**versions(), **found},
         "settings": {
             "hold_window_s": settings.hold_window,
+            "head_window_s": settings.head_window,
             "deadline_s": settings.deadline,
             "jobs": settings.jobs,
         },
@@ -344,9 +370,56 @@ async def spec_command(args: argparse.Namespace) -> int:
     return 0
 
 
+class Incidents:
+    """Exceptions nobody handled — asyncio's "exception was never retrieved", errors in
+    ``__del__``, a bug of the harness — kept for a bug report instead of printed as
+    tracebacks among the verdicts."""
+
+    FILE = "harness-errors.log"
+
+    def __init__(self) -> None:
+        self.records: list[str] = []
+
+    def on_loop(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        exc = context.get("exception")
+        trace = "".join(traceback.format_exception(exc)) if exc is not None else ""
+        self.records.append(f"{context.get('message', 'asyncio')}\n{trace}")
+
+    def on_unraisable(self, unraisable: Any) -> None:
+        exc = unraisable.exc_value
+        trace = "".join(traceback.format_exception(exc)) if exc is not None else ""
+        said = unraisable.err_msg or "Exception ignored in"
+        self.records.append(f"{said}: {unraisable.object!r}\n{trace}")
+
+    def on_crash(self, exc: BaseException) -> None:
+        self.records.append("".join(traceback.format_exception(exc)))
+
+    def report(self, folder: Path) -> None:
+        """Write what was kept to ``folder`` and say so in one line, if anything was."""
+        if not self.records:
+            return
+        path = folder / self.FILE
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path.write_text("\n".join(self.records), encoding="utf-8")
+        except OSError as exc:
+            where = f"not written ({exc})"
+        else:
+            where = f"written to {path}"
+        print(
+            f"streamcompat: {len(self.records)} internal error(s) of the harness, not of the "
+            f"code under test; their tracebacks were {where} (please report them)",
+            file=sys.stderr,
+        )
+
+
+INCIDENTS = Incidents()
+
+
 async def _main(args: argparse.Namespace) -> int:
     # Ctrl-C and SIGTERM cancel the run, so every `finally` ends what the run started.
     loop = asyncio.get_running_loop()
+    loop.set_exception_handler(INCIDENTS.on_loop)
     task = asyncio.current_task()
     assert task is not None
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -366,6 +439,7 @@ def _interrupt(task: asyncio.Task[int], sig: signal.Signals) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    hook, sys.unraisablehook = sys.unraisablehook, INCIDENTS.on_unraisable
     try:
         if args.command == "list":
             return list_command(args)
@@ -373,9 +447,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, PluginError, ServerError) as exc:
         print(f"streamcompat: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a path given that cannot be read or written, a missing program
+        print(f"streamcompat: {exc}", file=sys.stderr)
+        return 2
     except (asyncio.CancelledError, KeyboardInterrupt):
         print("streamcompat: interrupted; servers and browsers were ended", file=sys.stderr)
         return 128 + int(_received[0] if _received else signal.SIGINT)
+    except Exception as exc:  # a bug of the harness: one line here, the traceback in a file
+        INCIDENTS.on_crash(exc)
+        print(f"streamcompat: the harness failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        sys.unraisablehook = hook
+        INCIDENTS.report(getattr(args, "results", Path("results")))
 
 
 if __name__ == "__main__":

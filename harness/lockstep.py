@@ -146,6 +146,19 @@ class Lockstep:
             k = len(self.facts.surfaced_at) + 1
         self._release(release, n + 1)  # whatever was held back, and the end, at once
 
+    async def head_within(self, window: float) -> bool:
+        """True once the client reported its response head (or ended, or finished); False
+        if ``window`` passed without one, and a report barrier then found none either."""
+
+        def heard() -> bool:
+            f = self.facts
+            return f.opened or f.ended or self.client_done or self.closed
+
+        if await self._wait(heard, window):
+            return True
+        await self._take_barrier()
+        return heard()
+
     def _release(self, release: Release, upto: int) -> None:
         release(upto)
         released_at = self.facts.released_at  # token k at index k-1; the end at index n

@@ -26,8 +26,8 @@ class Verdict(str, enum.Enum):
     UNSUPPORTED = "UNSUPPORTED"  # the client cannot make this request at all
     CORRUPT = "CORRUPT"  # content differs: lost, merged, framing leaked, mojibake
     SILENT = "SILENT"  # connected, nothing surfaced
-    ERROR = "ERROR"  # the client raised or refused
-    TIMEOUT = "TIMEOUT"  # the cell deadline was hit
+    ERROR = "ERROR"  # the client raised or refused, or the server died
+    TIMEOUT = "TIMEOUT"  # no response head within the head window, or no end by the deadline
 
 
 @dataclass(frozen=True)
@@ -167,6 +167,13 @@ class Facts:
     failure: str = ""  # the client's error, if it raised
     server_note: str = ""  # what the variant server saw go wrong, if anything
     timed_out: bool = False
+    deadline: float = 0.0  # the cell's deadline, seconds (for what a TIMEOUT says)
+    arrived_at: float = 0.0  # the request reached the server (0: it never did)
+    #: A window (seconds) that passed with no response head: the client reported none and
+    #: the server sent none (the head window, or the connect window if the request never
+    #: reached the server). 0: a head came, or the cell ended otherwise first.
+    no_head_within: float = 0.0
+    server_died: str = ""  # how the variant server died while the cell ran (code or signal, log)
 
 
 @dataclass(frozen=True)

@@ -102,6 +102,32 @@ async def end(process: subprocess.Popen[bytes] | None) -> None:
         await asyncio.to_thread(process.wait, STOP_BOUND_S)
 
 
+async def exited(process: subprocess.Popen[bytes], bound: float) -> bool:
+    """Wait up to ``bound`` seconds for a child to exit (and reap it); True if it has.
+
+    A pidfd, where the OS has them, becomes readable when the child exits: no thread, so
+    no wait behind the drivers that hold the default executor's threads (requests).
+    """
+    if process.poll() is not None:
+        return True
+    try:
+        pidfd = os.pidfd_open(process.pid)
+    except (AttributeError, OSError):  # not Linux >= 5.3: a thread waits instead
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            await asyncio.to_thread(process.wait, bound)
+        return process.poll() is not None
+    loop = asyncio.get_running_loop()
+    gone = asyncio.Event()
+    loop.add_reader(pidfd, gone.set)
+    try:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(gone.wait(), bound)
+    finally:
+        loop.remove_reader(pidfd)
+        os.close(pidfd)
+    return process.poll() is not None
+
+
 async def kill(process: asyncio.subprocess.Process, reap_bound: float) -> None:
     """Kill a client's process group (it saves nothing) and reap it, within ``reap_bound``."""
     if process.returncode is None:

@@ -16,6 +16,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from harness.browser import Browser
 from harness.codecs import Display
@@ -31,13 +32,15 @@ from harness.model import (
     Variant,
 )
 from harness.node_host import NodeHost
-from harness.processes import end, loopback_listener, spawn
-from harness.server import ServerProcess
+from harness.processes import STOP_BOUND_S, end, loopback_listener, spawn
+from harness.server import ServerError, ServerLife, ServerProcess
 from harness.tokens import DEFAULT_TOKENS
 from harness.verdicts import judge, measure, unpaced
 
 #: A cell whose evidence contradicts its stall is played again, at most this often.
 MAX_REPLAYS = 2
+#: How long a cancelled client driver may take to clean up (close its sockets, end curl).
+DRIVER_EXIT_BOUND_S = 5.0
 
 
 def default_jobs() -> int:
@@ -153,6 +156,9 @@ class Slots:
 class Settings:
     hold_window: float = 1.0  # how long token k may take to surface before it counts as held
     connect_window: float = 10.0  # how long the request may take to reach the server
+    #: How long a response head may take once the request reached the server; a server
+    #: that sends none by then ends the cell (TIMEOUT) long before its deadline.
+    head_window: float = 5.0
     deadline: float = 30.0  # every cell has a verdict by then, whatever happens
     jobs: int = field(default_factory=default_jobs)  # cells working at once
     tokens: tuple[str, ...] = DEFAULT_TOKENS
@@ -191,11 +197,15 @@ async def run_matrix(
     on_result: Callable[[Result, int, int], None] = lambda r, i, n: None,
     expected: Mapping[str, str] | None = None,
 ) -> tuple[list[Result], dict[str, str]]:
-    """Run every cell against one server process and one browser; return results and metadata.
+    """Run every cell against one variant server and one browser; return results and metadata.
 
     Up to ``settings.jobs`` cells work at once (see ``Slots``). Cells that ``expected``
     (a baseline) says will wait out a hold window start first, so that their waits
     overlap other cells' work instead of ending the run; only the order changes.
+
+    A variant server that dies is restarted on the same port (``ServerProcess``); the
+    cells running on it at that moment are ERROR, naming its death. If it cannot be
+    restarted, the run ends at once with ServerError.
     """
     variants = {v.name: v for v in matrix.variants}
     clients = {c.name: c for c in matrix.clients}
@@ -248,12 +258,24 @@ async def run_matrix(
             on_result(result, len(results), len(cells))
 
         tasks = [asyncio.ensure_future(one(place, cell)) for place, cell in enumerate(order)]
-        try:
+
+        async def every_cell() -> None:
             await asyncio.gather(*tasks)
+            # A restart still under way when the last cell ended must succeed too: the
+            # same cells give the same exit code, however they were scheduled.
+            await server.running()
+
+        cells_done = asyncio.ensure_future(every_cell())
+        broken = asyncio.ensure_future(server.broken.wait())
+        try:
+            await asyncio.wait({cells_done, broken}, return_when=asyncio.FIRST_COMPLETED)
+            if not cells_done.done():
+                raise ServerError(server.failure)
+            cells_done.result()
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            for future in (cells_done, broken, *tasks):
+                future.cancel()
+            await asyncio.gather(cells_done, broken, *tasks, return_exceptions=True)
         metadata = {"chromium": browser.version or "not started"}
     return [results[c] for c in cells], metadata
 
@@ -299,13 +321,14 @@ async def run_cell(
 ) -> Result:
     """Play the cell; replay it while its evidence contradicts a stall, within its deadline."""
     settings = stage.settings
+    await stage.server.running()  # a restart under way is no part of the cell's time
     began = time.monotonic()
     replayed: list[str] = []
     while True:
         remaining = settings.deadline - (time.monotonic() - began)
         facts = await _attempt(variant, client, origin, stage, remaining)
         why = unpaced(facts)
-        if not why or len(replayed) >= MAX_REPLAYS or facts.timed_out:
+        if not why or len(replayed) >= MAX_REPLAYS or facts.timed_out or facts.server_died:
             break
         if settings.deadline - (time.monotonic() - began) < 2 * settings.hold_window:
             break
@@ -325,6 +348,7 @@ async def _attempt(
     lock = Lockstep(list(settings.tokens), Display(variant.codec, client.kind), stage.idle)
     facts = lock.facts
     facts.started_at = time.monotonic()
+    facts.deadline = settings.deadline
     method = choose_method(client, variant)
     if client.codecs is not None and variant.codec not in client.codecs:
         facts.unsupported = (
@@ -356,41 +380,135 @@ async def _attempt(
 async def _play(
     lock: Lockstep, client: Client, request: Request, stream: str, stage: Stage, deadline: float
 ) -> None:
-    facts, server, settings = lock.facts, stage.server, stage.settings
-    server.expect(stream)
+    """Drive the client and pace the server until the cell ends: the client finishes or
+    fails, no response head comes within the head window, the deadline passes, or the
+    server the cell runs on dies."""
+    facts, settings = lock.facts, stage.settings
+    life = await stage.server.running()
+    life.expect(stream)
     task = asyncio.ensure_future(client.drive(request, lock, stage.resources))
     task.add_done_callback(lambda _: lock.client_finished())
 
     async def play() -> None:
-        # The hold window for token 1 starts when the request reaches the server.
-        started = asyncio.ensure_future(server.started(stream, settings.connect_window))
+        # The hold window for token 1, and the head window, start when the request
+        # reaches the server.
+        started = asyncio.ensure_future(life.started(stream, settings.connect_window))
         try:
             await asyncio.wait({started, task}, return_when=asyncio.FIRST_COMPLETED)
-            if started.done() and not started.exception() and started.result():
-                await lock.pace(lambda k: server.release(stream, k), settings.hold_window)
         finally:
-            started.cancel()
+            _drop(started)
+        if started.done() and not started.cancelled() and started.result():
+            facts.arrived_at = time.monotonic()
+            if not await _paced(lock, life, stream, stage):
+                facts.no_head_within = settings.head_window
+                return
+        elif not task.done():
+            facts.no_head_within = settings.connect_window
+            return
         await asyncio.shield(task)
 
+    playing = asyncio.ensure_future(play())
+    died = asyncio.ensure_future(life.dead.wait())
     try:
-        await asyncio.wait_for(play(), max(0.0, deadline))
-    except asyncio.TimeoutError:
-        facts.timed_out = True
+        first = asyncio.FIRST_COMPLETED
+        await asyncio.wait({playing, died}, timeout=max(0.0, deadline), return_when=first)
+        if playing.done():
+            playing.result()
+        elif not died.done():
+            facts.timed_out = True
     except ClientFailed as exc:
         facts.failure = str(exc)
+    except ServerError:
+        pass  # its control channel closed: the server went, and _record says how
     except Exception as exc:  # a client library raising is a verdict, not a crash
         facts.failure = f"{type(exc).__name__}: {exc}".strip()
     finally:
         facts.finished_at = time.monotonic()
         lock.close()
-        task.cancel()
-        await asyncio.wait({task}, timeout=5)  # bounded: a driver must not keep the run
+        for future in (playing, died, task):
+            future.cancel()
+        # Bounded: a driver must not keep the run. Whatever the driver still raises is
+        # not news: the cell's facts are recorded.
+        await asyncio.wait({playing, task}, timeout=DRIVER_EXIT_BOUND_S)
+        _drop(playing, died, task)
+        await _record(life, stream, facts)
+
+
+async def _paced(lock: Lockstep, life: ServerLife, stream: str, stage: Stage) -> bool:
+    """Pace the stream while watching for its response head; False if none came within
+    the head window (the server sent none and the client reported none)."""
+    settings = stage.settings
+    heard = asyncio.ensure_future(_head_within(lock, life.head(stream), settings.head_window))
+    pacing = asyncio.ensure_future(
+        lock.pace(lambda k: life.release(stream, k), settings.hold_window)
+    )
+    try:
+        await asyncio.wait({heard, pacing}, return_when=asyncio.FIRST_COMPLETED)
+        if not heard.done():
+            pacing.result()  # pacing ended first: raise what it raised, if anything
+            async with stage.idle():  # only waiting now: lend the working slot out
+                if not await heard:
+                    raise _NoHead  # leaves without taking the slot back: the cell is over
+        if not heard.result():
+            return False
+        await pacing
+        return True
+    except _NoHead:
+        return False
+    finally:
+        # Waited for: pacing lends the working slot out and takes it back, and must be
+        # done with it before the cell gives its slot up.
+        for future in (heard, pacing):
+            future.cancel()
+        await asyncio.wait({heard, pacing}, timeout=DRIVER_EXIT_BOUND_S)
+        _drop(heard, pacing)
+
+
+class _NoHead(Exception):
+    """No response head came: the cell ends without waiting for its working slot."""
+
+
+async def _head_within(lock: Lockstep, sent: asyncio.Event, window: float) -> bool:
+    """True once a response head came: the server sent one, or the client reported one."""
+    client_heard = asyncio.ensure_future(lock.head_within(window))
+    server_sent = asyncio.ensure_future(sent.wait())
+    try:
+        await asyncio.wait({client_heard, server_sent}, return_when=asyncio.FIRST_COMPLETED)
+        return sent.is_set() or client_heard.result()
+    finally:
+        _drop(client_heard, server_sent)
+
+
+async def _record(life: ServerLife, stream: str, facts: Facts) -> None:
+    """The server's side of the cell (emission times, errors), or how the server died."""
+    record: dict[str, Any] | None = None
+    if not life.closed.is_set():
         with contextlib.suppress(Exception):
-            server.release(stream, len(facts.tokens) + 1)  # let the server side finish
-            record = await server.take(stream)
-            facts.emitted_at = [float(t) for t in record["emitted_at"]]
-            facts.ended_at = float(record.get("ended_at") or 0.0)
-            if record.get("error"):
-                facts.server_note = str(record["error"])
-            elif record.get("started") and not record.get("consumed"):
-                facts.server_note = "the response never read the token stream (not streaming)"
+            life.release(stream, len(facts.tokens) + 1)  # let the server side finish
+            record = await life.take(stream)
+    if record is None and life.closed.is_set():  # it went while the cell ran
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(life.dead.wait(), 2 * STOP_BOUND_S)  # reap() is bounded
+        facts.server_died = life.death or f"its control channel closed{life.lost}"
+        return
+    if record is None:
+        return
+    facts.emitted_at = [float(t) for t in record["emitted_at"]]
+    facts.ended_at = float(record.get("ended_at") or 0.0)
+    if record.get("error"):
+        facts.server_note = str(record["error"])
+    elif record.get("started") and not record.get("consumed"):
+        facts.server_note = "the response never read the token stream (not streaming)"
+
+
+def _drop(*futures: asyncio.Future[Any]) -> None:
+    """Cancel what still runs; mark whatever they end with as seen (the cell's facts hold
+    what matters), so that asyncio never prints an exception nobody retrieved."""
+    for future in futures:
+        future.cancel()
+        future.add_done_callback(_seen)
+
+
+def _seen(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()

@@ -65,12 +65,29 @@ def _judge(facts: Facts) -> tuple[Verdict, str]:
     seen = len(facts.surfaced_at)
     if facts.unsupported:
         return Verdict.UNSUPPORTED, facts.unsupported
+    if facts.server_died:
+        said = f"; the client said: {facts.failure}" if facts.failure else ""
+        return Verdict.ERROR, (
+            f"the variant server died after {seen} of {n} tokens surfaced "
+            f"({facts.server_died}); the harness restarted it{said}"
+        )
     if facts.failure:
         return Verdict.ERROR, f"client failed after {seen} of {n} tokens: {facts.failure}"
-    if facts.timed_out:
+    if facts.no_head_within:
+        window = f"{facts.no_head_within:g} s"
+        if not facts.arrived_at:
+            return Verdict.TIMEOUT, f"the request did not reach the server within {window}"
         return Verdict.TIMEOUT, (
-            f"the client had not finished at the deadline; {seen} of {n} tokens surfaced"
+            f"no response head within {window} of the request reaching the server "
+            "(the server sent none; the client was still waiting)"
         )
+    if facts.timed_out:
+        at = f"the {facts.deadline:g} s deadline" if facts.deadline else "the deadline"
+        if seen == n and not facts.diverged:
+            what = f"all {n} tokens surfaced, but the end of the stream never came"
+        else:
+            what = f"{seen} of {n} tokens surfaced and the end never came"
+        return Verdict.TIMEOUT, f"the client had not finished at {at}: {what}"
     if not facts.shown and not facts.diverged:
         how = f"HTTP {facts.status} {facts.content_type}".strip() if facts.opened else "no response"
         units = f"{facts.units} empty units" if facts.units else "no unit"

@@ -37,6 +37,7 @@ class Gate:
         self.requests = 0  # how many requests came for this stream (a reconnect adds one)
         self.emitted_at: list[float] = []
         self.ended_at = 0.0  # when the model returned, after its last token
+        self.head_at = 0.0  # when the response head went out (0: it has not)
         self.done = False
         self.consumed = False  # the response read the token stream at all
         self.error = ""  # what went wrong on the server side, for the verdict's detail

@@ -4,8 +4,10 @@ The harness talks to the server over one end of a socket pair it made (``--contr
 nobody else holds it, and the first line must carry the run's secret. Messages are JSON
 lines. The harness sends ``release`` (let a stream emit up to token k, or k = n + 1:
 its end) and ``take`` (the stream's record, which is then forgotten); the server pushes
-``started`` when a stream's request arrives. A release costs a write on a socket, not
-an HTTP request through the app.
+``started`` when a stream's request arrives and ``head`` when its response head has gone
+out (so that the harness can tell a server that never answers from a client that does
+not say it was answered). A release costs a write on a socket, not an HTTP request
+through the app.
 """
 
 from __future__ import annotations
@@ -14,14 +16,21 @@ import asyncio
 import hmac
 import json
 import socket
+import time
 from collections import OrderedDict
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from servers.chain import Gate
 
 MAX_STREAMS = 1000  # streams nobody took are dropped oldest first, so memory stays bounded
 LINE_LIMIT = 1 << 20
+
+#: The streams the request being served has started (``Streams.observe_heads`` sets it).
+_REQUEST_STREAMS: ContextVar[list[str] | None] = ContextVar("request_streams", default=None)
 
 
 class Streams:
@@ -43,8 +52,34 @@ class Streams:
         gate = self.gate(stream)
         gate.started.set()
         gate.requests += 1
+        if (of_request := _REQUEST_STREAMS.get()) is not None:
+            of_request.append(stream)
         self.push({"ev": "started", "stream": stream})
         return gate
+
+    def observe_heads(self, app: ASGIApp) -> ASGIApp:
+        """``app``, telling the harness when a stream's response head has gone out."""
+
+        async def observed(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != "http":
+                await app(scope, receive, send)
+                return
+            started: list[str] = []  # filled by ``start`` while the endpoint runs
+            token = _REQUEST_STREAMS.set(started)
+
+            async def sending(message: Message) -> None:
+                await send(message)
+                if message["type"] == "http.response.start" and started:
+                    if (gate := self.gates.get(started[-1])) is not None:
+                        gate.head_at = time.monotonic()
+                    self.push({"ev": "head", "stream": started[-1]})
+
+            try:
+                await app(scope, receive, sending)
+            finally:
+                _REQUEST_STREAMS.reset(token)
+
+        return observed
 
     def take(self, stream: str) -> dict[str, Any]:
         gate = self.gates.pop(stream, None) or Gate()
@@ -54,6 +89,7 @@ class Streams:
             "done": gate.done,
             "released": gate.released,
             "started": gate.started.is_set(),
+            "head_at": gate.head_at,
             "requests": gate.requests,
             "consumed": gate.consumed,
             "error": gate.error,

@@ -321,3 +321,50 @@ def test_the_clients_own_timestamps_decide_not_when_its_reports_arrive(
     assert facts.released_at == pytest.approx([0.0, 1.0, 1.0, 1.0])
     found, detail = judge(facts)
     assert found is verdict and words in detail, detail
+
+
+# The head window: a response head the client reports, or none.
+
+
+def test_a_head_reported_in_the_window_is_a_head() -> None:
+    async def scenario(loop: FakeClockLoop) -> tuple[bool, float]:
+        lock = Lockstep(TOKENS, Display("text", "chunk"))
+        loop.call_at(1.5, lock.opened, 200, "text/plain")
+        return await lock.head_within(2.0), loop.time()
+
+    assert on_fake_clock(scenario) == (True, 1.5)
+
+
+def test_no_head_in_the_window_is_none_after_a_barrier() -> None:
+    async def scenario(loop: FakeClockLoop) -> tuple[bool, float, int]:
+        lock = Lockstep(TOKENS, Display("text", "chunk"))
+
+        async def barrier() -> None:
+            pass  # nothing was queued
+
+        lock.barrier_via(barrier)
+        return await lock.head_within(2.0), loop.time(), lock.facts.barriers
+
+    assert on_fake_clock(scenario) == (False, 2.0, 1)
+
+
+def test_a_head_report_still_in_the_channel_is_found_by_the_barrier() -> None:
+    async def scenario(loop: FakeClockLoop) -> bool:
+        lock = Lockstep(TOKENS, Display("text", "chunk"))
+
+        async def barrier() -> None:
+            lock.opened(200, "text/plain")  # queued by the client before the barrier
+
+        lock.barrier_via(barrier)
+        return await lock.head_within(2.0)
+
+    assert on_fake_clock(scenario) is True
+
+
+def test_a_client_that_ended_or_failed_needs_no_head_window() -> None:
+    async def scenario(loop: FakeClockLoop) -> tuple[bool, float]:
+        lock = Lockstep(TOKENS, Display("text", "chunk"))
+        loop.call_at(0.3, lock.client_finished)  # it failed before any head: its error says why
+        return await lock.head_within(2.0), loop.time()
+
+    assert on_fake_clock(scenario) == (True, 0.3)

@@ -87,7 +87,18 @@ class OpenAIStandIn:
 
     def __init__(self) -> None:
         self.gates: dict[str, Gate] = {}
+        self.heads: dict[str, asyncio.Event] = {}
         self.requests: list[tuple[str, dict[str, str], Any]] = []
+        # The runner's view of a running server (harness.server.ServerLife): this one
+        # never dies.
+        self.dead, self.closed = asyncio.Event(), asyncio.Event()
+        self.death = self.lost = ""
+
+    async def running(self) -> OpenAIStandIn:
+        return self
+
+    def head(self, stream: str) -> asyncio.Event:
+        return self.heads.setdefault(stream, asyncio.Event())
 
     def gate(self, stream: str) -> Gate:
         return self.gates.setdefault(stream, Gate())
@@ -98,6 +109,7 @@ class OpenAIStandIn:
         gate.started.set()
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
+        self.head(request.query["stream"]).set()
         await response.write(_event({"choices": [], "prompt_filter_results": []}))  # Azure's
         await response.write(_event(_chunk({"role": "assistant", "content": ""})))
         for k, token in enumerate(DEFAULT_TOKENS, start=1):

@@ -1,16 +1,23 @@
-"""The variant server over a real socket: control channel, gate, langchain token path."""
+"""The variant server over a real socket: control channel, gate, langchain token path,
+response heads, and a server that dies: restarted on the same port, or the run broken."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
-from harness.server import ServerError, ServerProcess
+from harness.server import ServerError, ServerLife, ServerProcess, describe_exit, log_summary
 from servers.chain import Gate, token_stream
+from tests import hostile_plugins
+from tests.conftest import alive
 
 TOKENS = ["a", " b", "\nc"]
 
@@ -36,24 +43,24 @@ def test_the_control_routes_are_not_served_over_http() -> None:
     assert with_server(test) in (404, 405)
 
 
-def test_the_control_channel_refuses_a_wrong_secret() -> None:
+def test_the_control_channel_refuses_a_wrong_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_connect = ServerLife.connect
+
+    async def connect_with_a_wrong_secret(life: ServerLife, sock: socket.socket, _: str) -> None:
+        await real_connect(life, sock, "not the secret the server was given")
+
+    monkeypatch.setattr(ServerLife, "connect", connect_with_a_wrong_secret)
+
     async def main() -> str:
         server = ServerProcess(["builtin"], TOKENS)
-        server.secret = "not the secret the server was given"
-        real_send = server._send
-
-        def send_wrong_secret(message: dict[str, Any]) -> None:
-            if "secret" in message:
-                message = {"secret": "wrong"}
-            real_send(message)
-
-        server._send = send_wrong_secret  # type: ignore[method-assign]
         try:
             await server.start()
-            server.release("s1", 1)
+            life = server.life
+            assert life is not None
             with pytest.raises(ServerError, match="refused"):
-                await server.take("s1")
-            return server._lost
+                life.release("s1", 1)
+                await life.take("s1")
+            return life.lost
         finally:
             await server.stop()
 
@@ -107,9 +114,10 @@ def test_a_taken_stream_is_forgotten() -> None:
 
 def test_the_server_ends_when_the_harness_closes_its_channel() -> None:
     async def test(server: ServerProcess) -> int | None:
-        assert server.process is not None and server._control is not None
-        server._control.close()
-        return await asyncio.to_thread(server.process.wait, 10)
+        life = await server.running()
+        assert life.control is not None
+        life.control.close()
+        return await asyncio.to_thread(life.process.wait, 10)
 
     assert with_server(test) == 0
 
@@ -146,3 +154,99 @@ def test_chain_waits_on_the_gate() -> None:
         return first, waited
 
     assert asyncio.run(main()) == ("a", True)
+
+
+def test_the_server_says_when_a_response_head_went_out() -> None:
+    async def test(server: ServerProcess) -> tuple[bool, float, bool]:
+        life = await server.running()
+        life.expect("h1")
+        life.expect("n1")
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"{server.origin}/v/raw?stream=h1") as response:
+                await asyncio.wait_for(life.head("h1").wait(), 5)
+                said = life.head("h1").is_set()
+                life.release("h1", len(TOKENS) + 1)
+                await response.read()
+            record = await life.take("h1")
+            # A plug-in that never answers: its request arrives, its head never goes out.
+            request = asyncio.ensure_future(
+                session.get(f"{server.origin}/v/never-answers?stream=n1")
+            )
+            try:
+                assert await life.started("n1", 5)
+                try:
+                    await asyncio.wait_for(life.head("n1").wait(), 0.3)
+                    silent = False
+                except asyncio.TimeoutError:
+                    silent = True
+            finally:
+                request.cancel()
+                await asyncio.gather(request, return_exceptions=True)
+        return said, record["head_at"], silent
+
+    said, head_at, silent = with_server(test, ["builtin", "tests.hostile_plugins:VARIANTS"])
+    assert said and head_at > 0 and silent
+
+
+def test_a_server_that_dies_is_restarted_on_the_same_port() -> None:
+    async def test(server: ServerProcess) -> tuple[ServerLife, ServerLife, int, bytes]:
+        first = await server.running()
+        port = server.port
+        os.kill(first.pid, signal.SIGKILL)
+        await asyncio.wait_for(first.dead.wait(), 10)  # noticed without any request
+        second = await server.running()
+        second.expect("r1")
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"http://127.0.0.1:{port}/v/raw?stream=r1") as response,
+        ):
+            assert await second.started("r1", 5)
+            second.release("r1", len(TOKENS) + 1)
+            body = await response.read()
+        return first, second, server.lives, body
+
+    first, second, lives, body = with_server(test)
+    assert first.death == "killed by SIGKILL; its log is empty"
+    assert second.pid != first.pid and second.number == 2 and lives == 2
+    assert body == "".join(TOKENS).encode()  # the new server streams on the old port
+    assert not alive(first.pid) and not alive(second.pid)  # and is ended with the run
+
+
+def test_a_server_that_dies_again_at_start_breaks_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mark = tmp_path / "mark"
+    monkeypatch.setenv(hostile_plugins.MARK_ENV, str(mark))
+
+    async def test(server: ServerProcess) -> tuple[str, int]:
+        first = await server.running()
+        mark.touch()  # the plug-in now refuses to import: a new server dies at start
+        os.kill(first.pid, signal.SIGKILL)
+        await asyncio.wait_for(server.broken.wait(), 15)
+        with pytest.raises(ServerError, match="could not be restarted"):
+            await server.running()
+        assert server.life is not None
+        return server.failure, server.life.pid
+
+    failure, pid = with_server(test, ["tests.hostile_plugins:VARIANTS"])
+    assert failure.startswith("the variant server died (killed by SIGKILL; its log is empty)")
+    assert "could not be restarted: the variant server exited with code 2" in failure
+    assert "marked broken for good" in failure and "\n" not in failure
+    assert not alive(pid)
+
+
+def test_deaths_are_told_in_one_line_without_a_traceback() -> None:
+    log = (
+        "INFO:     started\n"
+        "ERROR:    Exception in ASGI application\n"
+        "Traceback (most recent call last):\n"
+        '  File "app.py", line 1, in <module>\n'
+        "    raise RuntimeError('boom')\n"
+        "RuntimeError: boom\n"
+    )
+    assert log_summary(log) == (
+        "INFO:     started | ERROR:    Exception in ASGI application | RuntimeError: boom"
+    )
+    assert log_summary("") == ""
+    assert describe_exit(-9) == "killed by SIGKILL"
+    assert describe_exit(3) == "exited with code 3"

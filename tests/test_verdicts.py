@@ -32,6 +32,8 @@ def complete(**changes: object) -> Facts:
         (facts(failure="HTTP 500"), Verdict.ERROR, "HTTP 500"),
         (complete(failure="reset"), Verdict.ERROR, "after 3 of 3"),
         (facts(timed_out=True, ended=False), Verdict.TIMEOUT, "0 of 3"),
+        (facts(no_head_within=5.0, arrived_at=10.01, opened=False), Verdict.TIMEOUT, "5 s"),
+        (facts(server_died="killed by SIGKILL"), Verdict.ERROR, "killed by SIGKILL"),
         (facts(), Verdict.SILENT, "no unit surfaced"),
         (facts(units=4), Verdict.SILENT, "4 empty units"),
         (facts(opened=False), Verdict.SILENT, "no response"),
@@ -136,3 +138,61 @@ def test_a_stalled_token_that_never_surfaced_is_lost_not_held() -> None:
 def test_replays_are_named_in_the_detail() -> None:
     f = complete(replayed=["the harness heard of token 2 late"])
     assert judge(f)[1].endswith("(replayed: the harness heard of token 2 late)")
+
+
+# Faults: a server that died, a head that never came, an end that never came.
+
+
+def test_a_server_death_is_named_before_what_the_client_said() -> None:
+    f = facts(
+        shown="Hello world",
+        surfaced_at=[10.1, 10.2],
+        failure="ChunkedEncodingError: Response ended prematurely",
+        server_died="killed by SIGKILL; its log is empty",
+        timed_out=True,
+    )
+    verdict, detail = judge(f)
+    assert verdict is Verdict.ERROR
+    assert detail.startswith("the variant server died after 2 of 3 tokens surfaced")
+    assert "(killed by SIGKILL; its log is empty)" in detail and "restarted" in detail
+    assert detail.endswith("the client said: ChunkedEncodingError: Response ended prematurely")
+    assert (
+        judge(facts(server_died="exited with code 3", unsupported="no"))[0] is Verdict.UNSUPPORTED
+    )
+
+
+def test_no_head_in_the_head_window_is_a_timeout_that_says_so() -> None:
+    f = facts(opened=False, ended=False, arrived_at=10.01, no_head_within=5.0)
+    verdict, detail = judge(f)
+    assert verdict is Verdict.TIMEOUT
+    assert detail.startswith("no response head within 5 s of the request reaching the server")
+    assert "deadline" not in detail
+    # A client that raised meanwhile is what its user saw: ERROR wins, as it does over TIMEOUT.
+    assert judge(facts(no_head_within=5.0, arrived_at=10.01, failure="reset"))[0] is Verdict.ERROR
+
+
+def test_a_request_that_never_reached_the_server_says_so() -> None:
+    verdict, detail = judge(facts(opened=False, ended=False, no_head_within=10.0))
+    assert verdict is Verdict.TIMEOUT
+    assert detail == "the request did not reach the server within 10 s"
+
+
+@pytest.mark.parametrize(
+    ("changes", "words"),
+    [
+        (
+            {"shown": "Hello world!", "surfaced_at": [10.1, 10.2, 10.3]},
+            "all 3 tokens surfaced, but the end of the stream never came",
+        ),
+        (
+            {"shown": "Hello", "surfaced_at": [10.1]},
+            "1 of 3 tokens surfaced and the end never came",
+        ),
+    ],
+)
+def test_an_endless_stream_says_how_far_it_got_and_that_the_end_never_came(
+    changes: dict[str, object], words: str
+) -> None:
+    verdict, detail = judge(facts(timed_out=True, ended=False, deadline=30.0, **changes))
+    assert verdict is Verdict.TIMEOUT
+    assert detail == f"the client had not finished at the 30 s deadline: {words}"

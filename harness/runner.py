@@ -14,6 +14,7 @@ import secrets
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -115,7 +116,8 @@ class Slots:
 
     def __init__(self, jobs: int) -> None:
         self.working = Turns(jobs)
-        self.in_flight = Turns(max(1, jobs) * IN_FLIGHT_PER_JOB)
+        self.most_in_flight = max(1, jobs) * IN_FLIGHT_PER_JOB
+        self.in_flight = Turns(self.most_in_flight)
 
     @contextlib.asynccontextmanager
     async def cell(
@@ -150,6 +152,17 @@ class Slots:
             finally:
                 if holding:  # not if cancelled while taking its slot back
                     self.working.release()
+
+
+def client_threads(cells: int) -> None:
+    """Threads enough for ``cells`` blocking clients at once, for this event loop's
+    ``asyncio.to_thread``. A blocking client (requests) holds a thread for as long as its
+    cell is in flight; with the default pool (CPUs + 4 threads) cells would wait for one
+    while their clock runs, and a loaded run turn waiting cells into TIMEOUTs."""
+    workers = cells + 4  # and a few for the harness's own waits (reaping children)
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(workers, thread_name_prefix="streamcompat")
+    )
 
 
 @dataclass(frozen=True)
@@ -214,6 +227,7 @@ async def run_matrix(
     order = sorted(cells, key=lambda cell: cell.key not in waits)
     results: dict[Cell, Result] = {}
     slots = Slots(settings.jobs)
+    client_threads(slots.most_in_flight)
     pools: dict[tuple[str, str], Turns] = {}
 
     def connections(client: Client, network: str) -> Turns | None:

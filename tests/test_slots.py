@@ -118,3 +118,20 @@ def test_a_turn_given_to_a_cancelled_waiter_passes_on() -> None:
         return first.cancelled()
 
     assert asyncio.run(asyncio.wait_for(main(), 5))
+
+
+def test_every_cell_in_flight_can_hold_a_thread_for_a_blocking_client() -> None:
+    # 20 blocking clients that each wait until all 20 are running: with too few threads
+    # (the default pool has CPUs + 4) the later ones never start and the barrier breaks.
+    import threading
+
+    from harness.runner import client_threads
+
+    cells = 20
+    everyone = threading.Barrier(cells, timeout=10)
+
+    async def main() -> None:
+        client_threads(cells)
+        await asyncio.gather(*(asyncio.to_thread(everyone.wait) for _ in range(cells)))
+
+    asyncio.run(main())  # raises BrokenBarrierError if any client could not get a thread

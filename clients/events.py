@@ -6,7 +6,7 @@ Its JS twin, for browser pages and the Node host, is ``streamcompatShow`` in
 
 from __future__ import annotations
 
-from harness.model import Reporter, Request
+from streamcompat.harness.model import Reporter, Request
 
 
 def show(event_type: str, data: str, request: Request, report: Reporter) -> bool:

@@ -14,8 +14,8 @@ import codecs
 import json
 import shutil
 
-from harness.model import Client, ClientFailed, Reporter, Request, Resources
-from harness.processes import kill
+from streamcompat.harness.model import Client, ClientFailed, Reporter, Request, Resources
+from streamcompat.harness.processes import kill
 
 HEAD_LIMIT = 64 * 1024  # a response head larger than this is not one
 

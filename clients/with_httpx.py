@@ -19,8 +19,8 @@ import ssl
 import httpx
 from httpx_sse import aconnect_sse
 
-from clients.events import show
-from harness.model import Client, ClientFailed, Reporter, Request, Resources
+from streamcompat.clients.events import show
+from streamcompat.harness.model import Client, ClientFailed, Reporter, Request, Resources
 
 
 def _timeout(request: Request) -> httpx.Timeout:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.model import Client, ClientFailed, Reporter, Request, Resources
+from streamcompat.harness.model import Client, ClientFailed, Reporter, Request, Resources
 
 HERE = Path(__file__).parent
 NODE_DIR = HERE / "node"

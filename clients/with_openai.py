@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import openai
 
-from clients.with_httpx import tls
-from harness.model import Client, Reporter, Request, Resources
+from streamcompat.clients.with_httpx import tls
+from streamcompat.harness.model import Client, Reporter, Request, Resources
 
 
 async def events(request: Request, report: Reporter, resources: Resources) -> None:

@@ -15,8 +15,8 @@ import asyncio
 import requests
 import sseclient
 
-from clients.events import show
-from harness.model import Client, Reporter, Request, Resources
+from streamcompat.clients.events import show
+from streamcompat.harness.model import Client, Reporter, Request, Resources
 
 
 def _read_events(request: Request, report: Reporter) -> None:

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 from starlette.responses import PlainTextResponse, StreamingResponse
 
-from servers import Variant
+from streamcompat import Variant
 
 
 def _raises(tokens: AsyncIterator[str]) -> PlainTextResponse:

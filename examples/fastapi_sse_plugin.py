@@ -14,8 +14,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
-from servers import Variant
-from servers.framings import ASGIResponse
+from streamcompat import ASGIResponse, Variant
 
 
 def _app(tokens: AsyncIterator[str], raw: bool) -> ASGIResponse:

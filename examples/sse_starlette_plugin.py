@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 from sse_starlette.sse import EventSourceResponse
 
-from servers import Variant
+from streamcompat import Variant
 
 
 def respond(tokens: AsyncIterator[str]) -> EventSourceResponse:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.model import Result, Verdict
+from streamcompat.harness.model import Result, Verdict
 
 #: Lower is better. A move to a lower rank is an improvement; any other change regresses.
 RANK = {

@@ -1,6 +1,6 @@
 """Speed, cost and stability figures: run the matrix several times and print what it cost.
 
-    python -m harness.bench [--runs 3] [--period-ms 50] [streamcompat run arguments]
+    python -m streamcompat.harness.bench [--runs 3] [--period-ms 50] [streamcompat run arguments]
 
 Per run and summarised over runs (min / median / max): wall time, cells per second, the
 median and p95 duration of a PASS cell (and the browser PASS cells' median), the delivery
@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.model import Cell
-from harness.verdicts import percentile
+from streamcompat.harness.model import Cell
+from streamcompat.harness.verdicts import percentile
 
 PROC = Path("/proc")
 TICKS_PER_S = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -49,6 +49,7 @@ ROLES = {
     "curl": "curl",
     "other": "other",
 }
+SERVERS = "streamcompat.servers"  # the variant server's package
 SHELLS = frozenset({"sh", "bash", "dash"})  # Debian's /usr/bin/chromium is a shell script
 
 
@@ -69,11 +70,11 @@ def role_of(argv: Sequence[str]) -> str:
     if program in SHELLS and len(words) > 1:
         program = os.path.basename(words[1])
     modules = {words[i + 1] for i, word in enumerate(words[:-1]) if word == "-m"}
-    if any(m == "servers" or m.startswith("servers.") for m in modules):
+    if any(m == SERVERS or m.startswith(f"{SERVERS}.") for m in modules):
         return "server"
-    if "harness.proxy" in modules:
+    if "streamcompat.harness.proxy" in modules:
         return "proxy"
-    if "harness.cli" in modules or program == "streamcompat":
+    if "streamcompat.harness.cli" in modules or program == "streamcompat":
         return "harness"
     if "chrom" in program or program == "headless_shell":
         return "chromium"
@@ -227,7 +228,15 @@ def run_once(run_args: Sequence[str], folder: Path, sample_period: float | None 
     """One ``streamcompat run``; with ``sample_period``, its CPU by role is sampled too."""
     folder.mkdir(parents=True, exist_ok=True)
     results = folder / "results"
-    command = [sys.executable, "-m", "harness.cli", "run", "--quiet", "--results", str(results)]
+    command = [
+        sys.executable,
+        "-m",
+        "streamcompat.harness.cli",
+        "run",
+        "--quiet",
+        "--results",
+        str(results),
+    ]
     cpu: Cpu | None = None
     began = time.monotonic()
     with (folder / "output.log").open("w+b") as log:
@@ -323,7 +332,9 @@ def gate_failures(output: str, strict: bool = False) -> list[str]:
 
 def client_groups() -> dict[str, str]:
     """Client name -> group (python, browser, node, cli)."""
-    from clients import CLIENTS  # the columns of the matrix; imported only when measuring
+    from streamcompat.clients import (
+        CLIENTS,  # the columns of the matrix; imported only when measuring
+    )
 
     return {c.name: c.group for c in CLIENTS}
 
@@ -491,7 +502,7 @@ def tool_parser(prog: str, runs: int) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = tool_parser("python -m harness.bench", runs=3)
+    parser = tool_parser("python -m streamcompat.harness.bench", runs=3)
     parser.add_argument(
         "--period-ms", type=float, default=50.0, help="how often /proc is sampled for CPU"
     )

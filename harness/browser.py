@@ -31,8 +31,8 @@ from urllib.parse import urlencode, urlsplit
 
 from aiohttp import WSMsgType, web
 
-from harness.model import ClientFailed, Reporter, Request
-from harness.scripts import ScriptCells, script_config
+from streamcompat.harness.model import ClientFailed, Reporter, Request
+from streamcompat.harness.scripts import ScriptCells, script_config
 
 #: Needed on locked-down machines (root, no GPU, closed network); harmless elsewhere.
 CHROMIUM_FLAGS = [

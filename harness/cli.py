@@ -24,15 +24,22 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from harness import baseline, differential
-from harness.model import Client, Result, Variant
-from harness.plugins import BUILTIN, PluginError, load_variants
-from harness.proxy import DESCRIPTIONS, NETWORKS
-from harness.reports import write_reports
-from harness.results import index, matrix_table, progress_line, summary, versions, write_index
-from harness.runner import Matrix, Settings, default_jobs, run_matrix
-from harness.server import ServerError
-from harness.sse_corpus import CASES
+from streamcompat.harness import baseline, differential
+from streamcompat.harness.model import Client, Result, Variant
+from streamcompat.harness.plugins import BUILTIN, PluginError, load_variants
+from streamcompat.harness.proxy import DESCRIPTIONS, NETWORKS
+from streamcompat.harness.reports import write_reports
+from streamcompat.harness.results import (
+    index,
+    matrix_table,
+    progress_line,
+    summary,
+    versions,
+    write_index,
+)
+from streamcompat.harness.runner import Matrix, Settings, default_jobs, run_matrix
+from streamcompat.harness.server import ServerError
+from streamcompat.harness.sse_corpus import CASES
 
 DEFAULT_NETWORKS = ("direct", "split")
 DEFAULT_BASELINE = Path("compat-baseline.json")
@@ -43,7 +50,7 @@ class UsageError(Exception):
 
 
 def _clients() -> tuple[Client, ...]:
-    from clients import CLIENTS
+    from streamcompat.clients import CLIENTS
 
     return CLIENTS
 

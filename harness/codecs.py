@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from harness.model import UnitKind
+from streamcompat.harness.model import UnitKind
 
 
 class DecodeError(ValueError):

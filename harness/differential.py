@@ -18,13 +18,13 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from harness.browser import Browser
-from harness.model import Client, ClientFailed, Request, Resources
-from harness.node_host import NodeHost
-from harness.runner import network_origin
-from harness.server import ServerProcess
-from harness.sse_corpus import CASES, Case
-from harness.sse_oracle import parse
+from streamcompat.harness.browser import Browser
+from streamcompat.harness.model import Client, ClientFailed, Request, Resources
+from streamcompat.harness.node_host import NodeHost
+from streamcompat.harness.runner import network_origin
+from streamcompat.harness.server import ServerProcess
+from streamcompat.harness.sse_corpus import CASES, Case
+from streamcompat.harness.sse_oracle import parse
 
 #: The drivers stop at an end event; no corpus case must trigger that.
 NO_END_EVENT = "streamcompat-no-end"

@@ -23,8 +23,8 @@ from contextlib import AbstractAsyncContextManager
 from functools import partial
 from itertools import accumulate
 
-from harness.codecs import DecodeError, Display
-from harness.model import Barrier, Facts
+from streamcompat.harness.codecs import DecodeError, Display
+from streamcompat.harness.model import Barrier, Facts
 
 Release = Callable[[int], None]
 #: Entered while the cell only waits (a hold window): its working slot is lent out.

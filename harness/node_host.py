@@ -23,9 +23,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from harness.model import ClientFailed, Reporter, Request
-from harness.processes import end, spawn_piped
-from harness.scripts import ScriptCells, script_config
+from streamcompat.harness.model import ClientFailed, Reporter, Request
+from streamcompat.harness.processes import end, spawn_piped
+from streamcompat.harness.scripts import ScriptCells, script_config
 
 HOST_SCRIPT = Path(__file__).with_name("node_host.mjs")
 LINE_LIMIT = 16 * 1024 * 1024  # one report line holds a whole batch (a token may be 67 KB+)

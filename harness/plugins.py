@@ -7,9 +7,11 @@ import os
 import sys
 from collections.abc import Iterable
 
-from harness.model import Variant
+from streamcompat.harness.model import Variant
 
 BUILTIN = "builtin"
+#: The top-level packages plug-ins imported before the tool became one package.
+OLD_PACKAGES = frozenset({"harness", "servers", "clients"})
 
 
 class PluginError(Exception):
@@ -30,7 +32,7 @@ def load_variants(specs: Iterable[str]) -> list[Variant]:
 
 def _load(spec: str) -> list[Variant]:
     if spec == BUILTIN:
-        from servers.variants import VARIANTS
+        from streamcompat.servers.variants import VARIANTS
 
         return list(VARIANTS)
     module_name, sep, attr = spec.partition(":")
@@ -41,6 +43,14 @@ def _load(spec: str) -> list[Variant]:
         sys.path.insert(0, os.getcwd())
     try:
         module = importlib.import_module(module_name)
+    except ImportError as exc:  # no such module, or the project's own servers/ instead
+        if (exc.name or "").partition(".")[0] in OLD_PACKAGES:
+            raise PluginError(
+                f"{spec!r}: {module_name} imports {exc.name}, which is now "
+                f"streamcompat.{exc.name}: write `from streamcompat import Variant, framed` "
+                f"(or `streamcompat.{exc.name}`)"
+            ) from exc
+        raise PluginError(f"{spec!r}: cannot import {module_name}: {exc!r}") from exc
     except Exception as exc:  # any import-time failure is the plug-in's, reported plainly
         raise PluginError(f"{spec!r}: cannot import {module_name}: {exc!r}") from exc
     try:
@@ -53,7 +63,7 @@ def _load(spec: str) -> list[Variant]:
     for item in found:
         if not isinstance(item, Variant):
             raise PluginError(
-                f"{spec!r}: {item!r} is not a Variant (build it with servers.Variant or "
-                "servers.framed)"
+                f"{spec!r}: {item!r} is not a Variant (build it with streamcompat.Variant "
+                "or streamcompat.framed)"
             )
     return list(found)

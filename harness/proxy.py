@@ -33,7 +33,7 @@ from collections.abc import Coroutine
 from types import TracebackType
 from typing import Any
 
-from harness.processes import run_child_loop
+from streamcompat.harness.processes import run_child_loop
 
 __all__ = ["DESCRIPTIONS", "NETWORKS", "Proxy", "split_cuts"]
 
@@ -394,12 +394,12 @@ async def _serve_until_signalled(network: str, upstream_port: int, fd: int) -> N
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m harness.proxy --network split --upstream-port P --fd N``.
+    """``python -m streamcompat.harness.proxy --network split --upstream-port P --fd N``.
 
     The harness runs each network as its own process, so that shaping bytes never
     competes with the harness's own event loop (which paces cells and drives clients).
     """
-    parser = argparse.ArgumentParser(prog="python -m harness.proxy")
+    parser = argparse.ArgumentParser(prog="python -m streamcompat.harness.proxy")
     parser.add_argument("--network", choices=NETWORKS, required=True)
     parser.add_argument("--upstream-port", type=int, required=True)
     parser.add_argument("--fd", type=int, required=True, help="a listening loopback socket")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.model import Verdict
+from streamcompat.harness.model import Verdict
 
 Cell = dict[str, Any]
 

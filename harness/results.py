@@ -9,7 +9,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from harness.model import Result, Verdict
+from streamcompat.harness.model import Result, Verdict
 
 SCHEMA_VERSION = 1
 LIBRARIES = (

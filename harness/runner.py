@@ -19,10 +19,10 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from harness.browser import Browser
-from harness.codecs import Display
-from harness.lockstep import Idle, Lockstep
-from harness.model import (
+from streamcompat.harness.browser import Browser
+from streamcompat.harness.codecs import Display
+from streamcompat.harness.lockstep import Idle, Lockstep
+from streamcompat.harness.model import (
     Cell,
     Client,
     ClientFailed,
@@ -32,11 +32,11 @@ from harness.model import (
     Result,
     Variant,
 )
-from harness.node_host import NodeHost
-from harness.processes import STOP_BOUND_S, end, loopback_listener, spawn
-from harness.server import ServerError, ServerLife, ServerProcess
-from harness.tokens import DEFAULT_TOKENS
-from harness.verdicts import judge, measure, unpaced
+from streamcompat.harness.node_host import NodeHost
+from streamcompat.harness.processes import STOP_BOUND_S, end, loopback_listener, spawn
+from streamcompat.harness.server import ServerError, ServerLife, ServerProcess
+from streamcompat.harness.tokens import DEFAULT_TOKENS
+from streamcompat.harness.verdicts import judge, measure, unpaced
 
 #: A cell whose evidence contradicts its stall is played again, at most this often.
 MAX_REPLAYS = 2
@@ -314,7 +314,7 @@ async def network_origin(network: str, server: ServerProcess) -> AsyncIterator[s
         return
     listener = loopback_listener()
     port = listener.getsockname()[1]
-    command = [sys.executable, "-m", "harness.proxy", "--network", network]
+    command = [sys.executable, "-m", "streamcompat.harness.proxy", "--network", network]
     process = spawn([*command, "--upstream-port", str(server.port)], listener=listener)
     try:
         yield f"http://127.0.0.1:{port}"

@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from harness.model import ClientFailed, Reporter, Request
+from streamcompat.harness.model import ClientFailed, Reporter, Request
 
 
 def epoch_to_monotonic() -> float:

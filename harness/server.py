@@ -36,7 +36,7 @@ from typing import IO, Any
 
 import aiohttp
 
-from harness.processes import STOP_BOUND_S, end, exited, loopback_listener, spawn
+from streamcompat.harness.processes import STOP_BOUND_S, end, exited, loopback_listener, spawn
 
 START_BOUND_S = 30.0  # the server must answer its health check within this
 TAKE_BOUND_S = 10.0  # a stream's record must come back within this
@@ -280,7 +280,7 @@ class ServerProcess:
         return await asyncio.shield(self._ready)
 
     def _command(self) -> list[str]:
-        command = [sys.executable, "-m", "servers"]
+        command = [sys.executable, "-m", "streamcompat.servers"]
         for spec in self.variant_specs:
             command += ["--variants", spec]
         if self.tokens is not None:

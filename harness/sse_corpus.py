@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.sse_oracle import Event
+from streamcompat.harness.sse_oracle import Event
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Verdicts under load: the matrix several times while every core is kept busy.
 
-    python -m harness.stress [--runs 5] [streamcompat run arguments]
+    python -m streamcompat.harness.stress [--runs 5] [streamcompat run arguments]
 
 CI runners are noisy; a verdict must not depend on load. Each run gets a bounded CPU
 load — one busy-loop child per CPU — and this prints every cell whose verdict changed
@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-from harness.bench import (
+from streamcompat.harness.bench import (
     RunFailed,
     describe_change,
     run_once,
@@ -26,8 +26,8 @@ from harness.bench import (
     tool_parser,
     verdict_changes,
 )
-from harness.model import Verdict
-from harness.processes import STOP_BOUND_S, _die_with_parent
+from streamcompat.harness.model import Verdict
+from streamcompat.harness.processes import STOP_BOUND_S, _die_with_parent
 
 # A run of the default matrix takes minutes; the bound only matters if neither the
 # `finally` nor PR_SET_PDEATHSIG ended a busy loop (the parent stopped, not killed).
@@ -66,7 +66,7 @@ def cpu_load(bound_s: float, workers: int | None = None) -> Iterator[list[subpro
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = tool_parser("python -m harness.stress", runs=5)
+    parser = tool_parser("python -m streamcompat.harness.stress", runs=5)
     args, run_args = split_args(parser, sys.argv[1:] if argv is None else argv)
     strict = "--strict" in run_args
     workers = os.cpu_count() or 1

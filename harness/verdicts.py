@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from harness.model import Facts, Verdict
+from streamcompat.harness.model import Facts, Verdict
 
 
 def judge(facts: Facts) -> tuple[Verdict, str]:

@@ -2,12 +2,12 @@
 
 Plug-in variants use the same type as the built-ins::
 
-    from servers import Variant, framed, streaming
+    from streamcompat.servers import Variant, framed, streaming
 """
 
-from harness.model import ResponseFactory, Variant
-from servers.framings import SSE_END, framed, raw, sse, sse_json, streaming
-from servers.variants import VARIANTS
+from streamcompat.harness.model import ResponseFactory, Variant
+from streamcompat.servers.framings import SSE_END, framed, raw, sse, sse_json, streaming
+from streamcompat.servers.variants import VARIANTS
 
 __all__ = [
     "SSE_END",

@@ -1,6 +1,7 @@
 """Run the variant server on a listening socket the harness bound (127.0.0.1 only).
 
-    python -m servers --fd 3 --control-fd 4 --variants builtin [--tokens-file tokens.json]
+    python -m streamcompat.servers --fd 3 --control-fd 4 --variants builtin \
+        [--tokens-file tokens.json]
 
 ``--control-fd`` is this process's end of the harness's control channel (a socket
 pair; see ``servers.control``); the server ends when the harness closes it. The run's
@@ -19,15 +20,15 @@ import sys
 
 import uvicorn
 
-from harness.plugins import PluginError, load_variants
-from harness.processes import run_child_loop
-from harness.tokens import DEFAULT_TOKENS
-from servers.app import create_app
-from servers.control import Streams, serve_control
+from streamcompat.harness.plugins import PluginError, load_variants
+from streamcompat.harness.processes import run_child_loop
+from streamcompat.harness.tokens import DEFAULT_TOKENS
+from streamcompat.servers.app import create_app
+from streamcompat.servers.control import Streams, serve_control
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m servers")
+    parser = argparse.ArgumentParser(prog="python -m streamcompat.servers")
     parser.add_argument("--fd", type=int, required=True, help="listening socket to serve on")
     parser.add_argument("--control-fd", type=int, required=True, help="the harness's channel")
     parser.add_argument("--variants", action="append", default=[], help="builtin or module:attr")

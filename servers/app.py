@@ -13,10 +13,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response, StreamingResponse
 
-from harness.model import Variant
-from harness.sse_corpus import CASES
-from servers.chain import token_stream
-from servers.control import Streams
+from streamcompat.harness.model import Variant
+from streamcompat.harness.sse_corpus import CASES
+from streamcompat.servers.chain import token_stream
+from streamcompat.servers.control import Streams
 
 CORPUS = {case.name: case.wire for case in CASES}
 # The browser host's page (harness/browser.py): it imports its program from the harness,

@@ -24,7 +24,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from servers.chain import Gate
+from streamcompat.servers.chain import Gate
 
 MAX_STREAMS = 1000  # streams nobody took are dropped oldest first, so memory stays bounded
 LINE_LIMIT = 1 << 20

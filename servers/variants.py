@@ -10,8 +10,8 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
-from harness.model import Variant
-from servers.framings import (
+from streamcompat.harness.model import Variant
+from streamcompat.servers.framings import (
     SSE_END,
     ASGIResponse,
     framed,

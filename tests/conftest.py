@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -67,3 +68,7 @@ async def silent_server(path: str = "/raw") -> AsyncIterator[tuple[str, asyncio.
         yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}{path}", hung_up
     finally:
         server.close()
+
+
+#: The command line of the installed tool, run from the checkout (as `streamcompat`).
+CLI = [sys.executable, "-m", "streamcompat.harness.cli"]

@@ -18,7 +18,7 @@ from pathlib import Path
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from servers import Variant
+from streamcompat import Variant
 
 #: Where ``kills-server-for-good`` leaves its mark (unset: it only kills, like ``kills-server``).
 MARK_ENV = "STREAMCOMPAT_HOSTILE_MARK"

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from harness import baseline, cli
-from harness.baseline import RANK, Comparison, compare
-from harness.model import Cell, Facts, Result, Verdict
+from streamcompat.harness import baseline, cli
+from streamcompat.harness.baseline import RANK, Comparison, compare
+from streamcompat.harness.model import Cell, Facts, Result, Verdict
 
 KEY = "sse × httpx-sse × direct"
 

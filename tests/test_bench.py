@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from harness import stress
-from harness.bench import (
+from streamcompat.harness import stress
+from streamcompat.harness.bench import (
     TICKS_PER_S,
     Cpu,
     Figures,
@@ -33,7 +33,7 @@ from harness.bench import (
     verdict_changes,
     verdicts,
 )
-from harness.stress import cpu_load, run_summary
+from streamcompat.harness.stress import cpu_load, run_summary
 from tests.conftest import alive
 
 linux_only = pytest.mark.skipif(sys.platform != "linux", reason="pidfd and /proc")
@@ -45,12 +45,15 @@ SITE = "/project/.venv/lib/python3.11/site-packages"
 @pytest.mark.parametrize(
     ("argv", "role"),
     [
-        ([PYTHON, "-m", "harness.cli", "run", "--quiet"], "harness"),
+        ([PYTHON, "-m", "streamcompat.harness.cli", "run", "--quiet"], "harness"),
         (["/usr/local/bin/streamcompat", "run"], "harness"),
-        ([PYTHON, "-m", "servers", "--variants", "builtin", "--fd", "6"], "server"),
-        ([PYTHON, "-X", "dev", "-m", "servers.app"], "server"),  # a module of the package
+        ([PYTHON, "-m", "streamcompat.servers", "--variants", "builtin", "--fd", "6"], "server"),
+        (
+            [PYTHON, "-X", "dev", "-m", "streamcompat.servers.app"],
+            "server",
+        ),  # a module of the package
         ([PYTHON, "-m", "serverside"], "other"),  # not the package
-        ([PYTHON, "-m", "harness.proxy", "--network", "split", "--fd", "6"], "proxy"),
+        ([PYTHON, "-m", "streamcompat.harness.proxy", "--network", "split", "--fd", "6"], "proxy"),
         (["/usr/lib/chromium/chromium", "--type=renderer", "--no-sandbox"], "chromium"),
         (["/bin/sh", "/usr/bin/chromium", "--headless"], "chromium"),
         (["/usr/lib/chromium/chromium --type=zygote --no-sandbox"], "chromium"),  # retitled
@@ -96,14 +99,14 @@ class FakeProc:
         tree.observe(sorted(self.stats), stat_of, lambda pid: self.argvs.get(pid, []))
 
 
-HARNESS = ["python", "-m", "harness.cli", "run"]
+HARNESS = ["python", "-m", "streamcompat.harness.cli", "run"]
 
 
 def test_cpu_by_role_keeps_each_process_last_figure() -> None:
     proc, tree = FakeProc(), ProcessTree(root=500)
     proc.put(500, 1, 10, HARNESS)
     proc.put(20, 1, 99, ["sshd"])  # not the run's
-    proc.put(501, 500, 5, ["python", "-m", "servers"])
+    proc.put(501, 500, 5, ["python", "-m", "streamcompat.servers"])
     proc.put(30, 502, 3, ["/usr/lib/chromium/chromium", "--type=renderer"])  # listed first
     proc.put(502, 504, 4, ["/usr/lib/chromium/chromium"])
     proc.put(503, 500, 1, HARNESS)  # forked by the harness, not exec'd yet
@@ -113,14 +116,16 @@ def test_cpu_by_role_keeps_each_process_last_figure() -> None:
     proc.observe(tree)
 
     proc.put(500, 1, 30, HARNESS)
-    proc.put(501, 500, 15, ["python", "-m", "servers"])
+    proc.put(501, 500, 15, ["python", "-m", "streamcompat.servers"])
     proc.put(30, 1, 8, ["/usr/lib/chromium/chromium", "--type=renderer"])  # orphaned: stays
     del proc.stats[502]  # ended: its last figure counts
     proc.put(503, 500, 2, ["/usr/bin/curl", "-N"])  # exec'd
     proc.observe(tree)
 
     del proc.stats[501]
-    proc.put(501, 20, 70, ["python", "-m", "servers"], started=9)  # pid reused, not the run's
+    proc.put(
+        501, 20, 70, ["python", "-m", "streamcompat.servers"], started=9
+    )  # pid reused, not the run's
     proc.observe(tree)
 
     cpu = tree.cpu_by_role()

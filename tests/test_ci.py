@@ -81,7 +81,7 @@ def test_a_session_per_python_and_group_tagged_with_both(cells: set[tuple[str, s
 
 
 def test_ci_groups_are_the_groups_streamcompat_knows(noxfile: types.ModuleType) -> None:
-    from clients import CLIENTS
+    from streamcompat.clients import CLIENTS
 
     known = {c.group for c in CLIENTS}
     # A group CI does not know is never run there; one streamcompat does not know exits 2.

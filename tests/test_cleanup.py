@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import alive, descendants
+from tests.conftest import CLI, alive, descendants
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -20,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def start(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], threading.Event, list[str]]:
     """Start the CLI; the event is set once its first cell has a verdict."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "harness.cli", "run", "--results", str(tmp_path), *args],
+        [*CLI, "run", "--results", str(tmp_path), *args],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     first_cell = threading.Event()
@@ -76,7 +75,7 @@ def test_run_with_a_failing_cell_ends_everything(tmp_path: Path) -> None:
 
 def test_unreachable_plugin_is_a_clear_setup_error(tmp_path: Path) -> None:
     run = subprocess.run(
-        [sys.executable, "-m", "harness.cli", "run", "--variants", "nope_xyz:V"],
+        [*CLI, "run", "--variants", "nope_xyz:V"],
         cwd=ROOT, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert run.returncode == 2

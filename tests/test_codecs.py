@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from harness.codecs import DecodeError, Display, codec
-from harness.sse_oracle import parse
-from harness.tokens import DEFAULT_TOKENS, LONG_TOKEN
-from servers.framings import SSE_END, raw, sse, sse_json
+from streamcompat.harness.codecs import DecodeError, Display, codec
+from streamcompat.harness.sse_oracle import parse
+from streamcompat.harness.tokens import DEFAULT_TOKENS, LONG_TOKEN
+from streamcompat.servers.framings import SSE_END, raw, sse, sse_json
 
 TRICKY = [
     *DEFAULT_TOKENS,

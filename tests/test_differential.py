@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from clients import CLIENTS
-from harness.differential import Outcome, events_of, run_corpus, sse_clients, table
-from harness.sse_corpus import CASES
+from streamcompat.clients import CLIENTS
+from streamcompat.harness.differential import Outcome, events_of, run_corpus, sse_clients, table
+from streamcompat.harness.sse_corpus import CASES
 
 BY_NAME = {c.name: c for c in CLIENTS}
 

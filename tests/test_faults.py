@@ -10,19 +10,26 @@ import json
 import os
 import secrets
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from harness.model import Cell, Client, ClientFailed, Reporter, Request, Resources, Verdict
-from harness.runner import Settings, Stage, run_cell
-from harness.server import ServerProcess
-from servers.variants import VARIANTS
+from streamcompat.harness.model import (
+    Cell,
+    Client,
+    ClientFailed,
+    Reporter,
+    Request,
+    Resources,
+    Verdict,
+)
+from streamcompat.harness.runner import Settings, Stage, run_cell
+from streamcompat.harness.server import ServerProcess
+from streamcompat.servers.variants import VARIANTS
 from tests import hostile_plugins
-from tests.conftest import alive
+from tests.conftest import CLI, alive
 
 ROOT = Path(__file__).resolve().parent.parent
 HOSTILE = "tests.hostile_plugins:VARIANTS"
@@ -40,7 +47,7 @@ def run(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> tuple[
     mark = secrets.token_hex(8)
     results = tmp_path / "results"
     done = subprocess.run(
-        [sys.executable, "-m", "harness.cli", "run", "--quiet", "--results", str(results),
+        [*CLI, "run", "--quiet", "--results", str(results),
          "--deadline", DEADLINE, "--head-window", HEAD_WINDOW, "--clients", CLIENTS, *args],
         cwd=ROOT, capture_output=True, text=True, timeout=180,
         env={**os.environ, **(env or {}), RUN_MARK: mark},

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import CLI
+
 ROOT = Path(__file__).resolve().parent.parent
 # Python SSE parsers and the browser's EventSource: no npm packages needed in the copy.
 CLIENTS = "browser-eventsource,httpx-sse,requests-sseclient"
@@ -20,7 +22,7 @@ CLIENTS = "browser-eventsource,httpx-sse,requests-sseclient"
 @pytest.fixture(scope="module")
 def copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     target = tmp_path_factory.mktemp("project")
-    for name in ("harness", "servers", "clients", "compat-baseline.json"):
+    for name in ("streamcompat", "harness", "servers", "clients", "compat-baseline.json"):
         source = ROOT / name
         if source.is_dir():
             shutil.copytree(source, target / name, ignore=shutil.ignore_patterns("node_modules"))
@@ -30,7 +32,15 @@ def copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def gate(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "harness.cli", "run", "--quiet", "--network", "direct"]
+    command = [
+        sys.executable,
+        "-m",
+        "streamcompat.harness.cli",
+        "run",
+        "--quiet",
+        "--network",
+        "direct",
+    ]
     return subprocess.run(
         [*command, "--results", str(project / "results"), *args],
         cwd=project, capture_output=True, text=True, timeout=300,
@@ -76,7 +86,7 @@ def test_plugin_examples_and_broken_plugins_get_verdicts(tmp_path: Path) -> None
     out = tmp_path / "plugins.json"
     run = subprocess.run(
         [
-            sys.executable, "-m", "harness.cli", "run", "--quiet", "--network", "direct",
+            *CLI, "run", "--quiet", "--network", "direct",
             "--variants", "examples.sse_starlette_plugin:VARIANTS",
             "--variants", "examples.fastapi_sse_plugin:VARIANTS",
             "--variants", "examples.broken_plugins:VARIANTS",
@@ -107,7 +117,7 @@ def test_plugin_examples_and_broken_plugins_get_verdicts(tmp_path: Path) -> None
 
 def test_not_a_variant_is_a_setup_error() -> None:
     run = subprocess.run(
-        [sys.executable, "-m", "harness.cli", "run",
+        [*CLI, "run",
          "--variants", "examples.broken_plugins:NOT_VARIANTS"],
         cwd=ROOT, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
@@ -115,8 +125,8 @@ def test_not_a_variant_is_a_setup_error() -> None:
 
 
 def test_clients_whose_programs_are_missing_are_skipped_not_regressions() -> None:
-    from harness.cli import unavailable
-    from harness.model import Client
+    from streamcompat.harness.cli import unavailable
+    from streamcompat.harness.model import Client
 
     async def never(*args: object) -> None:
         raise AssertionError("a skipped client must not run")

@@ -11,11 +11,11 @@ from unittest.mock import patch
 
 import pytest
 
-from harness import lockstep
-from harness.codecs import Display
-from harness.lockstep import Lockstep
-from harness.model import Verdict
-from harness.verdicts import judge
+from streamcompat.harness import lockstep
+from streamcompat.harness.codecs import Display
+from streamcompat.harness.lockstep import Lockstep
+from streamcompat.harness.model import Verdict
+from streamcompat.harness.verdicts import judge
 from tests.fake_clock import FakeClockLoop, run_on_fake_clock
 
 TOKENS = ["a", "b", "c", "d"]

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from harness.model import Verdict
+from streamcompat.harness.model import Verdict
+from tests.conftest import CLI
 
 ROOT = Path(__file__).resolve().parent.parent
 BASELINE = json.loads((ROOT / "compat-baseline.json").read_text(encoding="utf-8"))["cells"]
@@ -29,7 +29,7 @@ FIELDS = {
 def index(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     results = tmp_path_factory.mktemp("results")
     run = subprocess.run(
-        [sys.executable, "-m", "harness.cli", "run", "--quiet", "--results", str(results)],
+        [*CLI, "run", "--quiet", "--results", str(results)],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     # 0: every cell as pinned; 1: some cell changed (its own test says which); else the
@@ -54,8 +54,8 @@ def test_cell_matches_baseline(index: dict[str, Any], key: str) -> None:
 
 
 def test_every_cell_has_one_verdict_and_the_fields(index: dict[str, Any]) -> None:
-    from clients import CLIENTS
-    from servers.variants import VARIANTS
+    from streamcompat.clients import CLIENTS
+    from streamcompat.servers.variants import VARIANTS
 
     # Every variant × every client × the default networks (direct and split).
     assert len(index["cells"]) == len(VARIANTS) * len(CLIENTS) * 2 == len(BASELINE)

@@ -19,12 +19,20 @@ from typing import Any, cast
 import pytest
 from aiohttp import web
 
-from clients import with_curl, with_httpx, with_openai, with_sseclient
-from harness.model import Cell, ClientFailed, Request, Resources, Result, Variant, Verdict
-from harness.plugins import load_variants
-from harness.runner import Matrix, Settings, Stage, run_cell, run_matrix
-from harness.tokens import DEFAULT_TOKENS
-from servers.chain import Gate
+from streamcompat.clients import with_curl, with_httpx, with_openai, with_sseclient
+from streamcompat.harness.model import (
+    Cell,
+    ClientFailed,
+    Request,
+    Resources,
+    Result,
+    Variant,
+    Verdict,
+)
+from streamcompat.harness.plugins import load_variants
+from streamcompat.harness.runner import Matrix, Settings, Stage, run_cell, run_matrix
+from streamcompat.harness.tokens import DEFAULT_TOKENS
+from streamcompat.servers.chain import Gate
 from tests.conftest import alive, descendants, serving
 
 CLIENTS = (

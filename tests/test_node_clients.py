@@ -14,15 +14,15 @@ from typing import Any
 
 import pytest
 
-from clients import with_node
-from clients.browser_sse import BROWSER_FETCH_SSE
-from clients.with_node import AXIOS, NODE_EVENTSOURCE, NODE_FETCH
-from harness.browser import Browser
-from harness.model import Cell, Client, ClientFailed, Request, Resources, Result
-from harness.node_host import NodeHost
-from harness.plugins import load_variants
-from harness.runner import Settings, Stage, run_cell
-from harness.server import ServerProcess
+from streamcompat.clients import with_node
+from streamcompat.clients.browser_sse import BROWSER_FETCH_SSE
+from streamcompat.clients.with_node import AXIOS, NODE_EVENTSOURCE, NODE_FETCH
+from streamcompat.harness.browser import Browser
+from streamcompat.harness.model import Cell, Client, ClientFailed, Request, Resources, Result
+from streamcompat.harness.node_host import NodeHost
+from streamcompat.harness.plugins import load_variants
+from streamcompat.harness.runner import Settings, Stage, run_cell
+from streamcompat.harness.server import ServerProcess
 from tests.conftest import alive, silent_server
 
 EXPECTED = {

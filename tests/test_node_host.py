@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from clients import with_node
-from harness.model import Barrier, ClientFailed, Request, Resources
-from harness.node_host import HOST_SCRIPT, NodeHost, NodeHub
+from streamcompat.clients import with_node
+from streamcompat.harness.model import Barrier, ClientFailed, Request, Resources
+from streamcompat.harness.node_host import HOST_SCRIPT, NodeHost, NodeHub
 from tests.conftest import alive, descendants, serving, silent_server
 
 pytestmark = pytest.mark.skipif(

@@ -5,11 +5,12 @@ from __future__ import annotations
 import sys
 import types
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from harness.plugins import PluginError, load_variants
-from servers import Variant, framed, raw
+from streamcompat.harness.plugins import PluginError, load_variants
+from streamcompat.servers import Variant, framed, raw
 
 
 @pytest.fixture
@@ -55,3 +56,32 @@ def test_bad_specs_say_what_to_fix(
 def test_duplicate_names_are_refused(plugin_module: types.ModuleType) -> None:
     with pytest.raises(PluginError, match="repeated: mine"):
         load_variants(["sc_test_plugin:ONE", "sc_test_plugin:ONE"])
+
+
+def test_the_public_api_is_the_package_itself() -> None:
+    import streamcompat
+    from streamcompat.harness import model
+    from streamcompat.servers import framings
+
+    assert streamcompat.Variant is model.Variant and streamcompat.framed is framings.framed
+    assert all(hasattr(streamcompat, name) for name in streamcompat.__all__)
+    with pytest.raises(AttributeError):
+        _ = streamcompat.no_such_name
+
+
+def test_a_plugin_on_the_old_top_level_names_gets_one_line_saying_what_to_import(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The project has a servers/ package of its own, as many LLM apps do.
+    (tmp_path / "servers").mkdir()
+    (tmp_path / "servers" / "__init__.py").write_text("ROUTES = []\n")
+    (tmp_path / "oldplug.py").write_text("from servers import Variant\nV = []\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in ("servers", "oldplug"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    with pytest.raises(PluginError) as failed:
+        load_variants(["oldplug:V"])
+    message = str(failed.value)
+    assert "\n" not in message
+    assert "from streamcompat import Variant" in message and "oldplug" in message

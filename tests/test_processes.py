@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from harness import processes
-from harness import server as server_module
-from harness.processes import end, spawn_piped
-from harness.server import ServerError, ServerProcess
+from streamcompat.harness import processes
+from streamcompat.harness import server as server_module
+from streamcompat.harness.processes import end, spawn_piped
+from streamcompat.harness.server import ServerError, ServerProcess
 from tests.conftest import alive, descendants
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="/proc and pidfds")

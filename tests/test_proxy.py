@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from harness.proxy import DESCRIPTIONS, NETWORKS, Proxy, split_cuts
+from streamcompat.harness.proxy import DESCRIPTIONS, NETWORKS, Proxy, split_cuts
 from tests.fake_clock import FakeClockLoop, run_on_fake_clock
 
 LOOPBACK = "127.0.0.1"
@@ -411,7 +411,7 @@ def test_aiohttp_chunked_response_through_network(network: str) -> None:
 
 
 def _ends(chunks: list[bytes]) -> list[tuple[bytes, bool, bool]]:
-    from harness.proxy import ResponseScanner
+    from streamcompat.harness.proxy import ResponseScanner
 
     scanner = ResponseScanner()
     return [piece for chunk in chunks for piece in scanner.feed(chunk)]

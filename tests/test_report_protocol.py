@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from clients.events import show
-from harness import scripts
-from harness.browser import Browser
-from harness.model import Barrier, ClientFailed, Request
-from harness.scripts import ScriptCells
+from streamcompat.clients.events import show
+from streamcompat.harness import scripts
+from streamcompat.harness.browser import Browser
+from streamcompat.harness.model import Barrier, ClientFailed, Request
+from streamcompat.harness.scripts import ScriptCells
 from tests.conftest import serving
 
 PROTOCOL = Path(__file__).resolve().parent.parent / "harness" / "scripts.js"
@@ -260,7 +260,9 @@ def test_a_page_barrier_delivers_what_the_page_queued_before_it(tmp_path: Path) 
     queued: asyncio.Queue[None] = asyncio.Queue()
 
     async def blank(request: web.Request) -> web.Response:
-        from servers.app import BLANK_PAGE  # the variant server's page: it loads the host
+        from streamcompat.servers.app import (
+            BLANK_PAGE,  # the variant server's page: it loads the host
+        )
 
         return web.Response(text=BLANK_PAGE, content_type="text/html")
 
@@ -314,7 +316,7 @@ def test_a_page_that_goes_away_fails_its_cell_and_the_next_cell_gets_a_new_page(
     )
 
     async def blank(request: web.Request) -> web.Response:
-        from servers.app import BLANK_PAGE
+        from streamcompat.servers.app import BLANK_PAGE
 
         return web.Response(text=BLANK_PAGE, content_type="text/html")
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from harness.browser import CHROMIUM_FLAGS, find_chromium
-from harness.reports import write_reports
+from streamcompat.harness.browser import CHROMIUM_FLAGS, find_chromium
+from streamcompat.harness.reports import write_reports
 
 INJECTED = """shown '<script>alert("x")</script>' & "more" where 'Hello' was expected"""
 BUFFERED_DETAIL = "content exact, but token 1 of 3 had not surfaced within the hold window"
@@ -295,8 +295,8 @@ def test_report_includes_the_spec_differential_when_it_ran(tmp_path: Path) -> No
 
 
 def test_cell_record_places_the_cell_on_the_runs_timeline() -> None:
-    from harness.model import Cell, Facts, Result, Verdict
-    from harness.results import cell_record
+    from streamcompat.harness.model import Cell, Facts, Result, Verdict
+    from streamcompat.harness.results import cell_record
 
     facts = Facts(tokens=["a"])
     facts.started_at = 102.5

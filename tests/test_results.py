@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness.model import Cell, Facts, Result, Verdict
-from harness.results import (
+from streamcompat.harness.model import Cell, Facts, Result, Verdict
+from streamcompat.harness.results import (
     SCHEMA_VERSION,
     cell_record,
     index,

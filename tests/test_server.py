@@ -14,8 +14,14 @@ from typing import Any
 import aiohttp
 import pytest
 
-from harness.server import ServerError, ServerLife, ServerProcess, describe_exit, log_summary
-from servers.chain import Gate, token_stream
+from streamcompat.harness.server import (
+    ServerError,
+    ServerLife,
+    ServerProcess,
+    describe_exit,
+    log_summary,
+)
+from streamcompat.servers.chain import Gate, token_stream
 from tests import hostile_plugins
 from tests.conftest import alive
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from harness.runner import Slots, Turns
+from streamcompat.harness.runner import Slots, Turns
 
 
 def test_a_waiting_cell_lends_its_slot_and_takes_it_back() -> None:
@@ -125,7 +125,7 @@ def test_every_cell_in_flight_can_hold_a_thread_for_a_blocking_client() -> None:
     # (the default pool has CPUs + 4) the later ones never start and the barrier breaks.
     import threading
 
-    from harness.runner import client_threads
+    from streamcompat.harness.runner import client_threads
 
     cells = 20
     everyone = threading.Barrier(cells, timeout=10)

@@ -13,9 +13,9 @@ from collections.abc import Callable
 
 import pytest
 
-from harness.proxy import split_cuts
-from harness.sse_oracle import SSEDecoder
-from harness.tokens import LONG_TOKEN
+from streamcompat.harness.proxy import split_cuts
+from streamcompat.harness.sse_oracle import SSEDecoder
+from streamcompat.harness.tokens import LONG_TOKEN
 from tests.test_proxy import PIECES, cut_pieces, reads_through
 
 # The rule, byte-exactly.

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from harness.sse_corpus import CASES, Case
-from harness.sse_oracle import Event, SSEDecoder, parse
+from streamcompat.harness.sse_corpus import CASES, Case
+from streamcompat.harness.sse_oracle import Event, SSEDecoder, parse
 
 BY_NAME = {case.name: case for case in CASES}
 

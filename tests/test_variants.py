@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from harness.codecs import codec
-from harness.model import Variant
-from harness.sse_oracle import parse
-from harness.tokens import DEFAULT_TOKENS
-from servers.variants import VARIANTS
+from streamcompat.harness.codecs import codec
+from streamcompat.harness.model import Variant
+from streamcompat.harness.sse_oracle import parse
+from streamcompat.harness.tokens import DEFAULT_TOKENS
+from streamcompat.servers.variants import VARIANTS
 
 BY_NAME = {v.name: v for v in VARIANTS}
 SPEC_CORRECT = [

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from harness.model import Facts, Verdict
-from harness.verdicts import held_back, judge, later_bytes_at, measure, percentile, unpaced
+from streamcompat.harness.model import Facts, Verdict
+from streamcompat.harness.verdicts import (
+    held_back,
+    judge,
+    later_bytes_at,
+    measure,
+    percentile,
+    unpaced,
+)
 
 TOKENS = ["Hello", " world", "!"]
 

@@ -2,7 +2,7 @@
 
 Plug-in variants use the same type as the built-ins::
 
-    from streamcompat.servers import Variant, framed, streaming
+    from streamcompat import Variant, framed, streaming
 """
 
 from streamcompat.harness.model import ResponseFactory, Variant

@@ -1,35 +1,33 @@
 """Browser SSE client in Chromium: ``fetch`` + ``eventsource-parser``, the SSE parser
 LLM front-ends (the Vercel AI SDK among them) ship.
 
-The parser is the npm package installed in ``clients/node`` (``npm ci --prefix
-clients/node``); its single-file ESM build is imported into the page, never fetched
-from the network, and the streaming URL is not routed.
+The parser is the pinned npm package (``clients.npm``); its single-file ESM build is
+imported into the page from the harness, and the streaming URL is not routed.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from streamcompat.clients import npm
 from streamcompat.harness.browser import CHROMIUM_CONNECTIONS_PER_HOST
 from streamcompat.harness.model import Client, ClientFailed, Reporter, Request, Resources
 
 HERE = Path(__file__).parent
-PARSER = HERE / "node" / "node_modules" / "eventsource-parser" / "dist" / "index.js"
+PARSER = Path("node", "node_modules", "eventsource-parser", "dist", "index.js")
 
 
 async def fetch_sse(request: Request, report: Reporter, resources: Resources) -> None:
-    if not PARSER.is_file():
-        raise ClientFailed(
-            "run `npm ci --prefix clients/node` to install the Node clients' packages"
-            " (eventsource-parser is missing)"
-        )
+    folder = npm.installed()
+    if folder is None or not (folder / PARSER).is_file():
+        raise ClientFailed(f"eventsource-parser is not installed: {npm.SETUP}")
     hub = await resources.browser_context()
     await hub.run(
         HERE / "browser_fetch_sse.js",
         "streamcompatFetchSse",
         request,
         report,
-        modules={"EventSourceParser": PARSER},
+        modules={"EventSourceParser": folder / PARSER},
     )
 
 
@@ -40,4 +38,5 @@ BROWSER_FETCH_SSE = Client(
     "Chromium fetch() (POST) + eventsource-parser createParser, fed by TextDecoder(stream)",
     group="browser",
     connections_per_origin=CHROMIUM_CONNECTIONS_PER_HOST,
+    npm=True,
 )

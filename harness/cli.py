@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import time
 import traceback
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from streamcompat.harness import baseline, differential
+from streamcompat.harness.browser import find_chromium
 from streamcompat.harness.model import Client, Result, Variant
 from streamcompat.harness.plugins import BUILTIN, PluginError, load_variants
 from streamcompat.harness.proxy import DESCRIPTIONS, NETWORKS
@@ -60,12 +62,62 @@ def _split(values: Sequence[str]) -> list[str]:
 
 
 def unavailable(clients: Sequence[Client]) -> dict[str, str]:
-    """Clients whose programs this machine lacks, with the reason."""
-    return {
-        c.name: f"{', '.join(missing)} not installed"
+    """Clients whose programs or npm packages this machine lacks, with the reason."""
+    from streamcompat.clients import npm  # the clients' package: imported when needed
+
+    missing = {
+        c.name: f"{', '.join(gone)} not installed"
         for c in clients
-        if (missing := [x for x in c.requires if shutil.which(x) is None])
+        if (gone := [x for x in c.requires if shutil.which(x) is None])
     }
+    wanting = [c for c in clients if c.npm and c.name not in missing]
+    if wanting and npm.installed() is None:
+        # First use outside a checkout: install them once, saying so.
+        print(
+            f"streamcompat: installing the clients' npm packages into {npm.cache_root()} "
+            "(once; `streamcompat setup` does it ahead)",
+            file=sys.stderr,
+        )
+        try:
+            npm.install()
+        except (npm.SetupFailed, OSError) as exc:
+            missing |= {c.name: f"npm packages not installed ({exc})" for c in wanting}
+    return missing
+
+
+def setup_command() -> int:
+    """Install what the clients need outside a checkout: the npm packages, a Chromium."""
+    from streamcompat.clients import npm
+
+    try:
+        folder = npm.install()
+    except (npm.SetupFailed, OSError) as exc:
+        print(f"streamcompat setup: npm packages: {exc}", file=sys.stderr)
+        return 1
+    print(f"npm packages: {folder / 'node' / 'node_modules'}")
+    chromium = find_chromium() or _playwright_chromium()
+    if chromium:
+        print(f"Chromium: {chromium}")
+        return 0
+    print("Chromium: none found; installing Playwright's (python -m playwright install chromium)")
+    done = subprocess.run([sys.executable, "-m", "playwright", "install", "chromium"], check=False)
+    if done.returncode != 0:
+        print(
+            "streamcompat setup: Chromium could not be installed; install one "
+            "(`apt-get install chromium` on Debian/Ubuntu) or set STREAMCOMPAT_CHROMIUM",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def _playwright_chromium() -> str:
+    """Playwright's own Chromium, if it has been downloaded."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        path = playwright.chromium.executable_path
+    return path if Path(path).exists() else ""
 
 
 def select_clients(wanted: Sequence[str]) -> list[Client]:
@@ -117,6 +169,10 @@ def parser() -> argparse.ArgumentParser:
             help="'builtin' (default) or module:attr naming a Variant or a list of them; "
             "repeatable",
         )
+    commands.add_parser(
+        "setup",
+        help="install the clients' npm packages (per user) and find or install a Chromium",
+    )
     spec = commands.add_parser(
         "spec", help="the differential: every SSE-parsing client against the spec corpus"
     )
@@ -450,6 +506,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "list":
             return list_command(args)
+        if args.command == "setup":
+            return setup_command()
         return asyncio.run(_main(args))
     except (UsageError, PluginError, ServerError) as exc:
         print(f"streamcompat: {exc}", file=sys.stderr)

@@ -123,6 +123,8 @@ class Client:
     codecs: frozenset[str] | None = None
     #: Programs it needs on PATH; a machine without them skips the client, with a notice.
     requires: tuple[str, ...] = ()
+    #: It needs the pinned npm packages (``streamcompat setup``; see ``clients.npm``).
+    npm: bool = False
     #: HTTP/1.1 connections its runtime opens to one origin at most (Chromium: 6), shared
     #: by the clients of its group; more cells at once would queue inside the runtime.
     connections_per_origin: int | None = None

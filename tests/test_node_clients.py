@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from streamcompat.clients import with_node
+from streamcompat.clients import npm, with_node
 from streamcompat.clients.browser_sse import BROWSER_FETCH_SSE
 from streamcompat.clients.with_node import AXIOS, NODE_EVENTSOURCE, NODE_FETCH
 from streamcompat.harness.browser import Browser
@@ -127,15 +127,14 @@ def test_missing_node_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
         asyncio.run(scenario())
 
 
-def test_missing_packages_say_to_run_npm_ci(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.setattr(with_node, "NODE_DIR", tmp_path)
+def test_missing_packages_say_to_run_setup(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(npm, "HERE", tmp_path)  # no node_modules beside the scripts
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # nor a per-user copy
 
     async def scenario() -> None:
         async with NodeHost() as node:
             resources = Resources(_no_browser, node_host=node.hub)
             await with_node.axios(_request("http://127.0.0.1:9/"), Recorder(), resources)
 
-    with pytest.raises(ClientFailed, match=r"npm ci --prefix clients/node"):
+    with pytest.raises(ClientFailed, match=r"streamcompat setup"):
         asyncio.run(scenario())

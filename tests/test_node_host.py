@@ -17,13 +17,13 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from streamcompat.clients import with_node
+from streamcompat.clients import npm, with_node
 from streamcompat.harness.model import Barrier, ClientFailed, Request, Resources
 from streamcompat.harness.node_host import HOST_SCRIPT, NodeHost, NodeHub
 from tests.conftest import alive, descendants, serving, silent_server
 
 pytestmark = pytest.mark.skipif(
-    shutil.which("node") is None or not (with_node.NODE_DIR / "node_modules").is_dir(),
+    shutil.which("node") is None or npm.installed() is None,
     reason="needs node and `npm ci --prefix clients/node`",
 )
 STREAM = ["Hello", " wor", "ld"]

@@ -333,6 +333,7 @@ async def run_command(args: argparse.Namespace) -> int:
             "jobs": settings.jobs,
         },
         "wall_s": round(wall, 3),
+        "skipped": skipped,  # clients this machine cannot run, and why
     }
     data = index(results, run, began)
     write_index(args.results / "index.json", data)

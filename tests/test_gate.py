@@ -32,15 +32,7 @@ def copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def gate(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    command = [
-        sys.executable,
-        "-m",
-        "streamcompat.harness.cli",
-        "run",
-        "--quiet",
-        "--network",
-        "direct",
-    ]
+    command = [*CLI, "run", "--quiet", "--network", "direct"]
     return subprocess.run(
         [*command, "--results", str(project / "results"), *args],
         cwd=project, capture_output=True, text=True, timeout=300,

@@ -9,7 +9,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from streamcompat.harness.model import Result, Verdict
+from streamcompat.harness.model import Result, Verdict, Wire
 
 SCHEMA_VERSION = 1
 LIBRARIES = (
@@ -37,6 +37,29 @@ def _ms(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
 
 
+def wire_record(wire: Wire | None, cell_began: float) -> dict[str, Any] | None:
+    """A cell's ``wire`` in ``index.json``: bytes as latin-1 text (one character per byte,
+    so ``text.encode("latin-1")`` gives them back), times in ms from the cell's start.
+    A write is ``[ms, bytes]``, or ``[ms, first bytes, bytes left out, last bytes]``;
+    ``ended_ms`` is when the body ended (None: not before the cell did)."""
+    if wire is None:
+        return None
+    sent: list[list[Any]] = []
+    for w in wire.writes:
+        at = _ms((w.at - cell_began) * 1000)
+        data = w.data.decode("latin-1")
+        sent.append([at, data, w.left_out, w.tail.decode("latin-1")] if w.left_out else [at, data])
+    return {
+        "status": wire.status,
+        "headers": [list(pair) for pair in wire.headers],
+        "server_sent": sent,
+        "sent_bytes": wire.sent_bytes,
+        "sent_writes": wire.sent_writes,
+        "truncated": wire.truncated,
+        "ended_ms": _ms((wire.ended_at - cell_began) * 1000) if wire.ended_at else None,
+    }
+
+
 def cell_record(result: Result, run_began: float | None = None) -> dict[str, Any]:
     """One cell of ``index.json``; ``run_began`` (monotonic) places the cell on the run's
     timeline (``started_ms``)."""
@@ -59,6 +82,7 @@ def cell_record(result: Result, run_began: float | None = None) -> dict[str, Any
         # Relative to the cell's start, for timeline pictures.
         "emitted_ms": [_ms((t - facts.started_at) * 1000) for t in facts.emitted_at],
         "surfaced_ms": [_ms((t - facts.started_at) * 1000) for t in facts.surfaced_at],
+        "wire": wire_record(facts.wire, facts.started_at),
     }
 
 

@@ -31,6 +31,8 @@ from streamcompat.harness.model import (
     Resources,
     Result,
     Variant,
+    Wire,
+    Write,
 )
 from streamcompat.harness.node_host import NodeHost
 from streamcompat.harness.processes import STOP_BOUND_S, end, loopback_listener, spawn
@@ -509,10 +511,31 @@ async def _record(life: ServerLife, stream: str, facts: Facts) -> None:
         return
     facts.emitted_at = [float(t) for t in record["emitted_at"]]
     facts.ended_at = float(record.get("ended_at") or 0.0)
+    facts.wire = _wire(record.get("wire"))
     if record.get("error"):
         facts.server_note = str(record["error"])
     elif record.get("started") and not record.get("consumed"):
         facts.server_note = "the response never read the token stream (not streaming)"
+
+
+def _wire(record: dict[str, Any] | None) -> Wire | None:
+    """The server's ``Wire`` record (``servers.control``): bytes travel as latin-1 text."""
+    if not record or not record.get("status"):
+        return None  # no response head went out: nothing was sent
+
+    def write(kept: list[Any]) -> Write:
+        at, data, *rest = kept
+        left_out, tail = rest if rest else (0, "")
+        return Write(float(at), data.encode("latin-1"), int(left_out), tail.encode("latin-1"))
+
+    return Wire(
+        status=int(record["status"]),
+        headers=tuple((str(k), str(v)) for k, v in record.get("headers") or ()),
+        writes=tuple(write(w) for w in record.get("writes") or ()),
+        sent_bytes=int(record.get("sent_bytes") or 0),
+        sent_writes=int(record.get("sent_writes") or 0),
+        ended_at=float(record.get("ended_at") or 0.0),
+    )
 
 
 def _drop(*futures: asyncio.Future[Any]) -> None:

@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.tokens_file, encoding="utf-8") as f:
             tokens = tuple(json.load(f))
     streams = Streams()
-    app = streams.observe_heads(create_app(variants, tokens, streams))
+    app = streams.observe(create_app(variants, tokens, streams))
     # socket(fileno=) reads the real family (AF_INET); uvicorn's own --fd assumes AF_UNIX,
     # so asyncio would skip TCP_NODELAY and Nagle would add ~40 ms to every small write.
     listener = socket.socket(fileno=args.fd)

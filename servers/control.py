@@ -8,6 +8,9 @@ its end) and ``take`` (the stream's record, which is then forgotten); the server
 out (so that the harness can tell a server that never answers from a client that does
 not say it was answered). A release costs a write on a socket, not an HTTP request
 through the app.
+
+The same wrapper keeps, per stream, what its response put on the wire (``Wire``): the
+head the app sent, and each body write with the moment it went to the socket, bounded.
 """
 
 from __future__ import annotations
@@ -28,9 +31,75 @@ from streamcompat.servers.chain import Gate
 
 MAX_STREAMS = 1000  # streams nobody took are dropped oldest first, so memory stays bounded
 LINE_LIMIT = 1 << 20
+#: Body bytes kept per stream; past them writes are counted, not kept. Sent as \u00XX
+#: escapes at worst (6 bytes each), a record stays well inside the harness's LINE_LIMIT.
+WIRE_KEEP_BYTES = 64 * 1024
+#: Body writes kept per stream (a stream of one-byte writes must not make 64 Ki entries).
+WIRE_KEEP_WRITES = 1000
+#: A longer write keeps this many bytes at each end: the framing around a long token sits
+#: at its edges, and the middle is the token's text, which the verdict already judged.
+WRITE_EDGE = 256
 
-#: The streams the request being served has started (``Streams.observe_heads`` sets it).
+#: The streams the request being served has started (``Streams.observe`` sets it).
 _REQUEST_STREAMS: ContextVar[list[str] | None] = ContextVar("request_streams", default=None)
+
+
+class Wire:
+    """What one stream's responses put on the wire, bounded (see WIRE_KEEP_BYTES).
+
+    Each kept write is ``[at, bytes]``, or ``[at, first bytes, bytes left out, last
+    bytes]`` when it was longer than two WRITE_EDGEs (its edges are kept) or the
+    stream's budget ran out in it (its first bytes are kept, the last part is empty).
+    ``at`` is CLOCK_MONOTONIC, which the harness shares. Bytes travel as latin-1 text:
+    one character per byte, so any byte survives JSON.
+    """
+
+    def __init__(self) -> None:
+        self.status = 0
+        self.headers: list[list[str]] = []
+        self.writes: list[list[Any]] = []
+        self.sent_bytes = 0  # every body byte, kept or not
+        self.sent_writes = 0  # every body write that carried bytes, kept or not
+        self.ended_at = 0.0  # when the body's last message went out (0: it has not)
+        self._budget = WIRE_KEEP_BYTES
+
+    def head(self, message: Message) -> None:
+        if not self.status:  # a reconnect's head is not the one the cell judged
+            self.status = int(message.get("status", 0))
+            self.headers = [
+                [k.decode("latin-1"), v.decode("latin-1")] for k, v in message.get("headers", ())
+            ]
+
+    def wrote(self, body: bytes, at: float, more: bool) -> None:
+        if not more and not self.ended_at:
+            self.ended_at = at
+        if not body:
+            return  # ASGI ends a body with an empty message: it ends, it writes nothing
+        self.sent_bytes += len(body)
+        self.sent_writes += 1
+        if len(self.writes) >= WIRE_KEEP_WRITES or self._budget <= 0:
+            return
+        if len(body) <= min(2 * WRITE_EDGE, self._budget):
+            self.writes.append([at, body.decode("latin-1")])
+            self._budget -= len(body)
+            return
+        if self._budget >= 2 * WRITE_EDGE:  # a long write: its edges
+            first, last = body[:WRITE_EDGE], body[-WRITE_EDGE:]
+        else:  # the budget's last bytes go to this write's start; later writes are counted
+            first, last = body[: self._budget], b""
+        left_out = len(body) - len(first) - len(last)
+        self.writes.append([at, first.decode("latin-1"), left_out, last.decode("latin-1")])
+        self._budget -= len(first) + len(last)
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "headers": self.headers,
+            "writes": self.writes,
+            "sent_bytes": self.sent_bytes,
+            "sent_writes": self.sent_writes,
+            "ended_at": self.ended_at,
+        }
 
 
 class Streams:
@@ -38,6 +107,7 @@ class Streams:
 
     def __init__(self) -> None:
         self.gates: OrderedDict[str, Gate] = OrderedDict()
+        self.wires: OrderedDict[str, Wire] = OrderedDict()
         self.push: Callable[[dict[str, Any]], None] = lambda message: None
 
     def gate(self, stream: str) -> Gate:
@@ -57,8 +127,16 @@ class Streams:
         self.push({"ev": "started", "stream": stream})
         return gate
 
-    def observe_heads(self, app: ASGIApp) -> ASGIApp:
-        """``app``, telling the harness when a stream's response head has gone out."""
+    def wire(self, stream: str) -> Wire:
+        if stream not in self.wires:
+            self.wires[stream] = Wire()
+            while len(self.wires) > MAX_STREAMS:
+                self.wires.popitem(last=False)
+        return self.wires[stream]
+
+    def observe(self, app: ASGIApp) -> ASGIApp:
+        """``app``, telling the harness when a stream's response head has gone out, and
+        keeping what each stream's response sent (``Wire``)."""
 
         async def observed(scope: Scope, receive: Receive, send: Send) -> None:
             if scope["type"] != "http":
@@ -66,12 +144,21 @@ class Streams:
                 return
             started: list[str] = []  # filled by ``start`` while the endpoint runs
             token = _REQUEST_STREAMS.set(started)
+            wire: Wire | None = None  # held, not looked up: a write after ``take`` goes nowhere
 
             async def sending(message: Message) -> None:
+                nonlocal wire
                 await send(message)
-                if message["type"] == "http.response.start" and started:
+                if not started:
+                    return  # not a stream's request (health, the blank page)
+                if message["type"] == "http.response.body" and wire is not None:
+                    more = bool(message.get("more_body", False))
+                    wire.wrote(message.get("body", b""), time.monotonic(), more)
+                elif message["type"] == "http.response.start":
                     if (gate := self.gates.get(started[-1])) is not None:
                         gate.head_at = time.monotonic()
+                    wire = self.wire(started[-1])
+                    wire.head(message)
                     self.push({"ev": "head", "stream": started[-1]})
 
             try:
@@ -83,6 +170,7 @@ class Streams:
 
     def take(self, stream: str) -> dict[str, Any]:
         gate = self.gates.pop(stream, None) or Gate()
+        wire = self.wires.pop(stream, None)
         return {
             "emitted_at": gate.emitted_at,
             "ended_at": gate.ended_at,
@@ -93,6 +181,7 @@ class Streams:
             "requests": gate.requests,
             "consumed": gate.consumed,
             "error": gate.error,
+            "wire": wire.record() if wire is not None else None,
         }
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from streamcompat.harness.browser import CHROMIUM_FLAGS, find_chromium
-from streamcompat.harness.reports import write_reports
+from streamcompat.harness.reports import wire_html, write_reports
 
 INJECTED = """shown '<script>alert("x")</script>' & "more" where 'Hello' was expected"""
 BUFFERED_DETAIL = "content exact, but token 1 of 3 had not surfaced within the hold window"
@@ -42,6 +42,22 @@ def cell(variant: str, client: str, verdict: str, detail: str, **facts: Any) -> 
     return record
 
 
+#: What the server sent, as index.json stores it: latin-1 text, one character per byte.
+WIRE = {
+    "status": 200,
+    "headers": [["content-type", "text/event-stream; charset=utf-8"]],
+    "server_sent": [
+        [1.0, "data: <script>x</script>\r\n\r\n"],
+        [1.5, "data: caf\u00c3\u00a9 \u00ef\u00bb\u00bf \u00ff\n\n"],  # é, a BOM, a lone 0xff
+        [2.0, "data: long", 66_000, "tail\n\n"],
+    ],
+    "sent_bytes": 66_060,
+    "sent_writes": 3,
+    "truncated": True,
+    "ended_ms": 2.5,
+}
+
+
 def synthetic_index() -> dict[str, Any]:
     return {
         "schema": 1,
@@ -63,7 +79,7 @@ def synthetic_index() -> dict[str, Any]:
                 tokens_surfaced=3, stalled_at=1,
                 emitted_ms=[1.0, 1001.0, 1001.1], surfaced_ms=[1002.0, 1002.0, 1002.0],
             ),
-            cell("sse", "requests", "CORRUPT", INJECTED, emitted_ms=[1.0, 1.5, 2.0]),
+            cell("sse", "requests", "CORRUPT", INJECTED, emitted_ms=[1.0, 1.5, 2.0], wire=WIRE),
             cell("sse", "requests-lines", "UNSUPPORTED", "cannot POST", duration_ms=0.5),
         ],
     }  # fmt: skip
@@ -220,6 +236,45 @@ def test_report_html_escapes_the_detail(written: dict[str, Path]) -> None:
     assert INJECTED in page.text  # the paragraph shows the detail exactly
 
 
+def wire_rows(text: str) -> list[tuple[str, str]]:
+    """The rows of each wire table: (time, the cell's HTML)."""
+    return re.findall(r"<tr><th>([^<]*)</th><td>(.*?)</td></tr>", text, re.S)
+
+
+def test_report_html_shows_what_the_server_sent_beside_the_timeline(
+    written: dict[str, Path],
+) -> None:
+    text = written["report.html"].read_text(encoding="utf-8")
+    page = Page(text)
+    assert len(page.find("details", "wire")) == 1  # only the cell that has a wire
+    section = re.search(r'<section class="cell v-CORRUPT".*?</section>', text, re.S)
+    assert section is not None and '<details class="wire">' in section.group(0)
+    assert "3 writes, 66,060 bytes (some bytes not kept)" in section.group(0)
+    rows = wire_rows(section.group(0))
+    assert rows[0] == ("head", "HTTP 200<br>content-type: text/event-stream; charset=utf-8")
+    # Bytes as text, escaped for HTML; CR and LF as visible marks, a line break after LF.
+    assert rows[1] == (
+        "1.00 ms",
+        "data: &lt;script&gt;x&lt;/script&gt;<b>\\r</b><b>\\n</b>\n<b>\\r</b><b>\\n</b>",
+    )
+    # UTF-8 as itself; a BOM and a byte that is not UTF-8 as marked escapes.
+    assert rows[2] == ("1.50 ms", "data: café <b>\\ufeff</b> <b>\\xff</b><b>\\n</b>\n<b>\\n</b>")
+    assert rows[3] == (
+        "2.00 ms",
+        "data: long<i>… 66,000 bytes not kept …</i>tail<b>\\n</b>\n<b>\\n</b>",
+    )
+    assert rows[4] == ("2.50 ms", "<i>body ended</i>")
+
+
+def test_the_wire_says_a_shaping_network_came_after_it() -> None:
+    shaped = wire_html(cell("sse", "curl", "CORRUPT", "", network="split", wire=WIRE))
+    assert "the split network&#x27;s proxy then reshaped them" in shaped
+    unended = wire_html(cell("sse", "curl", "TIMEOUT", "", wire={**WIRE, "ended_ms": None}))
+    assert "the body had not ended when the cell did" in unended
+    assert wire_html(cell("sse", "curl", "UNSUPPORTED", "", wire=None)) == ""
+    assert wire_html(cell("sse", "curl", "PASS", "")) == ""  # an index from before the wire
+
+
 def timeline_marks(text: str) -> dict[str, set[str]]:
     """Per cell, the kinds of mark its timeline draws (ok, held, lost, stall, ...)."""
     found: dict[str, set[str]] = {}
@@ -260,6 +315,10 @@ def test_report_html_renders_in_chromium(written: dict[str, Path], tmp_path: Pat
             page.on("request", lambda r: requested.append(r.url))
             page.goto(written["report.html"].resolve().as_uri())
             count = page.evaluate("document.querySelectorAll('svg.timeline').length")
+            page.click("details.wire summary")  # unfolds what the server sent
+            wire_height = page.evaluate(
+                "document.querySelector('table.wire').getBoundingClientRect().height"
+            )
             sizes = page.evaluate(
                 "[...document.querySelectorAll('svg.timeline')]"
                 ".map(s => { const r = s.getBoundingClientRect(); return [r.width, r.height]; })"
@@ -271,6 +330,7 @@ def test_report_html_renders_in_chromium(written: dict[str, Path], tmp_path: Pat
     assert errors == []
     assert all(url.startswith("file:") for url in requested), requested
     assert count == len(KEYS)
+    assert wire_height > 50  # five rows, shown once unfolded
     assert all(w > 100 and h > 20 for w, h in sizes), sizes
     png = shot.read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000

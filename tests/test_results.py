@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from streamcompat.harness.model import Cell, Facts, Result, Verdict
+from streamcompat.harness.model import Cell, Facts, Result, Verdict, Wire, Write
 from streamcompat.harness.results import (
     SCHEMA_VERSION,
     cell_record,
@@ -61,8 +61,39 @@ def test_cell_record_holds_the_cell_its_verdict_and_its_figures() -> None:
         # on the cell's own timeline: milliseconds since it started
         "emitted_ms": [1.0, 2.5, 1500.0],
         "surfaced_ms": [1.25, 1500.75],
+        "wire": None,  # no response: nothing sent
     }
     json.dumps(record)  # plain JSON values only
+
+
+def test_cell_record_keeps_what_the_server_sent_on_the_cells_timeline(tmp_path: Path) -> None:
+    facts = recorded()
+    facts.wire = Wire(
+        status=200,
+        headers=(("content-type", "text/event-stream"),),
+        writes=(
+            Write(10.001, b"data: caf\xc3\xa9\r\n\r\n"),
+            Write(10.5, b"data: ", 70_000, b"\n\n"),
+        ),
+        sent_bytes=70_023,
+        sent_writes=2,
+        ended_at=10.75,
+    )
+    record = cell_record(result(facts=facts))
+    assert record["wire"] == {
+        "status": 200,
+        "headers": [["content-type", "text/event-stream"]],
+        # latin-1 text: one character per byte; a long write as [ms, first, left out, last]
+        "server_sent": [[1.0, "data: caf\xc3\xa9\r\n\r\n"], [500.0, "data: ", 70_000, "\n\n"]],
+        "sent_bytes": 70_023,
+        "sent_writes": 2,
+        "truncated": True,
+        "ended_ms": 750.0,
+    }
+    path = tmp_path / "index.json"
+    write_index(path, index([result(facts=facts)], {}))
+    stored = json.loads(path.read_text(encoding="utf-8"))["cells"][0]["wire"]["server_sent"]
+    assert stored[0][1].encode("latin-1") == "data: café\r\n\r\n".encode()  # the bytes, back
 
 
 def test_cell_record_says_none_for_no_stall_and_no_run_start() -> None:

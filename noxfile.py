@@ -121,7 +121,7 @@ def npm_installed(node_clients: Path) -> bool:
 @nox.session
 def compat(session: nox.Session) -> None:
     """Run the matrix on the built-in variants, write results/, gate against the baseline."""
-    session.install(".")
+    session.install(".[all]")
     chromium(session)
     node_packages(session)
     session.run("streamcompat", "run", *session.posargs)
@@ -131,7 +131,7 @@ def compat(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Speed, CPU and stability figures: the default matrix three times (--runs N; other
     args go to run)."""
-    session.install(".")
+    session.install(".[all]")
     chromium(session)
     node_packages(session)
     session.run("python", "-m", "streamcompat.harness.bench", "--runs", "3", *session.posargs)
@@ -141,7 +141,7 @@ def bench(session: nox.Session) -> None:
 def stress(session: nox.Session) -> None:
     """The default matrix five times, every core kept busy: fails on any verdict change or
     gate failure (--runs N; other args go to run)."""
-    session.install(".")
+    session.install(".[all]")
     chromium(session)
     node_packages(session)
     session.run("python", "-m", "streamcompat.harness.stress", *session.posargs)
@@ -150,7 +150,7 @@ def stress(session: nox.Session) -> None:
 @nox.session(default=False)
 def spec(session: nox.Session) -> None:
     """The differential: every SSE-parsing client against the WHATWG spec corpus."""
-    session.install(".")
+    session.install(".[all]")
     chromium(session)
     node_packages(session)
     session.run("streamcompat", "spec", *session.posargs)
@@ -161,7 +161,7 @@ def spec(session: nox.Session) -> None:
 )
 def compat_group(session: nox.Session, group: str) -> None:
     """One client group on one Python; the gate compares only the cells that ran."""
-    session.install(".")
+    session.install(".[all]")
     if group in BROWSER_GROUPS:
         chromium(session)
     if group in NPM_GROUPS:
@@ -206,7 +206,7 @@ def matrix(session: nox.Session) -> None:
 @nox.session
 def tests(session: nox.Session) -> None:
     """The project's own tests: unit tests, the pinned matrix, process clean-up."""
-    session.install("-e", ".[test]")
+    session.install("-e", ".[test,all]")
     chromium(session)
     node_packages(session)
     session.run("pytest", *session.posargs)
@@ -229,7 +229,7 @@ def typecheck_tree() -> Path:
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff (lint and format), mypy --strict, and actionlint on the workflows."""
-    session.install("-e", ".[lint]")
+    session.install("-e", ".[lint,all]")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     with session.chdir(typecheck_tree()):

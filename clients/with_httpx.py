@@ -17,7 +17,6 @@ import functools
 import ssl
 
 import httpx
-from httpx_sse import aconnect_sse
 
 from streamcompat.clients.events import show
 from streamcompat.harness.model import Client, ClientFailed, Reporter, Request, Resources
@@ -60,6 +59,8 @@ async def chunks(request: Request, report: Reporter, resources: Resources) -> No
 
 
 async def events(request: Request, report: Reporter, resources: Resources) -> None:
+    from httpx_sse import aconnect_sse  # an extra: the app under test may pin its own
+
     body = request.body if request.method == "POST" else None
     async with http_client(request) as http:
         report.requesting()
@@ -73,5 +74,10 @@ async def events(request: Request, report: Reporter, resources: Resources) -> No
 
 CLIENT = Client("httpx", "chunk", chunks, "httpx AsyncClient.stream + aiter_text", group="python")
 SSE_CLIENT = Client(
-    "httpx-sse", "event", events, "httpx-sse aconnect_sse + aiter_sse", group="python"
+    "httpx-sse",
+    "event",
+    events,
+    "httpx-sse aconnect_sse + aiter_sse",
+    group="python",
+    modules=("httpx_sse",),
 )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import os
 import shutil
@@ -21,7 +22,7 @@ import subprocess
 import sys
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,10 @@ def _split(values: Sequence[str]) -> list[str]:
     return [part for value in values for part in value.split(",") if part]
 
 
+#: What to install for the libraries an app under test often pins itself.
+EXTRAS_HINT = "pip install 'streamcompat[sse]'"
+
+
 def unavailable(clients: Sequence[Client]) -> dict[str, str]:
     """Clients whose programs or npm packages this machine lacks, with the reason."""
     from streamcompat.clients import npm  # the clients' package: imported when needed
@@ -69,6 +74,11 @@ def unavailable(clients: Sequence[Client]) -> dict[str, str]:
         c.name: f"{', '.join(gone)} not installed"
         for c in clients
         if (gone := [x for x in c.requires if shutil.which(x) is None])
+    }
+    missing |= {
+        c.name: f"{', '.join(gone)} not installed ({EXTRAS_HINT})"
+        for c in clients
+        if c.name not in missing and (gone := lacking(c.modules))
     }
     wanting = [c for c in clients if c.npm and c.name not in missing]
     if wanting and npm.installed() is None:
@@ -151,6 +161,20 @@ def select_variants(specs: Sequence[str], names: Sequence[str]) -> list[Variant]
     if unknown:
         raise UsageError(f"unknown variant(s): {', '.join(unknown)}")
     return [v for v in variants if not names or v.name in names]
+
+
+def lacking(modules: Sequence[str]) -> list[str]:
+    """The modules of ``modules`` that cannot be imported here."""
+    return [m for m in modules if importlib.util.find_spec(m) is None]
+
+
+def variants_unavailable(variants: Sequence[Variant]) -> dict[str, str]:
+    """Variants whose response needs a library this environment lacks, with the reason."""
+    return {
+        v.name: f"{', '.join(gone)} not installed ({EXTRAS_HINT})"
+        for v in variants
+        if (gone := lacking(v.modules))
+    }
 
 
 def parser() -> argparse.ArgumentParser:
@@ -289,8 +313,12 @@ async def run_command(args: argparse.Namespace) -> int:
     skipped = unavailable(chosen)
     for name, why in skipped.items():
         print(f"streamcompat: skipping {name}: {why}", file=sys.stderr)
+    variants = select_variants(specs, _split(args.variant))
+    skipped_variants = variants_unavailable(variants)
+    for name, why in skipped_variants.items():
+        print(f"streamcompat: skipping variant {name}: {why}", file=sys.stderr)
     matrix = Matrix(
-        variants=select_variants(specs, _split(args.variant)),
+        variants=[v for v in variants if v.name not in skipped_variants],
         clients=[c for c in chosen if c.name not in skipped],
         networks=select_networks(_split(args.network)),
     )
@@ -333,7 +361,7 @@ async def run_command(args: argparse.Namespace) -> int:
             "jobs": settings.jobs,
         },
         "wall_s": round(wall, 3),
-        "skipped": skipped,  # clients this machine cannot run, and why
+        "skipped": {**skipped, **skipped_variants},  # clients, variants not run, and why
     }
     data = index(results, run, began)
     write_index(args.results / "index.json", data)
@@ -349,7 +377,7 @@ async def run_command(args: argparse.Namespace) -> int:
         f"{summary(results)} in {wall:.1f} s; results in {args.results}/ "
         "(index.json, matrix.md, junit.xml, report.html)"
     )
-    return gate(args, path, expected, unreadable, results, skipped)
+    return gate(args, path, expected, unreadable, results, skipped, skipped_variants)
 
 
 def baseline_path(args: argparse.Namespace, specs: Sequence[str]) -> Path | None:
@@ -375,6 +403,7 @@ def gate(
     unreadable: str,
     results: Sequence[Result],
     skipped: dict[str, str],
+    skipped_variants: Mapping[str, str] | None = None,
 ) -> int:
     if path is None:
         print("no baseline given (--baseline FILE); verdicts not gated")
@@ -389,8 +418,13 @@ def gate(
         print(f"no baseline at {path}; write one with --update-baseline")
         return 0
     partial = bool(args.variant or args.clients or args.network)
-    # A client this machine cannot run is not a regression of the code under test.
-    expected = {k: v for k, v in expected.items() if k.split(" × ")[1] not in skipped}
+    # A client or variant this environment cannot run is not a regression of the code
+    # under test.
+    expected = {
+        k: v
+        for k, v in expected.items()
+        if k.split(" × ")[1] not in skipped and k.split(" × ")[0] not in (skipped_variants or {})
+    }
     found = baseline.compare(expected, results, partial=partial)
     for line in found.lines():
         print(line)
@@ -405,7 +439,11 @@ def gate(
 
 
 async def spec_command(args: argparse.Namespace) -> int:
-    clients = differential.sse_clients(select_clients(_split(args.clients)))
+    chosen = differential.sse_clients(select_clients(_split(args.clients)))
+    skipped = unavailable(chosen)
+    for name, why in skipped.items():
+        print(f"streamcompat: skipping {name}: {why}", file=sys.stderr)
+    clients = [c for c in chosen if c.name not in skipped]
     networks = select_networks(_split(args.network))
     print(
         f"streamcompat spec: {len(CASES)} corpus cases × {len(clients)} "

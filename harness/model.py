@@ -49,6 +49,9 @@ class Variant:
     event: str = "message"
     end_event: str = "end"
     end_data: str | None = None
+    #: Python modules its response needs that are extras (``streamcompat[sse]``):
+    #: without them the variant is skipped, with a notice.
+    modules: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,10 @@ class Client:
     requires: tuple[str, ...] = ()
     #: It needs the pinned npm packages (``streamcompat setup``; see ``clients.npm``).
     npm: bool = False
+    #: Python modules it imports that are extras (``pip install 'streamcompat[sse]'``):
+    #: without them it is skipped, with a notice, and the app under test keeps its own
+    #: versions of those libraries.
+    modules: tuple[str, ...] = ()
     #: HTTP/1.1 connections its runtime opens to one origin at most (Chromium: 6), shared
     #: by the clients of its group; more cells at once would queue inside the runtime.
     connections_per_origin: int | None = None

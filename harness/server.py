@@ -113,7 +113,8 @@ class ServerLife:
         self._listen = asyncio.ensure_future(self._read_control(reader))
 
     def send(self, message: dict[str, Any]) -> None:
-        if self.control is None or self.control.is_closing():
+        # Closed once its reader has ended: nothing written now could be answered.
+        if self.control is None or self.control.is_closing() or self.closed.is_set():
             raise ServerError(f"the variant server's control channel is closed{self.lost}")
         self.control.write(json.dumps(message).encode() + b"\n")
 

@@ -126,7 +126,8 @@ VARIANTS: tuple[Variant, ...] = (
                   description="prefix 'data: ' + suffix blank line, no end event "
                   "(the maintainer's proposal in lanarky #121)"),
     Variant("sse-starlette", _sse_starlette, content_type=EVENT_STREAM,
-            description="sse-starlette's EventSourceResponse (CRLF), end event"),
+            description="sse-starlette's EventSourceResponse (CRLF), end event",
+            modules=("sse_starlette",)),
     Variant("fastapi-sse", _fastapi_sse, codec="json", content_type=EVENT_STREAM,
             description="FastAPI's own EventSourceResponse (data JSON-encoded), end event"),
     Variant("gzip", _gzip, content_type="text/plain",

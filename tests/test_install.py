@@ -21,11 +21,9 @@ BASELINE = json.loads((ROOT / "compat-baseline.json").read_text(encoding="utf-8"
 CLIENTS = "requests,aiohttp,httpx-sse,requests-sseclient,openai"
 
 
-@pytest.mark.matrix
-@pytest.mark.skipif(shutil.which("uv") is None, reason="uv is not installed")
-def test_the_installed_tool_runs_from_a_project_with_its_own_servers_package(
-    tmp_path: Path,
-) -> None:
+def install(tmp_path: Path, *requirements: str) -> Path:
+    """A fresh virtualenv with a clean copy of the checkout installed (plus
+    ``requirements``); returns its bin folder."""
     source = tmp_path / "source"  # a clean copy: no stale build/ of the checkout's
     shutil.copytree(
         ROOT, source,
@@ -33,11 +31,36 @@ def test_the_installed_tool_runs_from_a_project_with_its_own_servers_package(
                                       "results", "*.egg-info", "__pycache__"),
     )  # fmt: skip
     venv = tmp_path / "venv"
-    python = venv / "bin" / "python"
     subprocess.run(["uv", "venv", "-q", "-p", sys.executable, str(venv)], check=True)
+    wanted = [r.replace("{source}", str(source)) for r in requirements]
     subprocess.run(
-        ["uv", "pip", "install", "-q", "-p", str(python), str(source)], check=True, timeout=600
-    )
+        ["uv", "pip", "install", "-q", "-p", str(venv / "bin" / "python"), *wanted],
+        check=True, timeout=600,
+    )  # fmt: skip
+    return venv / "bin"
+
+
+def run(bin_dir: Path, cwd: Path, results: Path, *args: str) -> dict[str, str]:
+    done = subprocess.run(
+        [str(bin_dir / "streamcompat"), "run", "--quiet", "--network", "direct",
+         "--results", str(results), *args],
+        cwd=cwd, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    cells = json.loads((results / "index.json").read_text(encoding="utf-8"))["cells"]
+    return {f"{c['variant']} × {c['client']} × {c['network']}": c["verdict"] for c in cells}
+
+
+needs_uv = pytest.mark.skipif(shutil.which("uv") is None, reason="uv is not installed")
+
+
+@pytest.mark.matrix
+@needs_uv
+def test_the_installed_tool_runs_from_a_project_with_its_own_servers_package(
+    tmp_path: Path,
+) -> None:
+    bin_dir = install(tmp_path, "{source}[all]")
+    python = bin_dir / "python"
     site = Path(
         subprocess.run(
             [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
@@ -50,14 +73,36 @@ def test_the_installed_tool_runs_from_a_project_with_its_own_servers_package(
     project = tmp_path / "project"
     for name in ("servers", "clients", "harness"):
         (project / name).mkdir(parents=True)
-        (project / name / "__init__.py").write_text(f"raise ImportError('the project\\'s {name}')")
-    results = tmp_path / "results"
-    run = subprocess.run(
-        [str(venv / "bin" / "streamcompat"), "run", "--quiet", "--variant", "sse",
-         "--network", "direct", "--clients", CLIENTS, "--results", str(results)],
-        cwd=project, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stdout + run.stderr
-    cells = json.loads((results / "index.json").read_text(encoding="utf-8"))["cells"]
-    got = {f"{c['variant']} × {c['client']} × {c['network']}": c["verdict"] for c in cells}
+        (project / name / "__init__.py").write_text(f"raise ImportError('the project's {name}')")
+    got = run(bin_dir, project, tmp_path / "results", "--variant", "sse", "--clients", CLIENTS)
     assert got == {key: BASELINE[key] for key in got} and len(got) == len(CLIENTS.split(","))
+
+
+#: lanarky 0.8.8's row (clients that need no npm packages), as first measured.
+LANARKY_ROW = {
+    "requests": "CORRUPT",
+    "requests-lines": "CORRUPT",
+    "aiohttp": "CORRUPT",
+    "aiohttp-lines": "CORRUPT",
+    "browser-fetch": "CORRUPT",
+    "browser-eventsource": "CORRUPT",
+    "httpx": "CORRUPT",
+    "httpx-sse": "PASS",
+    "requests-sseclient": "PASS",
+    "openai": "UNSUPPORTED",
+    "curl": "CORRUPT",
+}
+
+
+@pytest.mark.matrix
+@needs_uv
+def test_lanarky_0_8_8_installs_beside_streamcompat_and_its_row_holds(tmp_path: Path) -> None:
+    # Resolving at all is the point: lanarky pins sse-starlette < 2 and httpx-sse < 0.4.
+    bin_dir = install(tmp_path, "{source}", "lanarky==0.8.8")
+    project = tmp_path / "project"
+    shutil.copytree(ROOT / "examples", project / "examples")
+    got = run(
+        bin_dir, project, tmp_path / "results",
+        "--variants", "examples.lanarky_plugin:VARIANTS", "--clients", ",".join(LANARKY_ROW),
+    )  # fmt: skip
+    assert got == {f"lanarky-0.8.8 × {c} × direct": v for c, v in LANARKY_ROW.items()}

@@ -63,9 +63,12 @@ def test_the_control_channel_refuses_a_wrong_secret(monkeypatch: pytest.MonkeyPa
             await server.start()
             life = server.life
             assert life is not None
+            # The refusal is the server's first and last word on the channel.
+            await asyncio.wait_for(life.closed.wait(), 10)
+            with pytest.raises(ServerError, match="refused"):
+                await life.take("s1")
             with pytest.raises(ServerError, match="refused"):
                 life.release("s1", 1)
-                await life.take("s1")
             return life.lost
         finally:
             await server.stop()

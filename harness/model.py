@@ -204,6 +204,7 @@ class Facts:
     replays: bool = False  # ended without an end event: EventSource would replay it all
     failure: str = ""  # the client's error, if it raised
     server_note: str = ""  # what the variant server saw go wrong, if anything
+    requests: int = 0  # requests the server saw for the stream (a client's retry adds one)
     timed_out: bool = False
     deadline: float = 0.0  # the cell's deadline, seconds (for what a TIMEOUT says)
     arrived_at: float = 0.0  # the request reached the server (0: it never did)

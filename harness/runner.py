@@ -511,6 +511,7 @@ async def _record(life: ServerLife, stream: str, facts: Facts) -> None:
         return
     facts.emitted_at = [float(t) for t in record["emitted_at"]]
     facts.ended_at = float(record.get("ended_at") or 0.0)
+    facts.requests = int(record.get("requests") or 0)
     facts.wire = _wire(record.get("wire"))
     if record.get("error"):
         facts.server_note = str(record["error"])

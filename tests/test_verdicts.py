@@ -203,3 +203,9 @@ def test_an_endless_stream_says_how_far_it_got_and_that_the_end_never_came(
     verdict, detail = judge(facts(timed_out=True, ended=False, deadline=30.0, **changes))
     assert verdict is Verdict.TIMEOUT
     assert detail == f"the client had not finished at the 30 s deadline: {words}"
+
+
+def test_a_client_that_requested_the_stream_again_has_the_count_in_its_detail() -> None:
+    verdict, detail = judge(complete(requests=3))
+    assert verdict is Verdict.PASS and "requested the stream 3 times" in detail
+    assert "requested" not in judge(complete(requests=1))[1]

@@ -229,7 +229,7 @@ def typecheck_tree() -> Path:
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff (lint and format), mypy --strict, and actionlint on the workflows."""
-    session.install("-e", ".[lint,all]")
+    session.install("-e", ".[lint,test,all]")  # the pytest plugin is typed against pytest
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     with session.chdir(typecheck_tree()):

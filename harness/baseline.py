@@ -7,7 +7,7 @@ The baseline holds verdicts only (timings vary; verdicts must not), keyed by
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,8 +53,10 @@ def load(path: Path) -> dict[str, str]:
     return {str(k): str(v) for k, v in cells.items()}
 
 
-def save(path: Path, results: Sequence[Result]) -> None:
-    cells = {r.cell.key: r.verdict.value for r in results}
+def save(path: Path, results: Sequence[Result], keep: Mapping[str, str] | None = None) -> None:
+    """Write the results' verdicts; ``keep``: cells of the old baseline that this run did
+    not run (a restricted run updates its cells, not the whole file)."""
+    cells = {**(keep or {}), **{r.cell.key: r.verdict.value for r in results}}
     text = json.dumps(
         {"schema": 1, "cells": dict(sorted(cells.items()))}, indent=2, ensure_ascii=False
     )

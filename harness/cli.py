@@ -396,6 +396,14 @@ def _read_baseline(path: Path | None, replacing: bool) -> tuple[dict[str, str] |
         return None, str(exc)  # reported by the gate, after the run
 
 
+def _kept_cells(path: Path) -> dict[str, str] | None:
+    """The verdicts of an existing, readable baseline (a malformed one is replaced)."""
+    try:
+        return baseline.load(path) if path.exists() else None
+    except ValueError:
+        return None
+
+
 def gate(
     args: argparse.Namespace,
     path: Path | None,
@@ -409,8 +417,11 @@ def gate(
         print("no baseline given (--baseline FILE); verdicts not gated")
         return 0
     if args.update_baseline:
-        baseline.save(path, results)
-        print(f"baseline written: {path} ({len(results)} cells)")
+        # A restricted run (--variant, --clients, --network) updates its own cells and
+        # keeps the others; a full run writes what it ran.
+        keep = _kept_cells(path) if (args.variant or args.clients or args.network) else None
+        baseline.save(path, results, keep)
+        print(f"baseline written: {path} ({len(results)} cells updated)")
         return 0
     if unreadable:
         raise UsageError(unreadable)

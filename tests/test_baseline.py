@@ -194,6 +194,19 @@ def test_update_baseline_writes_this_runs_verdicts(tmp_path: Path) -> None:
     }
 
 
+def test_a_restricted_update_keeps_the_cells_it_did_not_run(tmp_path: Path) -> None:
+    old = {KEY: "PASS", "raw × curl × direct": "CORRUPT"}
+    run = [result(KEY, Verdict.BUFFERED)]
+    assert gate(tmp_path, old, run, update_baseline=True, clients=["httpx-sse"]) == 0
+    assert baseline.load(tmp_path / "baseline.json") == {
+        KEY: "BUFFERED",
+        "raw × curl × direct": "CORRUPT",
+    }
+    # A whole run writes what it ran: cells it no longer has are gone.
+    assert gate(tmp_path, old, run, update_baseline=True) == 0
+    assert baseline.load(tmp_path / "baseline.json") == {KEY: "BUFFERED"}
+
+
 def test_update_baseline_replaces_even_a_malformed_baseline(tmp_path: Path) -> None:
     path = tmp_path / "baseline.json"
     path.write_text("{broken", encoding="utf-8")

@@ -43,6 +43,7 @@ from streamcompat.harness.results import (
 from streamcompat.harness.runner import Matrix, Settings, default_jobs, run_matrix
 from streamcompat.harness.server import ServerError
 from streamcompat.harness.sse_corpus import CASES
+from streamcompat.harness.tokens import HOLD_WINDOWS, SCRIPTS
 
 DEFAULT_NETWORKS = ("direct", "split")
 DEFAULT_BASELINE = Path("compat-baseline.json")
@@ -250,11 +251,19 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--json", type=Path, metavar="FILE", help="also write the index here")
     run.add_argument("--html", type=Path, metavar="FILE", help="also write report.html here")
     run.add_argument(
+        "--script",
+        choices=sorted(SCRIPTS),
+        default="default",
+        help="the token script: 'limits' adds U+2028/U+2029/U+0085 and a 1 MiB token "
+        "(gated against its own baseline)",
+    )
+    run.add_argument(
         "--hold-window",
         type=float,
-        default=Settings.hold_window,
+        default=None,
         metavar="S",
-        help="how long a token may take to surface before it counts as held back",
+        help="how long a token may take to surface before it counts as held back "
+        f"(default: {Settings.hold_window:g}; --script limits: {HOLD_WINDOWS['limits']:g})",
     )
     run.add_argument(
         "--head-window",
@@ -322,6 +331,8 @@ async def run_command(args: argparse.Namespace) -> int:
         clients=[c for c in chosen if c.name not in skipped],
         networks=select_networks(_split(args.network)),
     )
+    if args.hold_window is None:
+        args.hold_window = HOLD_WINDOWS.get(args.script, Settings.hold_window)
     for flag, value in (
         ("--hold-window", args.hold_window),
         ("--head-window", args.head_window),
@@ -334,6 +345,7 @@ async def run_command(args: argparse.Namespace) -> int:
         head_window=args.head_window,
         deadline=args.deadline,
         jobs=args.jobs,
+        tokens=SCRIPTS[args.script],
     )
     total = len(matrix.cells())
     print(
@@ -359,6 +371,7 @@ async def run_command(args: argparse.Namespace) -> int:
             "head_window_s": settings.head_window,
             "deadline_s": settings.deadline,
             "jobs": settings.jobs,
+            "script": args.script,
         },
         "wall_s": round(wall, 3),
         "skipped": {**skipped, **skipped_variants},  # clients, variants not run, and why
@@ -382,7 +395,11 @@ async def run_command(args: argparse.Namespace) -> int:
 
 def baseline_path(args: argparse.Namespace, specs: Sequence[str]) -> Path | None:
     """The baseline this run is gated against, if any."""
-    return args.baseline or (DEFAULT_BASELINE if list(specs) == [BUILTIN] else None)
+    given: Path | None = args.baseline
+    if given or list(specs) != [BUILTIN]:
+        return given
+    script = getattr(args, "script", "default")
+    return DEFAULT_BASELINE if script == "default" else Path(f"compat-{script}-baseline.json")
 
 
 def _read_baseline(path: Path | None, replacing: bool) -> tuple[dict[str, str] | None, str]:

@@ -5,6 +5,12 @@ leading spaces, multi-byte UTF-8 (2, 3 and 4 bytes), newlines inside tokens, a
 token starting with ``:`` (an SSE comment if it lands at a line start), a token that
 looks like an SSE field, JSON specials, and one long token (>= 64 KiB of UTF-8) that
 no single read, line buffer or event can be assumed to hold.
+
+``LIMIT_TOKENS`` (``streamcompat run --script limits``) goes further, where client
+libraries have limits of their own: the line separators Unicode adds to
+``str.splitlines()`` (U+2028, U+2029, U+0085: a parser built on it cuts lines where
+the stream has none) and one token of 1 MiB on one line, far beyond aiohttp's 128 KiB
+line limit and Go's 64 KiB ``bufio.Scanner``.
 """
 
 from __future__ import annotations
@@ -46,3 +52,28 @@ DEFAULT_TOKENS: tuple[str, ...] = (
     " multi\nline\ntoken",
     " Done.",
 )
+
+#: 1 MiB of text on one line (ASCII and 2-byte UTF-8, so reads still cut sequences).
+HUGE_TOKEN = " " + ("huge é " * 149797)[: (1 << 20) - 1]
+
+LIMIT_TOKENS: tuple[str, ...] = (
+    "Lines",
+    " split\u2028by a line separator",
+    " and\u2029a paragraph separator",
+    " and\u0085a next-line",
+    ",",
+    " then",
+    " one",
+    " huge",
+    " token:",
+    HUGE_TOKEN,
+    " after",
+    " it.",
+)
+
+#: Token scripts by name (``--script``); each gated against its own baseline file.
+SCRIPTS: dict[str, tuple[str, ...]] = {"default": DEFAULT_TOKENS, "limits": LIMIT_TOKENS}
+#: Their hold windows where they need a longer one than the default: an SSE client
+#: surfaces a 1 MiB event only once it has parsed all of it, which may take a pure-Python
+#: parser more than a second on a busy machine; that is slow, not held back.
+HOLD_WINDOWS: dict[str, float] = {"limits": 10.0}

@@ -56,7 +56,11 @@ def load(path: Path) -> dict[str, str]:
 def save(path: Path, results: Sequence[Result], keep: Mapping[str, str] | None = None) -> None:
     """Write the results' verdicts; ``keep``: cells of the old baseline that this run did
     not run (a restricted run updates its cells, not the whole file)."""
-    cells = {**(keep or {}), **{r.cell.key: r.verdict.value for r in results}}
+    write(path, {**(keep or {}), **{r.cell.key: r.verdict.value for r in results}})
+
+
+def write(path: Path, cells: Mapping[str, str]) -> None:
+    """Write a baseline file of these verdicts (``{"v × c × n": "PASS"}``), sorted."""
     text = json.dumps(
         {"schema": 1, "cells": dict(sorted(cells.items()))}, indent=2, ensure_ascii=False
     )

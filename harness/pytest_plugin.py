@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import sys
 import time
@@ -179,12 +178,11 @@ class CompatRun:
             if not self.partial:  # a full run's cells are all there is, but for skipped ones
                 kept = {k: v for k, v in kept.items() if k in self.skipped_keys}
             kept = {k: v for k, v in kept.items() if k not in ran}
+        from streamcompat.harness.baseline import write
+
         cells = {**kept, **self.verdicts}
         path.parent.mkdir(parents=True, exist_ok=True)
-        # The format of harness.baseline.save, which takes results, not verdicts.
-        data = {"schema": 1, "cells": dict(sorted(cells.items()))}
-        text = json.dumps(data, indent=2, ensure_ascii=False)
-        path.write_text(text + "\n", encoding="utf-8")
+        write(path, cells)
         self.notices[f"baseline written: {path} ({len(cells)} cells)"] = None
 
 

@@ -23,7 +23,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -102,6 +102,18 @@ class Wire:
         }
 
 
+T = TypeVar("T")
+
+
+def _bounded(table: OrderedDict[str, T], stream: str, new: Callable[[], T]) -> T:
+    """``table[stream]``, made if missing; streams nobody took go oldest first."""
+    if stream not in table:
+        table[stream] = new()
+        while len(table) > MAX_STREAMS:
+            table.popitem(last=False)
+    return table[stream]
+
+
 class Streams:
     """The gates of a server's streams, by stream id; tells the harness when one starts."""
 
@@ -111,11 +123,7 @@ class Streams:
         self.push: Callable[[dict[str, Any]], None] = lambda message: None
 
     def gate(self, stream: str) -> Gate:
-        if stream not in self.gates:
-            self.gates[stream] = Gate()
-            while len(self.gates) > MAX_STREAMS:
-                self.gates.popitem(last=False)
-        return self.gates[stream]
+        return _bounded(self.gates, stream, Gate)
 
     def start(self, stream: str) -> Gate:
         """A request for ``stream`` arrived: its gate, with the harness told."""
@@ -128,11 +136,7 @@ class Streams:
         return gate
 
     def wire(self, stream: str) -> Wire:
-        if stream not in self.wires:
-            self.wires[stream] = Wire()
-            while len(self.wires) > MAX_STREAMS:
-                self.wires.popitem(last=False)
-        return self.wires[stream]
+        return _bounded(self.wires, stream, Wire)
 
     def observe(self, app: ASGIApp) -> ASGIApp:
         """``app``, telling the harness when a stream's response head has gone out, and

@@ -11,6 +11,7 @@ that changes a script or a pinned version gets a copy of its own.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
@@ -46,9 +47,17 @@ def _sources() -> list[Path]:
 
 
 def _copy_name() -> str:
+    # Asked by every Node and browser-SSE cell: the files are hashed again only when one
+    # of them changed (a stat each), not read on every cell.
+    stamps = tuple((p, p.stat().st_mtime_ns, p.stat().st_size) for p in _sources())
+    return _digest_of(HERE, stamps)
+
+
+@functools.lru_cache(maxsize=8)
+def _digest_of(here: Path, stamps: tuple[tuple[Path, int, int], ...]) -> str:
     digest = hashlib.sha256()
-    for path in _sources():
-        digest.update(path.relative_to(HERE).as_posix().encode() + b"\0" + path.read_bytes())
+    for path, _, _ in stamps:
+        digest.update(path.relative_to(here).as_posix().encode() + b"\0" + path.read_bytes())
     return f"clients-{digest.hexdigest()[:16]}"
 
 

@@ -17,6 +17,7 @@ from streamcompat.harness.model import Result, Verdict
 RANK = {
     Verdict.PASS: 0,
     Verdict.BUFFERED: 1,
+    Verdict.REPLAYS: 2,  # every token shown, then shown again: worse than held back
     Verdict.UNSUPPORTED: 2,
     Verdict.CORRUPT: 3,
     Verdict.SILENT: 3,

@@ -23,6 +23,7 @@ class Verdict(str, enum.Enum):
 
     PASS = "PASS"  # every token, exact, as it was produced
     BUFFERED = "BUFFERED"  # exact, but tokens were held back
+    REPLAYS = "REPLAYS"  # every token, exact, but the stream had no end: the client reconnects
     UNSUPPORTED = "UNSUPPORTED"  # the client cannot make this request at all
     CORRUPT = "CORRUPT"  # content differs: lost, merged, framing leaked, mojibake
     SILENT = "SILENT"  # connected, nothing surfaced

@@ -425,6 +425,7 @@ def timeline_svg(cell: Cell, cell_id: str) -> str:
 VERDICT_COLOURS = {
     "PASS": ("#d3f9d8", "#1b5e20", "#2f9e44"),
     "BUFFERED": ("#ffe8a1", "#7a4a00", "#f08c00"),
+    "REPLAYS": ("#c5f6fa", "#0b4f5c", "#1098ad"),
     "CORRUPT": ("#ffc9c9", "#8b0000", "#e03131"),
     "SILENT": ("#e5dbff", "#3b1f8f", "#7048e8"),
     "ERROR": ("#fcc2d7", "#7c1440", "#c2255c"),

@@ -103,9 +103,9 @@ def _judge(facts: Facts) -> tuple[Verdict, str]:
             f"the stream ended after {seen} of {n} tokens; the rest never surfaced",
         )
     if facts.replays:
-        return Verdict.CORRUPT, (
-            "every token surfaced, but the stream ended without an end event: "
-            "EventSource reconnects and shows the tokens again"
+        return Verdict.REPLAYS, (
+            "every token surfaced, but the stream ended without an end event: the client "
+            "fired its error event while reconnecting, and EventSource shows the tokens again"
         )
     if held_back(facts):
         k = facts.stalled_at

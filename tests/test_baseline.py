@@ -63,6 +63,26 @@ def test_equal_rank_covers_every_kind_of_failure() -> None:
     assert set(EQUAL_RANK) == {Verdict.CORRUPT, Verdict.SILENT, Verdict.ERROR, Verdict.TIMEOUT}
 
 
+def test_every_verdict_has_a_rank_and_a_colour() -> None:
+    from streamcompat.harness.reports import VERDICT_COLOURS
+
+    assert set(RANK) == set(Verdict)
+    assert {v.value for v in Verdict} <= set(VERDICT_COLOURS)
+
+
+@pytest.mark.parametrize(
+    ("before", "now", "regressed"),
+    [("PASS", Verdict.REPLAYS, True), ("CORRUPT", Verdict.REPLAYS, False),
+     ("REPLAYS", Verdict.CORRUPT, True), ("BUFFERED", Verdict.REPLAYS, True)],
+)  # fmt: skip
+def test_a_stream_that_replays_ranks_between_held_back_and_broken(
+    before: str, now: Verdict, regressed: bool
+) -> None:
+    found = compare({KEY: before}, [result(KEY, now)])
+    assert bool(found.regressions) is regressed
+    assert bool(found.improvements) is not regressed
+
+
 def test_an_improvement_fails_only_a_strict_gate() -> None:
     found = compare({KEY: "CORRUPT"}, [result(KEY, Verdict.PASS, "all tokens")])
     assert found.improvements == [f"{KEY}: CORRUPT → PASS (all tokens)"]

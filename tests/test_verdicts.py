@@ -34,7 +34,7 @@ def complete(**changes: object) -> Facts:
     [
         (complete(), Verdict.PASS, "all 3 tokens"),
         (complete(stalled_at=1, emitted_at=[10.0, 10.1, 10.15]), Verdict.BUFFERED, "token 1 of 3"),
-        (complete(stalled_at=2, replays=True), Verdict.CORRUPT, "reconnects"),
+        (complete(stalled_at=2, replays=True), Verdict.REPLAYS, "reconnecting"),
         (facts(unsupported="EventSource can only GET"), Verdict.UNSUPPORTED, "only GET"),
         (facts(failure="HTTP 500"), Verdict.ERROR, "HTTP 500"),
         (complete(failure="reset"), Verdict.ERROR, "after 3 of 3"),

@@ -37,6 +37,8 @@ def tls() -> ssl.SSLContext:
 
 
 def http_client(request: Request) -> httpx.AsyncClient:
+    if request.library_timeouts:  # httpx's own: 5 s for every read, as most users leave it
+        return httpx.AsyncClient(verify=tls())
     return httpx.AsyncClient(timeout=_timeout(request), verify=tls())
 
 

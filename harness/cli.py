@@ -43,7 +43,7 @@ from streamcompat.harness.results import (
 from streamcompat.harness.runner import Matrix, Settings, default_jobs, run_matrix
 from streamcompat.harness.server import ServerError
 from streamcompat.harness.sse_corpus import CASES
-from streamcompat.harness.tokens import HOLD_WINDOWS, SCRIPTS
+from streamcompat.harness.tokens import HOLD_WINDOWS, SCRIPTS, THINK_S
 
 DEFAULT_NETWORKS = ("direct", "split")
 DEFAULT_BASELINE = Path("compat-baseline.json")
@@ -254,8 +254,9 @@ def parser() -> argparse.ArgumentParser:
         "--script",
         choices=sorted(SCRIPTS),
         default="default",
-        help="the token script: 'limits' adds U+2028/U+2029/U+0085 and a 1 MiB token "
-        "(gated against its own baseline)",
+        help="the token script: 'limits' adds U+2028/U+2029/U+0085 and a 1 MiB token; "
+        f"'think': the model thinks {THINK_S['think']:g} s before its first token, clients "
+        "keep their libraries' default timeouts (each gated against its own baseline)",
     )
     run.add_argument(
         "--hold-window",
@@ -346,6 +347,7 @@ async def run_command(args: argparse.Namespace) -> int:
         deadline=args.deadline,
         jobs=args.jobs,
         tokens=SCRIPTS[args.script],
+        think=THINK_S.get(args.script, 0.0),
     )
     total = len(matrix.cells())
     print(
@@ -372,6 +374,7 @@ async def run_command(args: argparse.Namespace) -> int:
             "deadline_s": settings.deadline,
             "jobs": settings.jobs,
             "script": args.script,
+            "think_s": settings.think,
         },
         "wall_s": round(wall, 3),
         "skipped": {**skipped, **skipped_variants},  # clients, variants not run, and why

@@ -132,9 +132,16 @@ class Lockstep:
         done = f.ended or self.client_done or self.closed
         return len(f.surfaced_at) >= k or bool(f.diverged) or done
 
-    async def pace(self, release: Release, hold_window: float) -> None:
-        """Release tokens one at a time as they surface, then the end; bounded by hold windows."""
+    async def pace(self, release: Release, hold_window: float, think: float = 0.0) -> None:
+        """Release tokens one at a time as they surface, then the end; bounded by hold windows.
+
+        ``think``: the model thinks this long before its first token (a reasoning model),
+        unless the client gives up first; the cell only waits meanwhile.
+        """
         n = len(self.facts.tokens)
+        if think > 0:
+            async with self.idle():
+                await self._wait(lambda: self.settled(1), think)
         k = 1
         while k <= n:
             self._release(release, k)

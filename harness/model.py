@@ -67,6 +67,10 @@ class Request:
     event: str = "message"  # SSE clients show the data of events of this type ...
     end_event: str = "end"  # ... and stop at an event of this type
     end_data: str | None = None  # ... or at a token event with this data
+    #: The client library's own default timeouts, as its users leave them, instead of
+    #: ``read_timeout``. Of the built-in clients only httpx's (5 s per read) is shorter
+    #: than a cell; the others' (none, or minutes) cannot end a cell before its deadline.
+    library_timeouts: bool = False
 
 
 #: A round trip with a client's report channel that returns only once every report the
@@ -208,6 +212,7 @@ class Facts:
     requests: int = 0  # requests the server saw for the stream (a client's retry adds one)
     timed_out: bool = False
     deadline: float = 0.0  # the cell's deadline, seconds (for what a TIMEOUT says)
+    think: float = 0.0  # the model thought this long before its first token (seconds)
     arrived_at: float = 0.0  # the request reached the server (0: it never did)
     #: A window (seconds) that passed with no response head: the client reported none and
     #: the server sent none (the head window, or the connect window if the request never

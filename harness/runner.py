@@ -171,10 +171,14 @@ def client_threads(cells: int) -> None:
 class Settings:
     hold_window: float = 1.0  # how long token k may take to surface before it counts as held
     connect_window: float = 10.0  # how long the request may take to reach the server
-    #: How long a response head may take once the request reached the server; a server
-    #: that sends none by then ends the cell (TIMEOUT) long before its deadline.
+    #: How long a response head may take once the request reached the server (and the
+    #: model thought); a server that sends none by then ends the cell (TIMEOUT) long
+    #: before its deadline.
     head_window: float = 5.0
     deadline: float = 30.0  # every cell has a verdict by then, whatever happens
+    #: The model thinks this long before its first token; clients keep their libraries'
+    #: default timeouts meanwhile (``Request.library_timeouts``).
+    think: float = 0.0
     jobs: int = field(default_factory=default_jobs)  # cells working at once
     tokens: tuple[str, ...] = DEFAULT_TOKENS
 
@@ -365,6 +369,7 @@ async def _attempt(
     facts = lock.facts
     facts.started_at = time.monotonic()
     facts.deadline = settings.deadline
+    facts.think = settings.think
     method = choose_method(client, variant)
     if client.codecs is not None and variant.codec not in client.codecs:
         facts.unsupported = (
@@ -387,6 +392,7 @@ async def _attempt(
             event=variant.event,
             end_event=variant.end_event,
             end_data=variant.end_data,
+            library_timeouts=settings.think > 0,
         )
         await _play(lock, client, request, stream, stage, deadline)
     facts.finished_at = facts.finished_at or time.monotonic()
@@ -416,7 +422,7 @@ async def _play(
         if started.done() and not started.cancelled() and started.result():
             facts.arrived_at = time.monotonic()
             if not await _paced(lock, life, stream, stage):
-                facts.no_head_within = settings.head_window
+                facts.no_head_within = settings.head_window + settings.think
                 return
         elif not task.done():
             facts.no_head_within = settings.connect_window
@@ -437,7 +443,7 @@ async def _play(
     except ServerError:
         pass  # its control channel closed: the server went, and _record says how
     except Exception as exc:  # a client library raising is a verdict, not a crash
-        facts.failure = f"{type(exc).__name__}: {exc}".strip()
+        facts.failure = f"{type(exc).__name__}: {exc}" if str(exc).strip() else type(exc).__name__
     finally:
         facts.finished_at = time.monotonic()
         lock.close()
@@ -454,9 +460,12 @@ async def _paced(lock: Lockstep, life: ServerLife, stream: str, stage: Stage) ->
     """Pace the stream while watching for its response head; False if none came within
     the head window (the server sent none and the client reported none)."""
     settings = stage.settings
-    heard = asyncio.ensure_future(_head_within(lock, life.head(stream), settings.head_window))
+    # A server may send its head only with the first token (GZipMiddleware does), so
+    # the head window starts once the model has thought.
+    window = settings.head_window + settings.think
+    heard = asyncio.ensure_future(_head_within(lock, life.head(stream), window))
     pacing = asyncio.ensure_future(
-        lock.pace(lambda k: life.release(stream, k), settings.hold_window)
+        lock.pace(lambda k: life.release(stream, k), settings.hold_window, settings.think)
     )
     try:
         await asyncio.wait({heard, pacing}, return_when=asyncio.FIRST_COMPLETED)

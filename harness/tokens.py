@@ -71,9 +71,21 @@ LIMIT_TOKENS: tuple[str, ...] = (
     " it.",
 )
 
+#: A short script for ``--script think``: what matters is the wait before its first token.
+THINK_TOKENS: tuple[str, ...] = ("After", " a long", " think:", " the", " answer.")
+
 #: Token scripts by name (``--script``); each gated against its own baseline file.
-SCRIPTS: dict[str, tuple[str, ...]] = {"default": DEFAULT_TOKENS, "limits": LIMIT_TOKENS}
+SCRIPTS: dict[str, tuple[str, ...]] = {
+    "default": DEFAULT_TOKENS,
+    "limits": LIMIT_TOKENS,
+    "think": THINK_TOKENS,
+}
 #: Their hold windows where they need a longer one than the default: an SSE client
 #: surfaces a 1 MiB event only once it has parsed all of it, which may take a pure-Python
 #: parser more than a second on a busy machine; that is slow, not held back.
 HOLD_WINDOWS: dict[str, float] = {"limits": 10.0}
+#: Seconds the model thinks before the first token, for scripts that think: past httpx's
+#: default read timeout (5 s), well inside a proxy's (nginx: 60 s). Clients keep their
+#: libraries' default timeouts (``Request.library_timeouts``); a stream that sends
+#: heartbeats while the model thinks keeps them reading.
+THINK_S: dict[str, float] = {"think": 6.0}

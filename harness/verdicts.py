@@ -12,6 +12,11 @@ def judge(facts: Facts) -> tuple[Verdict, str]:
     verdict, detail = _judge(facts)
     if facts.server_note and verdict is not Verdict.PASS:
         detail = f"{detail} — server: {facts.server_note}"
+    if facts.think and verdict is not Verdict.PASS:
+        detail = (
+            f"{detail} (the model thought {facts.think:g} s before its first token; the "
+            "client kept its library's default timeouts)"
+        )
     if facts.requests > 1:  # a retry or reconnect: every request is a generation paid for
         detail = f"{detail} (the client requested the stream {facts.requests} times)"
     if facts.replayed:

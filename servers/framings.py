@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -19,6 +20,10 @@ _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 #: A named end event with (empty) data: a ``data`` field is what makes an SSE block
 #: fire, so EventSource sees it and can close instead of reconnecting.
 SSE_END = "event: end\ndata:\n\n"
+
+#: Seconds without a token after which a heartbeat goes out: under httpx's default read
+#: timeout (5 s), unlike sse-starlette's and FastAPI's default pings (15 s).
+HEARTBEAT_S = 2.0
 
 
 def raw(token: str) -> str:
@@ -62,22 +67,47 @@ def sse_json(token: str) -> str:
     return sse(json.dumps({"token": token}))
 
 
+async def with_heartbeats(tokens: AsyncIterator[str], every: float) -> AsyncIterator[str | None]:
+    """The tokens, and None each time ``every`` seconds pass without one (a heartbeat is due).
+
+    The next token is awaited in a task of its own, so that a heartbeat does not cancel
+    it; closing this generator cancels it, and with it the token source.
+    """
+    while True:
+        coming = asyncio.ensure_future(anext(tokens))
+        try:
+            while not (await asyncio.wait({coming}, timeout=every))[0]:
+                yield None
+        finally:
+            coming.cancel()
+        try:
+            yield coming.result()
+        except StopAsyncIteration:
+            return
+
+
 def streaming(
     frame: Frame,
     media_type: str,
     *,
     start: str = "",
     end: str = "",
+    heartbeat: str = "",
     headers: Mapping[str, str] | None = None,
 ) -> ResponseFactory:
-    """A response factory writing ``start``, each framed token as it comes, then ``end``."""
+    """A response factory writing ``start``, each framed token as it comes, then ``end``;
+    ``heartbeat`` too whenever HEARTBEAT_S pass without a token."""
 
     def respond(tokens: AsyncIterator[str]) -> StreamingResponse:
         async def body() -> AsyncIterator[str]:
             if start:
                 yield start
-            async for token in tokens:
-                yield frame(token)
+            if heartbeat:
+                async for token in with_heartbeats(tokens, HEARTBEAT_S):
+                    yield heartbeat if token is None else frame(token)
+            else:
+                async for token in tokens:
+                    yield frame(token)
             if end:
                 yield end
 
@@ -106,13 +136,16 @@ def framed(
     description: str = "",
     start: str = "",
     end: str = "",
+    heartbeat: str = "",
     headers: Mapping[str, str] | None = None,
     **variant: Any,
 ) -> Variant:
     """A variant that frames each token on its own (most built-ins are made this way)."""
     return Variant(
         name=name,
-        respond=streaming(frame, media_type, start=start, end=end, headers=headers),
+        respond=streaming(
+            frame, media_type, start=start, end=end, heartbeat=heartbeat, headers=headers
+        ),
         codec=codec,
         content_type=media_type,
         description=description,

@@ -115,8 +115,9 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("sse-named", _sse_named, content_type=EVENT_STREAM, event="data",
             description="langserve's shape: event: data, id:, retry:, a data-less end event"),
     framed("sse-comments", EVENT_STREAM, lambda t: ": ping\n" + sse(t),
-           start=": stream open\n\n", end=SSE_END,
-           description="heartbeat comment lines (: ping) before every event"),
+           start=": stream open\n\n", end=SSE_END, heartbeat=": ping\n\n",
+           description="comment lines (: ping) before every event, and as a heartbeat "
+           "every 2 s without a token"),
     framed("openai", EVENT_STREAM, lambda t: openai_chunk(t), codec="openai",
            end=openai_chunk(None, "stop") + "data: [DONE]\n\n", end_data="[DONE]",
            description="OpenAI chat.completion.chunk events ending with data: [DONE]"),

@@ -368,3 +368,40 @@ def test_a_client_that_ended_or_failed_needs_no_head_window() -> None:
         return await lock.head_within(2.0), loop.time()
 
     assert on_fake_clock(scenario) == (True, 0.3)
+
+
+# Think time: the model thinks before its first token.
+
+
+def think_then(client_gives_up_at: float | None) -> tuple[list[float], Lockstep]:
+    """Pace ["a", "b"] with 6 s of think time; the client surfaces each token at once,
+    or gives up (its read timed out) at ``client_gives_up_at``."""
+
+    async def scenario(loop: FakeClockLoop) -> tuple[list[float], Lockstep]:
+        lock = Lockstep(["a", "b"], Display("text", "chunk"))
+        released: list[float] = []
+
+        def release(upto: int) -> None:
+            released.append(loop.time())
+            if upto <= 2 and not lock.client_done:
+                loop.call_soon(lock.surfaced, "ab"[upto - 1])
+
+        if client_gives_up_at is not None:
+            loop.call_at(client_gives_up_at, lock.client_finished)
+        await lock.pace(release, 1.0, think=6.0)
+        return released, lock
+
+    return on_fake_clock(scenario)
+
+
+def test_the_first_token_comes_after_the_think_time() -> None:
+    released, lock = think_then(None)
+    assert released == pytest.approx([6.0, 6.0, 6.0])  # token 1, token 2, the end
+    assert lock.facts.surfaced_at == pytest.approx([6.0, 6.0])
+    assert lock.facts.stalled_at == 0
+
+
+def test_a_client_that_gives_up_while_the_model_thinks_ends_the_think() -> None:
+    released, lock = think_then(5.0)  # httpx's default read timeout: 5 s
+    assert released == pytest.approx([5.0, 5.0])  # token 1, then the rest and the end at once
+    assert lock.facts.surfaced_at == []

@@ -87,3 +87,44 @@ def test_sse_bom_and_crlf_wire_shapes() -> None:
 def test_ndjson_is_one_object_per_line() -> None:
     lines = wire(BY_NAME["ndjson"]).decode().splitlines()
     assert [codec("json:token")(line) for line in lines] == list(DEFAULT_TOKENS)
+
+
+# Heartbeats (sse-comments): a comment whenever HEARTBEAT_S pass without a token.
+
+
+def test_heartbeats_come_while_the_model_thinks_and_stop_with_the_tokens() -> None:
+    from streamcompat.servers.framings import with_heartbeats
+    from tests.fake_clock import FakeClockLoop, run_on_fake_clock
+
+    async def main(loop: FakeClockLoop) -> list[tuple[float, str | None]]:
+        async def thinking() -> AsyncIterator[str]:
+            await asyncio.sleep(5.0)  # the model thinks (on the fake clock: no real time)
+            yield "a"
+            yield "b"
+
+        return [(loop.time(), t) async for t in with_heartbeats(thinking(), every=2.0)]
+
+    assert run_on_fake_clock(main) == [(2.0, None), (4.0, None), (5.0, "a"), (5.0, "b")]
+
+
+def test_closing_a_heartbeating_stream_cancels_its_token_source() -> None:
+    from streamcompat.servers.framings import with_heartbeats
+
+    async def main() -> bool:
+        cancelled = asyncio.Event()
+
+        async def never() -> AsyncIterator[str]:
+            try:
+                await asyncio.Event().wait()
+                yield "never"
+            except asyncio.CancelledError:
+                cancelled.set()
+                raise
+
+        beats = with_heartbeats(never(), every=0.01)
+        assert await anext(beats) is None
+        await beats.aclose()  # the client left: the response closes its body
+        await asyncio.wait_for(cancelled.wait(), 5)
+        return cancelled.is_set()
+
+    assert asyncio.run(main())

@@ -37,6 +37,7 @@ def complete(**changes: object) -> Facts:
         (complete(stalled_at=2, replays=True), Verdict.REPLAYS, "reconnecting"),
         (facts(unsupported="EventSource can only GET"), Verdict.UNSUPPORTED, "only GET"),
         (facts(failure="HTTP 500"), Verdict.ERROR, "HTTP 500"),
+        (facts(failure="ReadTimeout", think=6.0), Verdict.ERROR, "model thought 6 s before"),
         (complete(failure="reset"), Verdict.ERROR, "after 3 of 3"),
         (facts(timed_out=True, ended=False), Verdict.TIMEOUT, "0 of 3"),
         (facts(no_head_within=5.0, arrived_at=10.01, opened=False), Verdict.TIMEOUT, "5 s"),

@@ -85,7 +85,7 @@ LANARKY_ROW = {
     "aiohttp": "CORRUPT",
     "aiohttp-lines": "CORRUPT",
     "browser-fetch": "CORRUPT",
-    "browser-eventsource": "CORRUPT",
+    "browser-eventsource": "REPLAYS",  # no end event: it reconnects and replays
     "httpx": "CORRUPT",
     "httpx-sse": "PASS",
     "requests-sseclient": "PASS",

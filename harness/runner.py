@@ -17,8 +17,9 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
+from streamcompat.harness.app import App, AppProcess
 from streamcompat.harness.browser import Browser
 from streamcompat.harness.codecs import Display
 from streamcompat.harness.lockstep import Idle, Lockstep
@@ -188,6 +189,7 @@ class Stage:
     resources: Resources
     settings: Settings
     idle: Idle = contextlib.nullcontext
+    app: AppProcess | None = None  # app mode: cells go to the app, which calls the server
 
 
 @dataclass(frozen=True)
@@ -211,6 +213,7 @@ async def run_matrix(
     settings: Settings,
     on_result: Callable[[Result, int, int], None] = lambda r, i, n: None,
     expected: Mapping[str, str] | None = None,
+    app: App | None = None,
 ) -> tuple[list[Result], dict[str, str]]:
     """Run every cell against one variant server and one browser; return results and metadata.
 
@@ -221,6 +224,10 @@ async def run_matrix(
     A variant server that dies is restarted on the same port (``ServerProcess``); the
     cells running on it at that moment are ERROR, naming its death. If it cannot be
     restarted, the run ends at once with ServerError.
+
+    With ``app`` (app mode), the matrix's one variant is ``app.variant()``: cells go to
+    the app's endpoint, and the variant server is the fake upstream the app calls. An app
+    that will not start, or exits while cells run, ends the run with AppError.
     """
     variants = {v.name: v for v in matrix.variants}
     clients = {c.name: c for c in matrix.clients}
@@ -242,7 +249,8 @@ async def run_matrix(
     async with contextlib.AsyncExitStack() as stack:
         server = ServerProcess(variant_specs, settings.tokens)
         stack.push_async_callback(server.stop)
-        browser = await stack.enter_async_context(Browser())
+        # An app serves no blank page of ours: the browser makes it up (see Browser).
+        browser = await stack.enter_async_context(Browser(blank_page=app is not None))
         node = await stack.enter_async_context(NodeHost())
         resources = Resources(browser_context=browser.hub, node_host=node.hub)
         # Chromium launches while the server imports its app: both take seconds.
@@ -250,8 +258,12 @@ async def run_matrix(
         launch = asyncio.ensure_future(_launch(browser) if wants_browser else asyncio.sleep(0))
         stack.callback(launch.cancel)
         await server.start()
+        running = None
+        if app is not None:
+            running = await stack.enter_async_context(AppProcess(app, server.origin))
+        target: Listening = running or server
         origins = {
-            n: await stack.enter_async_context(network_origin(n, server)) for n in matrix.networks
+            n: await stack.enter_async_context(network_origin(n, target)) for n in matrix.networks
         }
         # Browser cells start once Chromium is up with a page per network, so that no
         # cell's timings include them; the other cells start at once.
@@ -259,7 +271,7 @@ async def run_matrix(
             _warm(browser, origins.values()) if wants_browser else asyncio.sleep(0)
         )
         stack.callback(browser_ready.cancel)
-        stage = Stage(server, resources, settings)
+        stage = Stage(server, resources, settings, app=running)
 
         async def one(place: int, cell: Cell) -> None:
             client = clients[cell.client]
@@ -283,15 +295,22 @@ async def run_matrix(
 
         cells_done = asyncio.ensure_future(every_cell())
         broken = asyncio.ensure_future(server.broken.wait())
+        app_broken = asyncio.ensure_future(
+            running.broken.wait() if running else asyncio.Event().wait()
+        )
         try:
-            await asyncio.wait({cells_done, broken}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                {cells_done, broken, app_broken}, return_when=asyncio.FIRST_COMPLETED
+            )
+            if running is not None and running.broken.is_set():
+                raise ServerError(running.failure)
             if not cells_done.done():
                 raise ServerError(server.failure)
             cells_done.result()
         finally:
-            for future in (cells_done, broken, *tasks):
+            for future in (cells_done, broken, app_broken, *tasks):
                 future.cancel()
-            await asyncio.gather(cells_done, broken, *tasks, return_exceptions=True)
+            await asyncio.gather(cells_done, broken, app_broken, *tasks, return_exceptions=True)
         metadata = {"chromium": browser.version or "not started"}
     return [results[c] for c in cells], metadata
 
@@ -308,8 +327,18 @@ async def _warm(browser: Browser, origins: Iterable[str]) -> None:
         await asyncio.gather(*(hub.warm(origin) for origin in origins))
 
 
+class Listening(Protocol):
+    """What clients connect to: the variant server, or an app under test."""
+
+    @property
+    def origin(self) -> str: ...
+
+    @property
+    def port(self) -> int: ...
+
+
 @contextlib.asynccontextmanager
-async def network_origin(network: str, server: ServerProcess) -> AsyncIterator[str]:
+async def network_origin(network: str, server: Listening) -> AsyncIterator[str]:
     """The origin clients use: the server itself, or a shaping proxy (its own process)."""
     if network == "direct":
         yield server.origin
@@ -377,18 +406,25 @@ async def _attempt(
             f"{variant.name} answers {'/'.join(sorted(variant.methods))}"
         )
     else:
-        url = f"{origin}/v/{variant.name}"
+        if stage.app is not None:
+            url, body = stage.app.app.request(origin, stream)
+        else:
+            url = f"{origin}/v/{variant.name}"
+            url = f"{url}?stream={stream}" if method == "GET" else url
+            body = {"stream": stream, "prompt": "Say something that breaks clients."}
         request = Request(
             cell_id=stream,
-            url=f"{url}?stream={stream}" if method == "GET" else url,
+            url=url,
             method="POST" if method == "POST" else "GET",
-            body={"stream": stream, "prompt": "Say something that breaks clients."},
+            body=body,
             read_timeout=settings.deadline,
             event=variant.event,
             end_event=variant.end_event,
             end_data=variant.end_data,
         )
         await _play(lock, client, request, stream, stage, deadline)
+    if stage.app is not None:
+        stage.app.annotate(facts)
     facts.finished_at = facts.finished_at or time.monotonic()
     return facts
 

@@ -261,13 +261,14 @@ class AppProcess:
             else f"its log ({self.app.log}) is empty"
         )
 
-    def annotate(self, facts: Facts) -> None:
-        """Mark the cell's facts as the app's, and say so if the app never called the
-        upstream for the cell's stream (the request did reach the app, or was refused)."""
+    def annotate(self, facts: Facts, stream: str) -> None:
+        """Mark the cell's facts as the app's; say so if the app never called the upstream
+        for the cell's stream (or called it without the prompt that carries the marker)."""
         facts.app = self.app.name
         if facts.requests == 0 and not facts.unsupported and not facts.server_died:
             facts.server_note = (
-                f"the app never called the fake upstream for this stream; {self.said()}"
+                "the app never called the fake upstream for this stream (no request carried "
+                f"the prompt's marker {marker(stream)}); {self.said()}"
             )
 
     async def stop(self) -> None:

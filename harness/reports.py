@@ -648,11 +648,13 @@ def wire_html(cell: Cell) -> str:
     if wire.get("truncated"):
         notes.append("some bytes not kept")
     network = str(cell.get("network", "direct"))
-    if network != "direct":
+    # App mode: the variant server is the fake upstream, and what it sent went to the app.
+    sender = "the fake upstream sent the app" if cell.get("app") else "the server sent"
+    if network != "direct" and not cell.get("app"):
         notes.append(f"the {network} network's proxy then reshaped them for the client")
     more = f" ({'; '.join(notes)})" if notes else ""
     return (
-        f'<details class="wire"><summary>what the server sent: {_h(words)}{_h(more)}</summary>'
+        f'<details class="wire"><summary>what {sender}: {_h(words)}{_h(more)}</summary>'
         f'<table class="wire">{"".join(rows)}</table></details>'
     )
 

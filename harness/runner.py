@@ -424,7 +424,7 @@ async def _attempt(
         )
         await _play(lock, client, request, stream, stage, deadline)
     if stage.app is not None:
-        stage.app.annotate(facts)
+        stage.app.annotate(facts, stream)
     facts.finished_at = facts.finished_at or time.monotonic()
     return facts
 

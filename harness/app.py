@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import os
 import shlex
 import socket
@@ -32,6 +33,22 @@ HOST = "127.0.0.1"
 PROMPT = "Say something that breaks clients."
 #: A key for SDKs that refuse to start without one; the fake upstream ignores it.
 FAKE_KEY = "sk-streamcompat-fake-upstream"
+
+
+#: Times an app that exits while cells run is started again before the run gives up.
+MAX_RESTARTS = 3
+#: A cell whose client failed looks this long for the app's exit (the kernel closes the
+#: app's sockets as it exits: the client's error and the exit come together).
+DEATH_BOUND_S = 0.25
+
+
+@dataclass
+class Death:
+    """The app exited while cells ran: when, how, and when it listened again."""
+
+    at: float
+    how: str  # exited with code 1 (its log ... ends: ...)
+    back_at: float = math.inf  # still being started again
 
 
 class AppError(ServerError):
@@ -156,7 +173,10 @@ class AppProcess:
     """``async with AppProcess(app, upstream) as running:`` — the app, listening, pointed at
     the fake upstream; ended by PID (its process group) on the way out.
 
-    If it exits while cells run, ``broken`` is set and ``failure`` says how.
+    If it exits while cells run, it is started again on the same port (the networks'
+    proxies stay in front of it), and the cells it was serving say that it died
+    (``annotate``); cells wait for it to be back (``running``). One that cannot be started
+    again, or dies more than MAX_RESTARTS times, sets ``broken``; ``failure`` says how.
     """
 
     def __init__(self, app: App, upstream: str) -> None:
@@ -166,6 +186,8 @@ class AppProcess:
         self.process: subprocess.Popen[bytes] | None = None
         self.broken = asyncio.Event()
         self.failure = ""
+        self.deaths: list[Death] = []
+        self._up = asyncio.Event()  # listening; cleared while it is being started again
         self._watch: asyncio.Task[None] | None = None
         self._stopping = False
 
@@ -201,6 +223,23 @@ class AppProcess:
 
     async def start(self) -> None:
         self.port = free_port()
+        await self._launch(mode="wb")
+        self._up.set()
+        self._watch = asyncio.ensure_future(self._watch_exit())
+
+    async def running(self) -> None:
+        """Return once the app listens (after a restart under way); AppError if it cannot."""
+        up = asyncio.ensure_future(self._up.wait())
+        broken = asyncio.ensure_future(self.broken.wait())
+        try:
+            await asyncio.wait({up, broken}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            up.cancel()
+            broken.cancel()
+        if not self._up.is_set():
+            raise AppError(self.failure)
+
+    async def _launch(self, mode: str) -> None:
         fields = {"{port}": str(self.port), "{host}": HOST}
         command = []
         for arg in shlex.split(self.app.command):
@@ -208,13 +247,12 @@ class AppProcess:
                 arg = arg.replace(name, value)
             command.append(arg)
         self.app.log.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.app.log, "wb") as log:  # the child writes to its own copy
+        with open(self.app.log, mode) as log:  # the child writes to its own copy
             try:
                 self.process = spawn(command, listener=None, env=self.environment(), log=log)
             except OSError as exc:
                 raise AppError(f"the app could not be started: {command[0]}: {exc}") from None
         await self._listening()
-        self._watch = asyncio.ensure_future(self._watch_exit())
 
     async def _listening(self) -> None:
         """Return once the app accepts connections; AppError if it exits or takes too long."""
@@ -238,15 +276,36 @@ class AppProcess:
                 )
 
     async def _watch_exit(self) -> None:
-        assert self.process is not None
-        while not await exited(self.process, 3600):
-            pass
-        if not self._stopping:
-            self.failure = (
-                f"the app ({self.app.command}) {describe_exit(self.process.returncode)} "
-                f"while cells ran; {self.said()}"
+        """Start the app again each time it exits, until the run ends or it cannot be."""
+        while True:
+            assert self.process is not None
+            while not await exited(self.process, 3600):
+                pass
+            if self._stopping:
+                return
+            death = Death(
+                time.monotonic(), f"{describe_exit(self.process.returncode)}; {self.said()}"
             )
-            self.broken.set()
+            self.deaths.append(death)
+            self._up.clear()
+            if len(self.deaths) > MAX_RESTARTS:
+                self.failure = (
+                    f"the app ({self.app.command}) died {len(self.deaths)} times while "
+                    f"cells ran; the last time: {death.how}"
+                )
+                self.broken.set()
+                return
+            try:
+                await self._launch(mode="ab")
+            except AppError as exc:
+                self.failure = (
+                    f"the app died while cells ran ({death.how}) and could not be "
+                    f"started again: {exc}"
+                )
+                self.broken.set()
+                return
+            death.back_at = time.monotonic()
+            self._up.set()
 
     def log_tail(self) -> str:
         with contextlib.suppress(OSError):
@@ -256,15 +315,36 @@ class AppProcess:
     def said(self) -> str:
         tail = self.log_tail()
         return (
-            f"its log ({self.app.log}) ends: {tail}"
-            if tail
-            else f"its log ({self.app.log}) is empty"
+            f"its log {self.app.log} ends: {tail}" if tail else f"its log {self.app.log} is empty"
         )
 
-    def annotate(self, facts: Facts, stream: str) -> None:
-        """Mark the cell's facts as the app's; say so if the app never called the upstream
-        for the cell's stream (or called it without the prompt that carries the marker)."""
+    async def annotate(self, facts: Facts, stream: str) -> None:
+        """Mark the cell's facts as the app's; say if the app died while the cell ran, or
+        never called the upstream for the cell's stream (or called it without the prompt
+        that carries the marker)."""
         facts.app = self.app.name
+        process = self.process
+        # A client fails the moment the app dies, a moment before the death is noticed:
+        # look, briefly, whether that is why (not while a restart is under way: then
+        # ``process`` is the new one, and the death is already in ``deaths``).
+        if (
+            facts.failure
+            and self._up.is_set()
+            and process is not None
+            and await exited(process, DEATH_BOUND_S)
+        ):
+            facts.server_note = (
+                f"the app died while the cell ran ({describe_exit(process.returncode)}; "
+                f"{self.said()}); the harness starts it again"
+            )
+            return
+        ended = facts.finished_at or time.monotonic()
+        for death in self.deaths:
+            if death.at <= ended and facts.started_at <= death.back_at:
+                facts.server_note = (
+                    f"the app died while the cell ran ({death.how}); the harness started it again"
+                )
+                return
         if facts.requests == 0 and not facts.unsupported and not facts.server_died:
             facts.server_note = (
                 "the app never called the fake upstream for this stream (no request carried "

@@ -292,6 +292,8 @@ async def run_matrix(
             # A restart still under way when the last cell ended must succeed too: the
             # same cells give the same exit code, however they were scheduled.
             await server.running()
+            if running is not None:
+                await running.running()
 
         cells_done = asyncio.ensure_future(every_cell())
         broken = asyncio.ensure_future(server.broken.wait())
@@ -367,6 +369,8 @@ async def run_cell(
     """Play the cell; replay it while its evidence contradicts a stall, within its deadline."""
     settings = stage.settings
     await stage.server.running()  # a restart under way is no part of the cell's time
+    if stage.app is not None:
+        await stage.app.running()  # nor is an app's
     began = time.monotonic()
     replayed: list[str] = []
     while True:
@@ -424,7 +428,7 @@ async def _attempt(
         )
         await _play(lock, client, request, stream, stage, deadline)
     if stage.app is not None:
-        stage.app.annotate(facts, stream)
+        await stage.app.annotate(facts, stream)
     facts.finished_at = facts.finished_at or time.monotonic()
     return facts
 

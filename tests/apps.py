@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
@@ -80,3 +81,12 @@ async def naive_chat(body: Message) -> StreamingResponse:
 @naive.get("/chat")
 async def naive_chat_get(message: str) -> StreamingResponse:
     return await naive_chat(Message(message=message))
+
+
+crashes = FastAPI()  # a worker that dies on a request (a segfault in a native library, say)
+
+
+@crashes.post("/chat")
+async def crash(body: Message) -> PlainTextResponse:
+    print("about to crash on", body.message[-19:], flush=True)
+    os._exit(1)

@@ -195,3 +195,14 @@ def test_a_config_file_makes_the_run_flag_free(tmp_path: Path) -> None:
     assert "options from pyproject.toml" in said and "gate: ok" in said
     assert list(cells) == ["passthrough-app × requests × direct"]
     assert cells["passthrough-app × requests × direct"]["verdict"] == "PASS"
+
+
+def test_an_app_that_dies_mid_cell_is_named_and_started_again(tmp_path: Path) -> None:
+    code, said, cells = one_cell(tmp_path, "crashes", "--clients", "requests,httpx")
+    assert code == 0, said
+    for cell in cells.values():
+        assert cell["verdict"] == "ERROR"
+        assert "the app died while the cell ran (exited with code 1;" in cell["detail"]
+        assert "about to crash on" in cell["detail"]  # its log's tail
+    log = (tmp_path / "results" / "app.log").read_text(encoding="utf-8")
+    assert log.count("Started server process") >= 2  # started again after a death

@@ -530,6 +530,10 @@ def _run_meta(index: dict[str, Any], cells: list[Cell]) -> str:
         ("versions", _joined(_versions(index).items())),
         ("schema", _h(index.get("schema", "?"))),
     ]
+    app = run.get("app")
+    if isinstance(app, dict):  # app mode: the app under test instead of variants
+        shown = {k: v for k, v in app.items() if v is not None}
+        rows[2] = ("app", _joined((str(k), str(v)) for k, v in shown.items()))
     body = "".join(f'<tr><th scope="row">{_h(k)}</th><td>{v}</td></tr>' for k, v in rows)
     return f'<table class="meta">{body}</table>'
 

@@ -125,3 +125,18 @@ def test_a_value_of_the_wrong_kind_is_named(tmp_path: Path) -> None:
     (tmp_path / "streamcompat.toml").write_text("clients = 3\n", encoding="utf-8")
     with pytest.raises(config.ConfigError, match="clients must be a string or a list"):
         parse(tmp_path)
+
+
+def test_the_report_says_whose_bytes_the_wire_shows_and_names_the_app() -> None:
+    from streamcompat.harness.reports import report_html, wire_html
+
+    wire = {"status": 200, "headers": [], "server_sent": [[1.0, "data: x\n\n"]],
+            "sent_bytes": 9, "sent_writes": 1, "ended_ms": 2.0}  # fmt: skip
+    cell = {"variant": "myapp", "client": "curl", "network": "split", "verdict": "PASS"}
+    assert "what the fake upstream sent the app" in wire_html(
+        {**cell, "wire": wire, "app": "myapp"}
+    )
+    assert "proxy then reshaped" not in wire_html({**cell, "wire": wire, "app": "myapp"})
+    assert "what the server sent" in wire_html({**cell, "wire": wire})
+    run = {"variants": [], "app": {"name": "myapp", "command": "uvicorn m:app --port {port}"}}
+    assert "uvicorn m:app --port {port}" in report_html({"run": run, "cells": [cell]}, None)

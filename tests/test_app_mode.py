@@ -16,6 +16,10 @@ import pytest
 
 from tests.conftest import CLI
 
+# The example apps' libraries: `pip install -e '.[examples]'` (nox -s tests does).
+pytest.importorskip("langchain_openai", reason="the examples extra is not installed")
+pytest.importorskip("sse_starlette", reason="the examples extra is not installed")
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 UVICORN = f"{sys.executable} -m uvicorn"

@@ -494,7 +494,10 @@ async def _paced(lock: Lockstep, life: ServerLife, stream: str, stage: Stage) ->
     """Pace the stream while watching for its response head; False if none came within
     the head window (the server sent none and the client reported none)."""
     settings = stage.settings
-    heard = asyncio.ensure_future(_head_within(lock, life.head(stream), settings.head_window))
+    # App mode: the server's head is the upstream's, sent to the app; only the client
+    # can tell that the app answered.
+    sent = life.head(stream) if stage.app is None else asyncio.Event()
+    heard = asyncio.ensure_future(_head_within(lock, sent, settings.head_window))
     pacing = asyncio.ensure_future(
         lock.pace(lambda k: life.release(stream, k), settings.hold_window)
     )

@@ -90,3 +90,17 @@ crashes = FastAPI()  # a worker that dies on a request (a segfault in a native l
 async def crash(body: Message) -> PlainTextResponse:
     print("about to crash on", body.message[-19:], flush=True)
     os._exit(1)
+
+
+mute = FastAPI()  # calls the model, then never answers the client
+
+
+@mute.post("/chat")
+async def mute_chat(body: Message) -> PlainTextResponse:
+    stream = await AsyncOpenAI().chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": body.message}], stream=True
+    )
+    async for _ in stream:
+        pass
+    await asyncio.Event().wait()
+    return PlainTextResponse("never")

@@ -210,3 +210,13 @@ def test_an_app_that_dies_mid_cell_is_named_and_started_again(tmp_path: Path) ->
         assert "about to crash on" in cell["detail"]  # its log's tail
     log = (tmp_path / "results" / "app.log").read_text(encoding="utf-8")
     assert log.count("Started server process") >= 2  # started again after a death
+
+
+def test_an_app_that_calls_the_upstream_but_never_answers_ends_at_the_head_window(
+    tmp_path: Path,
+) -> None:
+    code, said, cells = one_cell(tmp_path, "mute", "--head-window", "2")
+    assert code == 0, said
+    (cell,) = cells.values()
+    assert cell["verdict"] == "TIMEOUT"
+    assert "no response head within 2 s of the app calling the fake upstream" in cell["detail"]

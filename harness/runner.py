@@ -227,7 +227,8 @@ async def run_matrix(
 
     With ``app`` (app mode), the matrix's one variant is ``app.variant()``: cells go to
     the app's endpoint, and the variant server is the fake upstream the app calls. An app
-    that will not start, or exits while cells run, ends the run with AppError.
+    that exits while cells run is started again (``AppProcess``); one that will not
+    start, or keeps dying, ends the run with AppError.
     """
     variants = {v.name: v for v in matrix.variants}
     clients = {c.name: c for c in matrix.clients}

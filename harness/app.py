@@ -33,8 +33,6 @@ HOST = "127.0.0.1"
 PROMPT = "Say something that breaks clients."
 #: A key for SDKs that refuse to start without one; the fake upstream ignores it.
 FAKE_KEY = "sk-streamcompat-fake-upstream"
-
-
 #: Times an app that exits while cells run is started again before the run gives up.
 MAX_RESTARTS = 3
 #: A cell whose client failed looks this long for the app's exit (the kernel closes the
@@ -47,12 +45,12 @@ class Death:
     """The app exited while cells ran: when, how, and when it listened again."""
 
     at: float
-    how: str  # exited with code 1 (its log ... ends: ...)
+    how: str  # "exited with code 1; its log ... ends: ..."
     back_at: float = math.inf  # still being started again
 
 
 class AppError(ServerError):
-    """The app could not be started, or died while cells ran: the run cannot go on."""
+    """The app could not be started (or started again): the run cannot go on."""
 
 
 def marker(stream: str) -> str:

@@ -206,7 +206,7 @@ def matrix(session: nox.Session) -> None:
 @nox.session
 def tests(session: nox.Session) -> None:
     """The project's own tests: unit tests, the pinned matrix, process clean-up."""
-    session.install("-e", ".[test,all]")
+    session.install("-e", ".[test,all,examples]")
     chromium(session)
     node_packages(session)
     session.run("pytest", *session.posargs)
@@ -229,7 +229,7 @@ def typecheck_tree() -> Path:
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff (lint and format), mypy --strict, and actionlint on the workflows."""
-    session.install("-e", ".[lint,test,all]")  # the pytest plugin is typed against pytest
+    session.install("-e", ".[lint,test,all,examples]")  # the pytest plugin is typed against pytest
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     with session.chdir(typecheck_tree()):

@@ -10,11 +10,16 @@ the path, named in the page's fragment), and the hub then drives it over one Web
 as the Node host is driven over its pipes: cells start, stop and take barriers as
 messages, and reports come back by the protocol both share (``scripts.js``,
 ``scripts.py``). The streaming URL is never routed or intercepted.
+
+An app under test (app mode) serves no ``/_sc/blank``: there, Chromium answers that one
+URL itself (DevTools ``Fetch`` on the browser's session, paused only for requests that
+match ``*/_sc/blank*``), so that pages are on the app's origin without the app's help.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import itertools
 import json
@@ -32,7 +37,7 @@ from urllib.parse import urlencode, urlsplit
 from aiohttp import WSMsgType, web
 
 from streamcompat.harness.model import ClientFailed, Reporter, Request
-from streamcompat.harness.scripts import ScriptCells, script_config
+from streamcompat.harness.scripts import BLANK_PAGE, ScriptCells, script_config
 
 #: Needed on locked-down machines (root, no GPU, closed network); harmless elsewhere.
 CHROMIUM_FLAGS = [
@@ -45,6 +50,13 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
     "--disable-dev-shm-usage",
 ]
+#: With ``blank_page``: a page Chromium answered itself has no IP address, so Chromium
+#: counts it as public and blocks its requests to loopback (Local Network Access; Private
+#: Network Access in older builds), the hub's program and the app alike. A page the app
+#: served would be loopback itself: these checks would not apply to it.
+BLANK_PAGE_FLAGS = [
+    "--disable-features=LocalNetworkAccessChecks,BlockInsecurePrivateNetworkRequests",
+]
 #: Chromium's limit on HTTP/1.1 connections to one host: a seventh streaming request waits.
 CHROMIUM_CONNECTIONS_PER_HOST = 6
 SYSTEM_CHROMIUMS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -55,6 +67,8 @@ PAGE_FILES = {
 }
 #: A new page must load and connect its channel within this.
 PAGE_CONNECT_BOUND_S = 30.0
+#: The only requests Chromium pauses (``Browser(blank_page=True)``): never a streaming one.
+BLANK_PATTERN = "*/_sc/blank*"
 #: A cell whose function returned waits this long for its last report to arrive.
 LAST_REPORT_BOUND_S = 10.0
 
@@ -274,7 +288,9 @@ class BrowserHub:
 class Browser:
     """``async with Browser() as browser:`` — launched on first use, always closed."""
 
-    def __init__(self) -> None:
+    def __init__(self, blank_page: bool = False) -> None:
+        #: Chromium answers ``/_sc/blank`` itself, on any origin (an app has no such page).
+        self.blank_page = blank_page
         self._playwright: Any = None
         self._browser: Any = None
         self._hub: BrowserHub | None = None
@@ -317,12 +333,16 @@ class Browser:
 
         self._playwright = await async_playwright().start()
         self._browser = await self._playwright.chromium.launch(
-            executable_path=find_chromium(), args=CHROMIUM_FLAGS, headless=True
+            executable_path=find_chromium(),
+            args=CHROMIUM_FLAGS + (BLANK_PAGE_FLAGS if self.blank_page else []),
+            headless=True,
         )
         self.version = self._browser.version
         devtools = await self._browser.new_browser_cdp_session()
         # Disposed of with the session; Playwright leaves contexts it did not create alone.
         context = await devtools.send("Target.createBrowserContext", {"disposeOnDetach": True})
+        if self.blank_page:
+            await _answer_blank_pages(devtools)
         hub = BrowserHub(devtools, context["browserContextId"])
         await hub.listen()
         return hub
@@ -339,3 +359,33 @@ class Browser:
                 await playwright.stop()
         if hub is not None:
             await hub.close()
+
+
+async def _answer_blank_pages(devtools: Any) -> None:
+    """Have Chromium answer every ``/_sc/blank`` request with the hub's page, whatever the
+    origin; requests to other URLs are not paused at all."""
+    page = base64.b64encode(BLANK_PAGE.encode()).decode()
+    headers = [{"name": "Content-Type", "value": "text/html; charset=utf-8"}]
+
+    async def fulfill(event: dict[str, Any]) -> None:
+        with contextlib.suppress(Exception):  # a page closed meanwhile: nothing to answer
+            await devtools.send(
+                "Fetch.fulfillRequest",
+                {
+                    "requestId": event["requestId"],
+                    "responseCode": 200,
+                    "responseHeaders": headers,
+                    "body": page,
+                },
+            )
+
+    tasks: set[asyncio.Task[None]] = set()  # held: the loop keeps only weak references
+
+    def paused(event: dict[str, Any]) -> None:
+        task = asyncio.ensure_future(fulfill(event))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    devtools.on("Fetch.requestPaused", paused)
+    patterns = [{"urlPattern": BLANK_PATTERN, "requestStage": "Request"}]
+    await devtools.send("Fetch.enable", {"patterns": patterns})

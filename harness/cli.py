@@ -26,7 +26,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from streamcompat.harness import baseline, differential
+from streamcompat.harness import baseline, config, differential
+from streamcompat.harness.app import App
 from streamcompat.harness.browser import find_chromium
 from streamcompat.harness.model import Client, Result, Variant
 from streamcompat.harness.plugins import BUILTIN, PluginError, load_variants
@@ -298,7 +299,63 @@ def parser() -> argparse.ArgumentParser:
         help="new cells and improvements fail too (until the baseline is updated)",
     )
     run.add_argument("--quiet", action="store_true", help="no progress lines")
+    add_app_options(run)
     return top
+
+
+def add_app_options(run: argparse.ArgumentParser) -> None:
+    """App mode: gate the user's real app, pointed at the fake OpenAI upstream."""
+    group = run.add_argument_group(
+        "app mode", "gate your app: it is started with OPENAI_BASE_URL at a gated fake upstream"
+    )
+    group.add_argument(
+        "--app", metavar="COMMAND", help='e.g. "uvicorn myapp.main:app --port {port}"'
+    )
+    group.add_argument("--app-name", default="app", metavar="NAME", help="its cells' name")
+    group.add_argument(
+        "--endpoint",
+        default=App.endpoint,
+        metavar="'METHOD /PATH'",
+        help=f"its streaming route (default: {App.endpoint}; a GET's query holds {{prompt}})",
+    )
+    group.add_argument(
+        "--body", default=App.body, metavar="JSON", help=f"POST body (default: {App.body})"
+    )
+    group.add_argument(
+        "--codec",
+        default=App.codec,
+        help="how a payload maps to text: text, json, json:<key>, openai (default: text)",
+    )
+    group.add_argument("--event", default=App.event, help="SSE: the event type of tokens")
+    group.add_argument("--end-event", default=App.end_event, help="SSE: the end's event type")
+    group.add_argument("--end-data", default=None, help="SSE: the end's data (e.g. [DONE])")
+    group.add_argument(
+        "--app-start-timeout",
+        type=float,
+        default=App.start_timeout,
+        metavar="S",
+        help="how long the app may take to listen (default: 30)",
+    )
+
+
+def app_of(args: argparse.Namespace) -> App | None:
+    """The app to gate, from the options (None: the variants' run)."""
+    if not args.app:
+        return None
+    if args.variants or args.variant:
+        raise UsageError("--app gates an app; --variants/--variant do not go with it")
+    return App(
+        command=args.app,
+        endpoint=args.endpoint,
+        body=args.body,
+        codec=args.codec,
+        event=args.event,
+        end_event=args.end_event,
+        end_data=args.end_data,
+        name=args.app_name,
+        start_timeout=args.app_start_timeout,
+        log=args.results / f"{args.app_name}.log",
+    )
 
 
 def list_command(args: argparse.Namespace) -> int:
@@ -319,11 +376,12 @@ def list_command(args: argparse.Namespace) -> int:
 
 async def run_command(args: argparse.Namespace) -> int:
     specs = args.variants or [BUILTIN]
+    app = app_of(args)
     chosen = select_clients(_split(args.clients))
     skipped = unavailable(chosen)
     for name, why in skipped.items():
         print(f"streamcompat: skipping {name}: {why}", file=sys.stderr)
-    variants = select_variants(specs, _split(args.variant))
+    variants = [app.variant()] if app else select_variants(specs, _split(args.variant))
     skipped_variants = variants_unavailable(variants)
     for name, why in skipped_variants.items():
         print(f"streamcompat: skipping variant {name}: {why}", file=sys.stderr)
@@ -363,10 +421,15 @@ async def run_command(args: argparse.Namespace) -> int:
     path = baseline_path(args, specs)
     expected, unreadable = _read_baseline(path, args.update_baseline)
     began = time.monotonic()
-    results, found = await run_matrix(matrix, specs, settings, progress, expected=expected)
+    # In app mode the variant server is only the fake upstream: its built-ins go unused.
+    served = [BUILTIN] if app else specs
+    results, found = await run_matrix(
+        matrix, served, settings, progress, expected=expected, app=app
+    )
     wall = time.monotonic() - began
     run = {
-        "variants": specs,
+        "variants": [] if app else specs,
+        **({"app": app_record(app)} if app else {}),
         "versions": {**versions(), **found},
         "settings": {
             "hold_window_s": settings.hold_window,
@@ -396,10 +459,22 @@ async def run_command(args: argparse.Namespace) -> int:
     return gate(args, path, expected, unreadable, results, skipped, skipped_variants)
 
 
+def app_record(app: App) -> dict[str, Any]:
+    """What index.json says of the app under test."""
+    return {
+        "name": app.name,
+        "command": app.command,
+        "endpoint": app.endpoint,
+        "body": app.body if app.method == "POST" else None,
+        "codec": app.codec,
+        "log": str(app.log),
+    }
+
+
 def baseline_path(args: argparse.Namespace, specs: Sequence[str]) -> Path | None:
     """The baseline this run is gated against, if any."""
     given: Path | None = args.baseline
-    if given or list(specs) != [BUILTIN]:
+    if given or list(specs) != [BUILTIN] or getattr(args, "app", None):
         return given
     script = getattr(args, "script", "default")
     return DEFAULT_BASELINE if script == "default" else Path(f"compat-{script}-baseline.json")
@@ -565,13 +640,31 @@ async def _main(args: argparse.Namespace) -> int:
 _received: list[signal.Signals] = []
 
 
+def _subcommand(top: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    for action in top._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            found: argparse.ArgumentParser = action.choices[name]
+            return found
+    raise LookupError(name)
+
+
 def _interrupt(task: asyncio.Task[int], sig: signal.Signals) -> None:
     _received.append(sig)
     task.cancel()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    top = parser()
+    if argv[:1] == ["run"]:
+        try:
+            found = config.apply(_subcommand(top, "run"), argv[1:], Path.cwd())
+        except (config.ConfigError, OSError) as exc:
+            print(f"streamcompat: {exc}", file=sys.stderr)
+            return 2
+        if found:
+            print(f"streamcompat: options from {found} [tool.streamcompat]", file=sys.stderr)
+    args = top.parse_args(argv)
     hook, sys.unraisablehook = sys.unraisablehook, INCIDENTS.on_unraisable
     try:
         if args.command == "list":

@@ -220,6 +220,9 @@ class Facts:
     no_head_within: float = 0.0
     server_died: str = ""  # how the variant server died while the cell ran (code or signal, log)
     wire: Wire | None = None  # what the server sent (None: no response, or no record of it)
+    #: App mode: the app's name. The "server" is then the fake upstream the app calls,
+    #: and ``wire`` what the upstream sent the app.
+    app: str = ""
 
 
 @dataclass(frozen=True)

@@ -53,16 +53,20 @@ def loopback_listener() -> socket.socket:
 def spawn(
     command: Sequence[str],
     *,
-    listener: socket.socket,
+    listener: socket.socket | None,
     env: dict[str, str] | None = None,
     log: IO[bytes] | None = None,
     pass_fds: Sequence[int] = (),
 ) -> subprocess.Popen[bytes]:
-    """Start ``command`` serving on ``listener`` (passed as ``--fd N``), sharing ``pass_fds``."""
+    """Start ``command`` serving on ``listener`` (passed as ``--fd N``), sharing ``pass_fds``.
+
+    ``listener=None``: a program that binds its own port (an app under test).
+    """
+    fd = [] if listener is None else ["--fd", str(listener.fileno())]
     try:
         return subprocess.Popen(
-            [*command, "--fd", str(listener.fileno())],
-            pass_fds=[listener.fileno(), *pass_fds],
+            [*command, *fd],
+            pass_fds=[*([] if listener is None else [listener.fileno()]), *pass_fds],
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=log or subprocess.DEVNULL,
@@ -71,7 +75,8 @@ def spawn(
             preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
     finally:
-        listener.close()  # the child holds its own copy
+        if listener is not None:
+            listener.close()  # the child holds its own copy
 
 
 def spawn_piped(command: Sequence[str]) -> subprocess.Popen[bytes]:

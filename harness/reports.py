@@ -531,6 +531,10 @@ def _run_meta(index: dict[str, Any], cells: list[Cell]) -> str:
         ("versions", _joined(_versions(index).items())),
         ("schema", _h(index.get("schema", "?"))),
     ]
+    app = run.get("app")
+    if isinstance(app, dict):  # app mode: the app under test instead of variants
+        shown = {k: v for k, v in app.items() if v is not None}
+        rows[2] = ("app", _joined((str(k), str(v)) for k, v in shown.items()))
     body = "".join(f'<tr><th scope="row">{_h(k)}</th><td>{v}</td></tr>' for k, v in rows)
     return f'<table class="meta">{body}</table>'
 
@@ -649,11 +653,13 @@ def wire_html(cell: Cell) -> str:
     if wire.get("truncated"):
         notes.append("some bytes not kept")
     network = str(cell.get("network", "direct"))
-    if network != "direct":
+    # App mode: the variant server is the fake upstream, and what it sent went to the app.
+    sender = "the fake upstream sent the app" if cell.get("app") else "the server sent"
+    if network != "direct" and not cell.get("app"):
         notes.append(f"the {network} network's proxy then reshaped them for the client")
     more = f" ({'; '.join(notes)})" if notes else ""
     return (
-        f'<details class="wire"><summary>what the server sent: {_h(words)}{_h(more)}</summary>'
+        f'<details class="wire"><summary>what {sender}: {_h(words)}{_h(more)}</summary>'
         f'<table class="wire">{"".join(rows)}</table></details>'
     )
 

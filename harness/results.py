@@ -83,6 +83,8 @@ def cell_record(result: Result, run_began: float | None = None) -> dict[str, Any
         "emitted_ms": [_ms((t - facts.started_at) * 1000) for t in facts.emitted_at],
         "surfaced_ms": [_ms((t - facts.started_at) * 1000) for t in facts.surfaced_at],
         "wire": wire_record(facts.wire, facts.started_at),
+        # App mode: the wire is what the fake upstream sent the app, not what the app sent.
+        **({"app": facts.app} if facts.app else {}),
     }
 
 

@@ -17,8 +17,9 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
+from streamcompat.harness.app import App, AppProcess
 from streamcompat.harness.browser import Browser
 from streamcompat.harness.codecs import Display
 from streamcompat.harness.lockstep import Idle, Lockstep
@@ -192,6 +193,7 @@ class Stage:
     resources: Resources
     settings: Settings
     idle: Idle = contextlib.nullcontext
+    app: AppProcess | None = None  # app mode: cells go to the app, which calls the server
 
 
 @dataclass(frozen=True)
@@ -215,6 +217,7 @@ async def run_matrix(
     settings: Settings,
     on_result: Callable[[Result, int, int], None] = lambda r, i, n: None,
     expected: Mapping[str, str] | None = None,
+    app: App | None = None,
 ) -> tuple[list[Result], dict[str, str]]:
     """Run every cell against one variant server and one browser; return results and metadata.
 
@@ -225,6 +228,11 @@ async def run_matrix(
     A variant server that dies is restarted on the same port (``ServerProcess``); the
     cells running on it at that moment are ERROR, naming its death. If it cannot be
     restarted, the run ends at once with ServerError.
+
+    With ``app`` (app mode), the matrix's one variant is ``app.variant()``: cells go to
+    the app's endpoint, and the variant server is the fake upstream the app calls. An app
+    that exits while cells run is started again (``AppProcess``); one that will not
+    start, or keeps dying, ends the run with AppError.
     """
     variants = {v.name: v for v in matrix.variants}
     clients = {c.name: c for c in matrix.clients}
@@ -246,7 +254,8 @@ async def run_matrix(
     async with contextlib.AsyncExitStack() as stack:
         server = ServerProcess(variant_specs, settings.tokens)
         stack.push_async_callback(server.stop)
-        browser = await stack.enter_async_context(Browser())
+        # An app serves no blank page of ours: the browser makes it up (see Browser).
+        browser = await stack.enter_async_context(Browser(blank_page=app is not None))
         node = await stack.enter_async_context(NodeHost())
         resources = Resources(browser_context=browser.hub, node_host=node.hub)
         # Chromium launches while the server imports its app: both take seconds.
@@ -254,8 +263,12 @@ async def run_matrix(
         launch = asyncio.ensure_future(_launch(browser) if wants_browser else asyncio.sleep(0))
         stack.callback(launch.cancel)
         await server.start()
+        running = None
+        if app is not None:
+            running = await stack.enter_async_context(AppProcess(app, server.origin))
+        target: Listening = running or server
         origins = {
-            n: await stack.enter_async_context(network_origin(n, server)) for n in matrix.networks
+            n: await stack.enter_async_context(network_origin(n, target)) for n in matrix.networks
         }
         # Browser cells start once Chromium is up with a page per network, so that no
         # cell's timings include them; the other cells start at once.
@@ -263,7 +276,7 @@ async def run_matrix(
             _warm(browser, origins.values()) if wants_browser else asyncio.sleep(0)
         )
         stack.callback(browser_ready.cancel)
-        stage = Stage(server, resources, settings)
+        stage = Stage(server, resources, settings, app=running)
 
         async def one(place: int, cell: Cell) -> None:
             client = clients[cell.client]
@@ -284,18 +297,27 @@ async def run_matrix(
             # A restart still under way when the last cell ended must succeed too: the
             # same cells give the same exit code, however they were scheduled.
             await server.running()
+            if running is not None:
+                await running.running()
 
         cells_done = asyncio.ensure_future(every_cell())
         broken = asyncio.ensure_future(server.broken.wait())
+        app_broken = asyncio.ensure_future(
+            running.broken.wait() if running else asyncio.Event().wait()
+        )
         try:
-            await asyncio.wait({cells_done, broken}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                {cells_done, broken, app_broken}, return_when=asyncio.FIRST_COMPLETED
+            )
+            if running is not None and running.broken.is_set():
+                raise ServerError(running.failure)
             if not cells_done.done():
                 raise ServerError(server.failure)
             cells_done.result()
         finally:
-            for future in (cells_done, broken, *tasks):
+            for future in (cells_done, broken, app_broken, *tasks):
                 future.cancel()
-            await asyncio.gather(cells_done, broken, *tasks, return_exceptions=True)
+            await asyncio.gather(cells_done, broken, app_broken, *tasks, return_exceptions=True)
         metadata = {"chromium": browser.version or "not started"}
     return [results[c] for c in cells], metadata
 
@@ -312,8 +334,18 @@ async def _warm(browser: Browser, origins: Iterable[str]) -> None:
         await asyncio.gather(*(hub.warm(origin) for origin in origins))
 
 
+class Listening(Protocol):
+    """What clients connect to: the variant server, or an app under test."""
+
+    @property
+    def origin(self) -> str: ...
+
+    @property
+    def port(self) -> int: ...
+
+
 @contextlib.asynccontextmanager
-async def network_origin(network: str, server: ServerProcess) -> AsyncIterator[str]:
+async def network_origin(network: str, server: Listening) -> AsyncIterator[str]:
     """The origin clients use: the server itself, or a shaping proxy (its own process)."""
     if network == "direct":
         yield server.origin
@@ -342,6 +374,8 @@ async def run_cell(
     """Play the cell; replay it while its evidence contradicts a stall, within its deadline."""
     settings = stage.settings
     await stage.server.running()  # a restart under way is no part of the cell's time
+    if stage.app is not None:
+        await stage.app.running()  # nor is an app's
     began = time.monotonic()
     replayed: list[str] = []
     while True:
@@ -382,12 +416,17 @@ async def _attempt(
             f"{variant.name} answers {'/'.join(sorted(variant.methods))}"
         )
     else:
-        url = f"{origin}/v/{variant.name}"
+        if stage.app is not None:
+            url, body = stage.app.app.request(origin, stream)
+        else:
+            url = f"{origin}/v/{variant.name}"
+            url = f"{url}?stream={stream}" if method == "GET" else url
+            body = {"stream": stream, "prompt": "Say something that breaks clients."}
         request = Request(
             cell_id=stream,
-            url=f"{url}?stream={stream}" if method == "GET" else url,
+            url=url,
             method="POST" if method == "POST" else "GET",
-            body={"stream": stream, "prompt": "Say something that breaks clients."},
+            body=body,
             read_timeout=settings.deadline,
             event=variant.event,
             end_event=variant.end_event,
@@ -395,6 +434,8 @@ async def _attempt(
             library_timeouts=settings.think > 0,
         )
         await _play(lock, client, request, stream, stage, deadline)
+    if stage.app is not None:
+        await stage.app.annotate(facts, stream)
     facts.finished_at = facts.finished_at or time.monotonic()
     return facts
 
@@ -460,10 +501,12 @@ async def _paced(lock: Lockstep, life: ServerLife, stream: str, stage: Stage) ->
     """Pace the stream while watching for its response head; False if none came within
     the head window (the server sent none and the client reported none)."""
     settings = stage.settings
-    # A server may send its head only with the first token (GZipMiddleware does), so
-    # the head window starts once the model has thought.
+    # App mode: the server's head is the upstream's, sent to the app; only the client
+    # can tell that the app answered. A server may send its head only with the first
+    # token (GZipMiddleware does), so the head window starts once the model has thought.
+    sent = life.head(stream) if stage.app is None else asyncio.Event()
     window = settings.head_window + settings.think
-    heard = asyncio.ensure_future(_head_within(lock, life.head(stream), window))
+    heard = asyncio.ensure_future(_head_within(lock, sent, window))
     pacing = asyncio.ensure_future(
         lock.pace(lambda k: life.release(stream, k), settings.hold_window, settings.think)
     )

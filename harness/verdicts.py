@@ -11,14 +11,15 @@ def judge(facts: Facts) -> tuple[Verdict, str]:
     """The cell's verdict and one human sentence saying why."""
     verdict, detail = _judge(facts)
     if facts.server_note and verdict is not Verdict.PASS:
-        detail = f"{detail} — server: {facts.server_note}"
+        detail = f"{detail} — {'app' if facts.app else 'server'}: {facts.server_note}"
     if facts.think and verdict is not Verdict.PASS:
         detail = (
             f"{detail} (the model thought {facts.think:g} s before its first token; the "
             "client kept its library's default timeouts)"
         )
     if facts.requests > 1:  # a retry or reconnect: every request is a generation paid for
-        detail = f"{detail} (the client requested the stream {facts.requests} times)"
+        who = "the app called the upstream" if facts.app else "the client requested the stream"
+        detail = f"{detail} ({who} {facts.requests} times)"
     if facts.replayed:
         detail = f"{detail} (replayed: {'; '.join(facts.replayed)})"
     return verdict, detail
@@ -82,8 +83,15 @@ def _judge(facts: Facts) -> tuple[Verdict, str]:
         return Verdict.ERROR, f"client failed after {seen} of {n} tokens: {facts.failure}"
     if facts.no_head_within:
         window = f"{facts.no_head_within:g} s"
+        if not facts.arrived_at and facts.app:  # the upstream is the server; the note says
+            return Verdict.TIMEOUT, f"no response head within {window}"
         if not facts.arrived_at:
             return Verdict.TIMEOUT, f"the request did not reach the server within {window}"
+        if facts.app:
+            return Verdict.TIMEOUT, (
+                f"no response head within {window} of the app calling the fake upstream "
+                "(the app sent none; the client was still waiting)"
+            )
         return Verdict.TIMEOUT, (
             f"no response head within {window} of the request reaching the server "
             "(the server sent none; the client was still waiting)"

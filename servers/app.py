@@ -2,7 +2,8 @@
 
 Tokens of a stream are only emitted as the harness releases them, over its control
 channel (``servers.control``); ``/_sc/`` holds the health check, the browser drivers'
-blank page and the spec corpus replay.
+blank page and the spec corpus replay; ``/v1/chat/completions`` is the fake OpenAI
+upstream that apps under test call (``servers.upstream``).
 """
 
 from __future__ import annotations
@@ -14,19 +15,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response, StreamingResponse
 
 from streamcompat.harness.model import Variant
+from streamcompat.harness.scripts import BLANK_PAGE
 from streamcompat.harness.sse_corpus import CASES
 from streamcompat.servers.chain import token_stream
 from streamcompat.servers.control import Streams
+from streamcompat.servers.upstream import add_upstream
 
 CORPUS = {case.name: case.wire for case in CASES}
-# The browser host's page (harness/browser.py): it imports its program from the harness,
-# whose loopback address comes in the fragment: #host=http://127.0.0.1:<port>/<key>/&page=<n>.
-BLANK_PAGE = r"""<!doctype html><meta charset=utf-8><title>streamcompat</title>
-<script type=module>
-const host = new URLSearchParams(location.hash.slice(1)).get("host") ?? "";
-if (/^http:\/\/127\.0\.0\.1:\d+\/[\w-]+\/$/.test(host)) import(host + "page_host.mjs");
-</script>
-"""
+__all__ = ["BLANK_PAGE", "create_app"]
 
 
 def create_app(variants: Sequence[Variant], tokens: Sequence[str], streams: Streams) -> FastAPI:
@@ -57,6 +53,7 @@ def create_app(variants: Sequence[Variant], tokens: Sequence[str], streams: Stre
 
         return StreamingResponse(body(), headers={"content-type": "text/event-stream"})
 
+    add_upstream(app, tokens, streams)  # what apps under test call (app mode)
     for variant in variants:
         endpoint = _endpoint(variant, tokens, streams)
         # The second path is where OpenAI-style SDKs post, given base_url=/v/<name>.

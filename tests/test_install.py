@@ -106,3 +106,31 @@ def test_lanarky_0_8_8_installs_beside_streamcompat_and_its_row_holds(tmp_path: 
         "--variants", "examples.lanarky_plugin:VARIANTS", "--clients", ",".join(LANARKY_ROW),
     )  # fmt: skip
     assert got == {f"lanarky-0.8.8 × {c} × direct": v for c, v in LANARKY_ROW.items()}
+
+
+@pytest.mark.matrix
+@needs_uv
+def test_app_mode_runs_flag_free_from_a_new_project(tmp_path: Path) -> None:
+    # README's "Options from a file", as a new user runs it: the app's own dependencies
+    # beside the tool, the options in the project's pyproject.toml, no flags.
+    bin_dir = install(tmp_path, "{source}", "langchain-openai", "sse-starlette")
+    project = tmp_path / "project"
+    (project / "myapp").mkdir(parents=True)
+    (project / "myapp" / "__init__.py").write_text("")
+    shutil.copyfile(ROOT / "examples" / "langchain_app.py", project / "myapp" / "main.py")
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "myapp"\nversion = "0"\n\n[tool.streamcompat]\n'
+        f'app = "{bin_dir / "uvicorn"} myapp.main:app --port {{port}}"\n'
+        'endpoint = "GET /chat?message={prompt}"\n'
+        'clients = "requests-sseclient,requests"\n'
+        'network = "direct"\n',
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [str(bin_dir / "streamcompat"), "run", "--quiet"],
+        cwd=project, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    cells = json.loads((project / "results" / "index.json").read_text(encoding="utf-8"))["cells"]
+    got = {c["client"]: c["verdict"] for c in cells}
+    assert got == {"requests-sseclient": "PASS", "requests": "CORRUPT"}

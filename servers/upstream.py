@@ -1,0 +1,76 @@
+"""The gated fake OpenAI upstream that apps under test call (app mode).
+
+``POST /v1/chat/completions`` (and ``/chat/completions``) streams the script's tokens as
+``chat.completion.chunk`` events, each only once the harness releases it: the same gates
+and control channel as the variants. The harness puts a stream marker (``sc-<16 hex>``)
+in the prompt it sends the app; the app passes it on inside its messages, and the marker
+names the gate, so that cells run in parallel.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from streamcompat.servers.chain import token_stream
+from streamcompat.servers.control import Streams
+from streamcompat.servers.framings import openai_chunk
+
+#: How the harness marks a stream in the prompt (``harness.app.marker``).
+MARKER = re.compile(r"\bsc-([0-9a-f]{16})\b")
+DONE = "data: [DONE]\n\n"
+
+
+def find_stream(body: Any) -> str:
+    """The stream id marked in a chat completion request's messages, or ``""``."""
+    messages = body.get("messages") if isinstance(body, dict) else None
+    for message in messages if isinstance(messages, list) else []:
+        content = message.get("content") if isinstance(message, dict) else None
+        # Content is a string, or a list of parts ({"type": "text", "text": ...}).
+        parts = content if isinstance(content, list) else [content]
+        for part in parts:
+            text = part.get("text") if isinstance(part, dict) else part
+            if isinstance(text, str) and (found := MARKER.search(text)):
+                return found.group(1)
+    return ""
+
+
+def _error(message: str, status: int = 400) -> JSONResponse:
+    """An error the way OpenAI's API sends one, so that the app's SDK raises it as such."""
+    body = {"error": {"message": message, "type": "invalid_request_error", "code": None}}
+    return JSONResponse(body, status_code=status)
+
+
+def add_upstream(app: FastAPI, tokens: Sequence[str], streams: Streams) -> None:
+    """Add the fake upstream's routes to the variant server's ``app``."""
+
+    async def completions(request: Request) -> Any:
+        try:
+            body = await request.json()
+        except ValueError:
+            return _error("the request body is not JSON")
+        stream = find_stream(body)
+        if not stream:
+            return _error(
+                "streamcompat's fake upstream found no stream marker (sc-<16 hex>) in the "
+                "messages: pass the user's prompt through to the model"
+            )
+        gate = streams.start(stream)
+        if body.get("stream") is not True:
+            gate.error = "the app called the upstream without stream: true"
+            return _error(f"streamcompat's fake upstream only streams: {gate.error}")
+
+        async def chunks() -> AsyncIterator[str]:
+            async for token in token_stream(gate, tokens, f"sc-{stream}"):
+                yield openai_chunk(token)
+            yield openai_chunk(None, finish="stop")
+            yield DONE
+
+        return StreamingResponse(chunks(), media_type="text/event-stream")
+
+    for path in ("/v1/chat/completions", "/chat/completions"):
+        app.add_api_route(path, completions, methods=["POST"])

@@ -7,8 +7,9 @@
 // what its user would see, as messages {kind, t, ...}:
 //   request · open {status, contentType} · unit {payload} · end {note, replays}
 //   error {message}  (the one error channel: whatever fn throws, or an error of its own)
+//   aborted  (the abort scenario: the user stopped it, see streamcompatAbort)
 // t is when it happened, epoch ms (performance.timeOrigin + performance.now()). A cell's
-// first end or error is its last message. The messages of one task travel together, as
+// first end, error or aborted is its last message. The messages of one task travel together, as
 // one envelope {cell, batch} through globalThis.__streamcompat: the page's Playwright
 // binding, or a line on the Node host's stdout. (Under a splitting network a reader
 // yields hundreds of tiny chunks: a call each would flood the channel and delay the
@@ -43,7 +44,7 @@
     const report = (message) => {
       if (over) return;
       queue.push({ t: performance.timeOrigin + performance.now(), ...message });
-      if (message.kind === "end" || message.kind === "error") {
+      if (message.kind === "end" || message.kind === "error" || message.kind === "aborted") {
         over = true;
         flush();
       } else if (!scheduled) {
@@ -73,6 +74,15 @@
       await flush();
       cells.delete(cfg.cell); // only now: a barrier meanwhile waits for this last flush
     }
+  };
+
+  // The abort scenario: the user stops the stream the way its client is stopped, through
+  // the cell's AbortController (fetch's signal; EventSource.close() and axios' destroy()
+  // listen to it), and the cell then says it has left.
+  globalThis.streamcompatAbort = (cell, controller) => {
+    if (!controller) return;
+    controller.abort();
+    cells.get(cell)?.report({ kind: "aborted" });
   };
 
   // A report barrier: resolves once every report the cell queued so far is delivered.

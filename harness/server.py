@@ -195,19 +195,32 @@ class ServerLife:
         """Set once the server has sent the response head of ``stream``."""
         return self._of(stream).head
 
-    def release(self, stream: str, upto: int) -> None:
-        """Let ``stream`` emit up to token ``upto`` (one past the last: its end)."""
-        self.send({"op": "release", "stream": stream, "upto": upto})
+    def release(self, stream: str, upto: int, fail_at: int = 0) -> None:
+        """Let ``stream`` emit up to token ``upto`` (one past the last: its end); with
+        ``fail_at``, its model raises instead of producing that token (the error scenario)."""
+        message: dict[str, Any] = {"op": "release", "stream": stream, "upto": upto}
+        if fail_at:
+            message["fail_at"] = fail_at
+        self.send(message)
 
-    async def take(self, stream: str) -> dict[str, Any]:
-        """The stream's record (emission times, errors), which the server then forgets."""
+    def left(self, stream: str) -> None:
+        """The client of ``stream`` has left (the abort scenario): its model now produces
+        what the response body asks for, and nothing the harness releases."""
+        self.send({"op": "left", "stream": stream})
+
+    async def take(self, stream: str, settle: float = 0.0) -> dict[str, Any]:
+        """The stream's record (emission times, errors), which the server then forgets;
+        with ``settle``, once its model run is over or ``settle`` seconds have passed."""
         self._seen.pop(stream, None)
         key = next(self._ids)
         answer = asyncio.get_running_loop().create_future()
         self._answers[key] = answer
         try:
-            self.send({"op": "take", "stream": stream, "id": key})
-            record: dict[str, Any] = await asyncio.wait_for(answer, TAKE_BOUND_S)
+            message: dict[str, Any] = {"op": "take", "stream": stream, "id": key}
+            if settle:
+                message["settle"] = settle
+            self.send(message)
+            record: dict[str, Any] = await asyncio.wait_for(answer, TAKE_BOUND_S + settle)
         finally:
             self._answers.pop(key, None)
         return record

@@ -63,6 +63,95 @@ def unpaced(facts: Facts) -> str:
 
 
 def _judge(facts: Facts) -> tuple[Verdict, str]:
+    if facts.unsupported or facts.server_died:
+        return _stream(facts)
+    if facts.abort_after:
+        return abort(facts) or _noting(_stream(facts), _not_asked(facts))
+    if facts.fail_after:
+        return failure(facts) or _noting(_stream(facts), _not_reached(facts))
+    return _stream(facts)
+
+
+def _noting(judged: tuple[Verdict, str], note: str) -> tuple[Verdict, str]:
+    return judged[0], f"{judged[1]} ({note})"
+
+
+def _not_asked(facts: Facts) -> str:
+    return f"abort: it never surfaced token {facts.abort_after}, so it was not asked to leave"
+
+
+def _not_reached(facts: Facts) -> str:
+    k = facts.fail_after
+    return f"error: the chain failed after token {k}, which it never surfaced exactly"
+
+
+def abort(facts: Facts) -> tuple[Verdict, str] | None:
+    """The abort scenario's verdict: did generation stop once the client had left? None
+    if the client never got as far as token k (the stream's verdict then applies)."""
+    k = facts.abort_after
+    if not facts.stop_requested_at:
+        return None
+    said = f"; it said: {facts.failure}" if facts.failure else ""
+    if not facts.aborted_at:
+        if facts.timed_out:
+            return Verdict.TIMEOUT, (
+                f"asked to leave after token {k}, the client had not left "
+                f"by the {facts.deadline:g} s deadline{said}"
+            )
+        return Verdict.ERROR, (
+            f"asked to leave after token {k}, the client did not say it had left{said}"
+        )
+    left = f"the client left after token {k}"
+    if facts.cancelled_at and not facts.ended_at:
+        ms = max(0.0, facts.cancelled_at - facts.aborted_at) * 1000
+        more = max(0, facts.generated - (k + 1))  # token k+1 was out when it was asked
+        after = "no token more" if not more else f"{more} more token{'s' * (more > 1)}"
+        return Verdict.STOPPED, (
+            f"{left}; the server cancelled generation {ms:.0f} ms later, after {after}"
+        )
+    n = len(facts.tokens)
+    if facts.ended_at:
+        ms = max(0.0, facts.ended_at - facts.aborted_at) * 1000
+        return Verdict.LEAK, (
+            f"{left}; generation went on to token {facts.generated} of {n} and ended "
+            f"{ms:.0f} ms later, nothing cancelled it"
+        )
+    if facts.running_after:
+        return Verdict.LEAK, (
+            f"{left}; {facts.running_after:g} s later generation was neither cancelled nor "
+            f"ended (at token {facts.generated} of {n}): nothing cancelled it"
+        )
+    return Verdict.ERROR, f"{left}, but the server kept no record of the stream's run"
+
+
+def failure(facts: Facts) -> tuple[Verdict, str] | None:
+    """The error scenario's verdict: was the user told that the chain failed after token
+    k? None if the client did not show tokens 1..k exactly (the stream's verdict applies)."""
+    k = facts.fail_after
+    seen = len(facts.surfaced_at)
+    if seen < k or facts.timed_out or facts.no_head_within:
+        return None
+    failed = f"the chain failed after token {k}"
+    if facts.failure:
+        return Verdict.TOLD, f"{failed}; the client raised: {facts.failure}"
+    if facts.diverged:
+        return Verdict.TOLD, f"{failed}; the failure reached the user as text: {facts.diverged}"
+    if seen > k:
+        return None  # the variant did not fail where the chain did
+    if facts.replays:
+        return Verdict.TRUNCATED, (
+            f"{failed}; EventSource only fired error, as at any end of a body: it would "
+            "reconnect and run the chain again, and said nothing of a failure"
+        )
+    how = f" ({facts.end_note})" if facts.end_note else ""
+    return Verdict.TRUNCATED, (
+        f"{failed}; the client ended as if the stream were whole{how}, showing "
+        f"{k} of {len(facts.tokens)} tokens and nothing else"
+    )
+
+
+def _stream(facts: Facts) -> tuple[Verdict, str]:
+    """The stream scenario's verdict: did every token surface, exact and as produced?"""
     n = len(facts.tokens)
     seen = len(facts.surfaced_at)
     if facts.unsupported:

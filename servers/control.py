@@ -16,6 +16,7 @@ head the app sent, and each body write with the moment it went to the socket, bo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
 import socket
@@ -172,6 +173,12 @@ class Streams:
 
         return observed
 
+    async def settled(self, stream: str, bound: float) -> None:
+        """Wait, at most ``bound`` seconds, until the stream's model run is over."""
+        if (gate := self.gates.get(stream)) is not None and gate.started.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(gate.finished.wait(), bound)
+
     def take(self, stream: str) -> dict[str, Any]:
         gate = self.gates.pop(stream, None) or Gate()
         wire = self.wires.pop(stream, None)
@@ -185,6 +192,9 @@ class Streams:
             "requests": gate.requests,
             "consumed": gate.consumed,
             "error": gate.error,
+            "generated": gate.generated,
+            "cancelled_at": gate.cancelled_at,
+            "finished": gate.finished.is_set(),
             "wire": wire.record() if wire is not None else None,
         }
 
@@ -199,6 +209,12 @@ async def serve_control(
         if not writer.is_closing():
             writer.write(json.dumps(message).encode() + b"\n")
 
+    pending: set[asyncio.Task[None]] = set()
+
+    async def take_settled(message: dict[str, Any], stream: str) -> None:
+        await streams.settled(stream, float(message["settle"]))
+        send({"id": message["id"], **streams.take(stream)})
+
     try:
         hello = json.loads(await reader.readline() or b"{}")
         if not hmac.compare_digest(str(hello.get("secret", "")).encode(), secret.encode()):
@@ -211,11 +227,22 @@ async def serve_control(
             stream = str(message.get("stream", ""))
             op = message.get("op")
             if op == "release":
-                streams.gate(stream).release(int(message["upto"]))
+                gate = streams.gate(stream)
+                gate.fail_at = int(message.get("fail_at") or gate.fail_at)
+                gate.release(int(message["upto"]))
+            elif op == "left":
+                streams.gate(stream).leave()
+            elif op == "take" and message.get("settle"):
+                # Waited for apart from this loop: other streams' releases go on meanwhile.
+                task = asyncio.ensure_future(take_settled(message, stream))
+                pending.add(task)
+                task.add_done_callback(pending.discard)
             elif op == "take":
                 send({"id": message["id"], **streams.take(stream)})
             await writer.drain()
     finally:
+        for task in pending:
+            task.cancel()
         streams.push = lambda message: None
         writer.close()
         on_close()

@@ -19,7 +19,7 @@ from aiohttp import web
 from streamcompat.clients.events import show
 from streamcompat.harness import scripts
 from streamcompat.harness.browser import Browser
-from streamcompat.harness.model import Barrier, ClientFailed, Request
+from streamcompat.harness.model import Barrier, ClientFailed, NeverStops, Request
 from streamcompat.harness.scripts import ScriptCells
 from tests.conftest import serving
 
@@ -27,7 +27,7 @@ PROTOCOL = Path(__file__).resolve().parent.parent / "harness" / "scripts.js"
 needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 
 
-class Recorder:
+class Recorder(NeverStops):
     """A Reporter that writes down every call, in order."""
 
     def __init__(self) -> None:

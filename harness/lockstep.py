@@ -269,6 +269,7 @@ class Lockstep:
 
     def client_finished(self) -> None:
         self.client_done = True
+        self.facts.client_done_at = self.facts.client_done_at or time.monotonic()
         self.changed.set()
 
     def close(self) -> None:

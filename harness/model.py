@@ -266,6 +266,7 @@ class Facts:
     # was asked to leave, or the chain failed (0: the scenario did not apply).
     abort_after: int = 0
     fail_after: int = 0
+    client_done_at: float = 0.0  # the client's driver returned or raised
     stop_requested_at: float = 0.0  # the harness asked the client to leave
     aborted_at: float = 0.0  # the client said it had left (closed what its users close)
     generated: int = 0  # tokens the model produced (server side), whoever read them

@@ -94,8 +94,10 @@
 
   // The end-marker rule of SSE clients' users (clients/events.py is its Python twin):
   // show the data of the variant's token events; at its end marker (an end event, or
-  // end data such as OpenAI's [DONE]) report the end instead, and return true.
+  // end data such as OpenAI's [DONE]) report the end instead, and return true; at an
+  // error event (langserve's report of a failure), throw.
   globalThis.streamcompatShow = (cfg, report, type, data) => {
+    if (type === "error") throw new Error(`the server sent an error event: ${data}`);
     if (type === cfg.endEvent) {
       report({ kind: "end", note: "end event" });
       return true;

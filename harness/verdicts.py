@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from streamcompat.harness.model import Facts, Verdict
 
@@ -68,7 +69,7 @@ def _judge(facts: Facts) -> tuple[Verdict, str]:
     if facts.abort_after:
         return abort(facts) or _noting(_stream(facts), _not_asked(facts))
     if facts.fail_after:
-        return failure(facts) or _noting(_stream(facts), _not_reached(facts))
+        return failure(facts) or _noting(_before_failure(facts), _not_reached(facts))
     return _stream(facts)
 
 
@@ -82,7 +83,7 @@ def _not_asked(facts: Facts) -> str:
 
 def _not_reached(facts: Facts) -> str:
     k = facts.fail_after
-    return f"error: the chain failed after token {k}, which it never surfaced exactly"
+    return f"error: the chain failed after token {k}; the client had not shown tokens 1..{k}"
 
 
 def abort(facts: Facts) -> tuple[Verdict, str] | None:
@@ -126,18 +127,23 @@ def abort(facts: Facts) -> tuple[Verdict, str] | None:
 
 def failure(facts: Facts) -> tuple[Verdict, str] | None:
     """The error scenario's verdict: was the user told that the chain failed after token
-    k? None if the client did not show tokens 1..k exactly (the stream's verdict applies)."""
+    k? A client that raised once the failure was out was told, even if it was still
+    holding some of the k tokens back. None if it got the content wrong, failed first,
+    or ended quietly without tokens 1..k (the stream's verdict then applies)."""
     k = facts.fail_after
     seen = len(facts.surfaced_at)
-    if seen < k or facts.timed_out or facts.no_head_within:
-        return None
+    if facts.timed_out or facts.no_head_within or seen > k:
+        return None  # (more than k: the variant did not fail where the chain did)
     failed = f"the chain failed after token {k}"
-    if facts.failure:
-        return Verdict.TOLD, f"{failed}; the client raised: {facts.failure}"
-    if facts.diverged:
-        return Verdict.TOLD, f"{failed}; the failure reached the user as text: {facts.diverged}"
-    if seen > k:
-        return None  # the variant did not fail where the chain did
+    if facts.diverged:  # what came after token k was not a token
+        if seen < k:
+            return None
+        return Verdict.TOLD, f"{failed}; the failure reached the user as data: {facts.diverged}"
+    if facts.failure and _after_the_failure(facts):
+        held = "" if seen == k else f" (it had shown {seen} of them: it was holding text back)"
+        return Verdict.TOLD, f"{failed}{held}; the client raised: {facts.failure}"
+    if seen < k or facts.failure:
+        return None
     if facts.replays:
         return Verdict.TRUNCATED, (
             f"{failed}; EventSource only fired error, as at any end of a body: it would "
@@ -148,6 +154,24 @@ def failure(facts: Facts) -> tuple[Verdict, str] | None:
         f"{failed}; the client ended as if the stream were whole{how}, showing "
         f"{k} of {len(facts.tokens)} tokens and nothing else"
     )
+
+
+def _after_the_failure(facts: Facts) -> bool:
+    """The client had taken the response and ended after the harness let the failure out:
+    it did not fail on something else first (EventSource refusing a content type may
+    say so only once the body is over)."""
+    k = facts.fail_after
+    out = len(facts.released_at) > k and facts.client_done_at >= facts.released_at[k]
+    return facts.opened and out
+
+
+def _before_failure(facts: Facts) -> tuple[Verdict, str]:
+    """The stream's verdict of a client that never showed tokens 1..k exactly. Content
+    it got wrong comes first: the cut that made it raise afterwards is the scenario's."""
+    if facts.diverged and facts.failure:
+        verdict, detail = _stream(replace(facts, failure=""))
+        return verdict, f"{detail}; then it raised: {facts.failure}"
+    return _stream(facts)
 
 
 def _stream(facts: Facts) -> tuple[Verdict, str]:

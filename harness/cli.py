@@ -373,17 +373,16 @@ async def run_command(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         tokens=SCRIPTS[args.script],
     )
-    total = len(matrix.cells())
-    print(
-        f"streamcompat: {total} cells ({len(matrix.variants)} variants × "
-        f"{len(matrix.clients)} clients × {len(matrix.networks)} networks"
-        + (
-            f"; scenarios: {', '.join(matrix.scenarios)})"
-            if matrix.scenarios != ("stream",)
-            else ")"
-        ),
-        file=sys.stderr,
-    )
+    cells = matrix.cells()
+    shape = f"{len(matrix.variants)} variants × {len(matrix.clients)} clients"
+    if matrix.scenarios == ("stream",):
+        shape += f" × {len(matrix.networks)} networks"
+    else:  # each scenario with the networks it runs on
+        on = {
+            s: dict.fromkeys(c.network for c in cells if c.scenario == s) for s in matrix.scenarios
+        }
+        shape += "; " + "; ".join(f"{s} on {', '.join(n)}" for s, n in on.items())
+    print(f"streamcompat: {len(cells)} cells ({shape})", file=sys.stderr)
 
     def progress(result: Result, done: int, total: int) -> None:
         if not args.quiet:

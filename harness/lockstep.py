@@ -187,12 +187,17 @@ class Lockstep:
         self.facts.stop_requested_at = time.monotonic()
         self.stop_requested = True
         self._release(release, k)
-        if self.stop is not None:
-            with contextlib.suppress(Exception):  # a broken channel: its driver says why
-                await asyncio.wait_for(self.stop(), BARRIER_BOUND_S)
 
         def left() -> bool:
             return bool(self.facts.aborted_at) or self.client_done or self.closed
+
+        if self.stop is not None:
+            # A script client is told once token k+1 has reached it, as an in-process
+            # driver sees the request once its read of it returns: the server has then
+            # written it, and waits for the next when the client leaves.
+            await self._wait(lambda: len(self.facts.surfaced_at) >= k or left(), hold_window)
+            with contextlib.suppress(Exception):  # a broken channel: its driver says why
+                await asyncio.wait_for(self.stop(), BARRIER_BOUND_S)
 
         if await self._wait(left, hold_window):
             return True

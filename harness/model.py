@@ -33,6 +33,11 @@ class Verdict(str, enum.Enum):
     ERROR = "ERROR"  # the client raised or refused, or the server died
     TIMEOUT = "TIMEOUT"  # no response head within the head window, or no end by the deadline
 
+    @property
+    def passed(self) -> bool:
+        """The cell did what its scenario asks (stream: PASS; abort: STOPPED; error: TOLD)."""
+        return self in (Verdict.PASS, Verdict.STOPPED, Verdict.TOLD)
+
 
 @dataclass(frozen=True)
 class Variant:
@@ -271,6 +276,9 @@ class Facts:
     aborted_at: float = 0.0  # the client said it had left (closed what its users close)
     generated: int = 0  # tokens the model produced (server side), whoever read them
     cancelled_at: float = 0.0  # the model's run was cancelled (0: it was not)
+    #: abort: the model's run was not over a settle window after the client had left, and
+    #: was then let run as the server's response asked (``servers.control``).
+    let_run: bool = False
     #: abort: the server's run still went on (neither cancelled nor ended) this many
     #: seconds after the client had left, when the harness stopped waiting.
     running_after: float = 0.0

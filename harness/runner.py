@@ -517,16 +517,16 @@ async def _head_within(lock: Lockstep, sent: asyncio.Event, window: float) -> bo
 async def _record(life: ServerLife, stream: str, facts: Facts, settle: float = 0.0) -> None:
     """The server's side of the cell (emission times, errors), or how the server died.
 
-    A client that left (the abort scenario) gets no more tokens from the harness: its
-    server's model runs as the response asks, and the record is taken once the run is
-    over, or ``settle`` seconds after the client left (then it went on: a leak).
+    A client that left (the abort scenario) gets no more tokens from the harness: the
+    record is taken once the server's model run is over, waited for (``settle`` seconds
+    while the response waits, and as long again while the model runs as the response
+    asks, see ``ServerLife.take``).
     """
     record: dict[str, Any] | None = None
     left = bool(facts.aborted_at) and not facts.timed_out
     if not life.closed.is_set():
         with contextlib.suppress(Exception):
             if left:
-                life.left(stream)
                 record = await life.take(stream, settle=settle)
             else:
                 life.release(stream, len(facts.tokens) + 1)  # let the server side finish
@@ -544,8 +544,9 @@ async def _record(life: ServerLife, stream: str, facts: Facts, settle: float = 0
     facts.wire = _wire(record.get("wire"))
     facts.generated = int(record.get("generated") or 0)
     facts.cancelled_at = float(record.get("cancelled_at") or 0.0)
+    facts.let_run = bool(record.get("left"))
     if left and not record.get("finished"):
-        facts.running_after = settle
+        facts.running_after = 2 * settle
     if record.get("error"):
         facts.server_note = str(record["error"])
     elif record.get("started") and not record.get("consumed"):

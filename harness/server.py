@@ -203,14 +203,11 @@ class ServerLife:
             message["fail_at"] = fail_at
         self.send(message)
 
-    def left(self, stream: str) -> None:
-        """The client of ``stream`` has left (the abort scenario): its model now produces
-        what the response body asks for, and nothing the harness releases."""
-        self.send({"op": "left", "stream": stream})
-
     async def take(self, stream: str, settle: float = 0.0) -> dict[str, Any]:
         """The stream's record (emission times, errors), which the server then forgets;
-        with ``settle``, once its model run is over or ``settle`` seconds have passed."""
+        with ``settle`` (the abort scenario: its client has left), once its model run is
+        over, or it was not after ``settle`` seconds and then ``settle`` more while the
+        model ran as the response asked (``servers.control.Streams.settled``)."""
         self._seen.pop(stream, None)
         key = next(self._ids)
         answer = asyncio.get_running_loop().create_future()
@@ -220,7 +217,8 @@ class ServerLife:
             if settle:
                 message["settle"] = settle
             self.send(message)
-            record: dict[str, Any] = await asyncio.wait_for(answer, TAKE_BOUND_S + settle)
+            bound = TAKE_BOUND_S + 2 * settle
+            record: dict[str, Any] = await asyncio.wait_for(answer, bound)
         finally:
             self._answers.pop(key, None)
         return record

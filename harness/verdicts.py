@@ -103,20 +103,22 @@ def abort(facts: Facts) -> tuple[Verdict, str] | None:
             f"asked to leave after token {k}, the client did not say it had left{said}"
         )
     left = f"the client left after token {k}"
-    if facts.cancelled_at and not facts.ended_at:
-        ms = max(0.0, facts.cancelled_at - facts.aborted_at) * 1000
-        more = max(0, facts.generated - (k + 1))  # token k+1 was out when it was asked
-        after = "no token more" if not more else f"{more} more token{'s' * (more > 1)}"
-        return Verdict.STOPPED, (
-            f"{left}; the server cancelled generation {ms:.0f} ms later, after {after}"
-        )
     n = len(facts.tokens)
-    if facts.ended_at:
-        ms = max(0.0, facts.ended_at - facts.aborted_at) * 1000
-        return Verdict.LEAK, (
-            f"{left}; generation went on to token {facts.generated} of {n} and ended "
-            f"{ms:.0f} ms later, nothing cancelled it"
+    if facts.cancelled_at and not facts.ended_at and not facts.let_run:
+        ms = max(0.0, facts.cancelled_at - facts.aborted_at) * 1000
+        return Verdict.STOPPED, (
+            f"{left}; the server cancelled generation {ms:.0f} ms later, while its "
+            "response waited for the next token"
         )
+    idle = f"{left}; the server did not notice while its response waited for the next token"
+    if facts.cancelled_at and not facts.ended_at:
+        more = max(0, facts.generated - (k + 1))  # token k+1 was out when it was asked
+        return Verdict.STOPPED, (
+            f"{idle}; let run, generation was cancelled after {more} more "
+            f"token{'s' * (more != 1)} (when the response next wrote)"
+        )
+    if facts.ended_at:
+        return Verdict.LEAK, f"{idle}; let run, generation went on to token {n} of {n}"
     if facts.running_after:
         return Verdict.LEAK, (
             f"{left}; {facts.running_after:g} s later generation was neither cancelled nor "

@@ -168,16 +168,44 @@ class Streams:
 
             try:
                 await app(scope, receive, sending)
+            except Exception as exc:
+                if not (started and wire is not None and wire.ended_at):
+                    raise
+                # The response had ended whole (FastAPI's EventSourceResponse ends the
+                # body, then re-raises): uvicorn would close the connection, and a client
+                # that pooled it would fail its next request, in another cell. Said, not
+                # done, so that cells stay independent.
+                if (gate := self.gates.get(started[-1])) is not None:
+                    gate.error = (
+                        f"the app raised {exc!r} after its response had ended; uvicorn "
+                        "would close the connection, failing a keep-alive client's next "
+                        "request on it"
+                    )
             finally:
                 _REQUEST_STREAMS.reset(token)
 
         return observed
 
     async def settled(self, stream: str, bound: float) -> None:
-        """Wait, at most ``bound`` seconds, until the stream's model run is over."""
-        if (gate := self.gates.get(stream)) is not None and gate.started.is_set():
+        """The abort scenario, once the client has left: wait, at most ``bound`` seconds,
+        for the stream's model run to be over (a server that notices a disconnect while
+        its response waits cancels it then). If it is not, let the model run as the
+        response asks (``Gate.leave``: a server that notices only when it writes stops
+        after a token more; one that never does runs to the end), and wait as long again.
+
+        The first wait is what makes the verdict causal: the client left while the
+        response was waiting for a token, and nothing was released before the server
+        had its chance to notice.
+        """
+        gate = self.gates.get(stream)
+        if gate is None or not gate.started.is_set():
+            return
+        for step in ("idle", "running"):
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(gate.finished.wait(), bound)
+            if gate.finished.is_set() or step == "running":
+                return
+            gate.leave()
 
     def take(self, stream: str) -> dict[str, Any]:
         gate = self.gates.pop(stream, None) or Gate()
@@ -193,6 +221,7 @@ class Streams:
             "consumed": gate.consumed,
             "error": gate.error,
             "generated": gate.generated,
+            "left": gate.left,
             "cancelled_at": gate.cancelled_at,
             "finished": gate.finished.is_set(),
             "wire": wire.record() if wire is not None else None,
@@ -230,8 +259,6 @@ async def serve_control(
                 gate = streams.gate(stream)
                 gate.fail_at = int(message.get("fail_at") or gate.fail_at)
                 gate.release(int(message["upto"]))
-            elif op == "left":
-                streams.gate(stream).leave()
             elif op == "take" and message.get("settle"):
                 # Waited for apart from this loop: other streams' releases go on meanwhile.
                 task = asyncio.ensure_future(take_settled(message, stream))

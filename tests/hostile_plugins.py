@@ -10,6 +10,7 @@ restarted server dies at start, as a server broken for good does.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 from collections.abc import AsyncIterator
@@ -91,10 +92,39 @@ def _raises_first(tokens: AsyncIterator[str]) -> StreamingResponse:
     return StreamingResponse(body(), media_type="text/event-stream")
 
 
+#: Generation tasks of ``detached`` streams, held so that nothing collects them mid-run.
+_DETACHED: set[asyncio.Task[None]] = set()
+
+
+def _detached(tokens: AsyncIterator[str]) -> StreamingResponse:
+    """Generation in a task of its own that fills a queue the response drains: when the
+    client leaves, the response ends and the task does not (the abort scenario's LEAK)."""
+    queue: asyncio.Queue[str | None] = asyncio.Queue()
+
+    async def generate() -> None:
+        async for token in tokens:
+            await queue.put(token)
+        await queue.put(None)
+
+    task = asyncio.ensure_future(generate())
+    _DETACHED.add(task)
+    task.add_done_callback(_DETACHED.discard)
+
+    async def body() -> AsyncIterator[str]:
+        while (token := await queue.get()) is not None:
+            yield token
+
+    return StreamingResponse(body(), media_type="text/plain")
+
+
 KILLS_SERVER = _killing(mark=False)
 KILLS_SERVER_FOR_GOOD = _killing(mark=True)
 NEVER_ANSWERS = Variant("never-answers", _NeverAnswers, description="never sends a head")
 ENDLESS = Variant("endless", _Endless, description="every token, then never ends")
 RAISES_FIRST = Variant("raises-first", _raises_first, description="raises before its first yield")
 
+DETACHED = Variant("detached", _detached, description="generation detached from the response")
+
 VARIANTS = [KILLS_SERVER, NEVER_ANSWERS, ENDLESS, RAISES_FIRST, KILLS_SERVER_FOR_GOOD]
+#: Variants for the abort scenario (``tests/test_scenarios.py``).
+LIFECYCLE = [DETACHED]

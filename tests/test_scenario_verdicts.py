@@ -162,3 +162,20 @@ def test_scenarios_are_records_that_ask_for_what_they_need() -> None:
     assert SCENARIOS["stream"].abort_after == SCENARIOS["stream"].fail_after == 0
     assert SCENARIOS["abort"].abort_after and not SCENARIOS["abort"].fail_after
     assert SCENARIOS["error"].fail_after and not SCENARIOS["error"].abort_after
+
+
+def test_each_scenario_is_gated_against_its_own_baseline() -> None:
+    import argparse
+    from pathlib import Path
+
+    from streamcompat.harness.cli import baseline_path
+    from streamcompat.harness.plugins import BUILTIN
+
+    def path(script: str, scenario: str) -> Path | None:
+        args = argparse.Namespace(baseline=None, script=script)
+        return baseline_path(args, [BUILTIN], scenario)
+
+    assert path("default", "stream") == Path("compat-baseline.json")
+    assert path("default", "abort") == Path("compat-abort-baseline.json")
+    assert path("limits", "stream") == Path("compat-limits-baseline.json")
+    assert path("limits", "error") == Path("compat-limits-error-baseline.json")

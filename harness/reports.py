@@ -197,13 +197,15 @@ def _seconds(cell: Cell) -> float:
 
 
 def junit_xml(index: dict[str, Any]) -> str:
-    """One testsuite per network, one testcase per cell; UNSUPPORTED is skipped, not failed."""
+    """One testsuite per network (and scenario), one testcase per cell; UNSUPPORTED is
+    skipped, not failed, and a scenario's passing word (STOPPED, TOLD) passes."""
     cells = _cells(index)
     suites = ET.Element("testsuites", name="streamcompat")
     totals = {"tests": 0, "failures": 0, "skipped": 0}
     for network in _networks(cells):
         here = [c for c in cells if _where(c) == network]
-        suite = ET.SubElement(suites, "testsuite", name=_xml(f"streamcompat.{network}"))
+        dotted = network.replace(" × ", ".")  # direct, or direct.abort
+        suite = ET.SubElement(suites, "testsuite", name=_xml(f"streamcompat.{dotted}"))
         properties = ET.SubElement(suite, "properties")
         for name, version in _versions(index).items():
             ET.SubElement(properties, "property", name=_xml(name), value=_xml(version))
@@ -212,7 +214,7 @@ def junit_xml(index: dict[str, Any]) -> str:
             case = ET.SubElement(
                 suite,
                 "testcase",
-                classname=_xml(f"streamcompat.{network}"),
+                classname=_xml(f"streamcompat.{dotted}"),
                 name=_xml(_pair(c)),
                 time=f"{_seconds(c):.3f}",
             )

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 from streamcompat.harness.browser import Browser
@@ -473,10 +474,10 @@ async def _paced(lock: Lockstep, life: ServerLife, stream: str, stage: Stage) ->
     the head window (the server sent none and the client reported none)."""
     settings = stage.settings
     heard = asyncio.ensure_future(_head_within(lock, life.head(stream), settings.head_window))
-    fail_at = lock.facts.fail_after + 1 if lock.facts.fail_after else 0
-    pacing = asyncio.ensure_future(
-        lock.pace(lambda k: life.release(stream, k, fail_at), settings.hold_window)
-    )
+    release = partial(life.release, stream)
+    if lock.facts.fail_after:  # the error scenario: the token after it fails
+        release = partial(life.release, stream, fail_at=lock.facts.fail_after + 1)
+    pacing = asyncio.ensure_future(lock.pace(release, settings.hold_window))
     try:
         await asyncio.wait({heard, pacing}, return_when=asyncio.FIRST_COMPLETED)
         if not heard.done():

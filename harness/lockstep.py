@@ -180,8 +180,9 @@ class Lockstep:
 
         The next token goes out with the request: a driver blocked on its next read then
         returns from it and sees the request (``Reporter.stopping``); script clients are
-        told at once (``Reporter.stop_via``). Nothing after it is released: once the
-        client has left, the server's model runs as its response asks (``ServerLife.left``).
+        told once that token has reached them (``Reporter.stop_via``). Nothing after it is
+        released: what the server does once the client has left is its own
+        (``servers.control.Streams.settled``).
         """
         k = self.facts.abort_after + 1
         self.facts.stop_requested_at = time.monotonic()

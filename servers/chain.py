@@ -43,7 +43,7 @@ class Gate:
         self.error = ""  # what went wrong on the server side, for the verdict's detail
         # The scenarios (``harness.scenarios``), set by the harness over the control channel.
         self.fail_at = 0  # error: the model raises instead of producing this token
-        self.left = False  # abort: the client has left; the model now runs as the body reads
+        self.left = False  # abort: the client left, the run went on: it now runs as the body reads
         self.wanted = 0  # the token the response body is waiting for
         self.generated = 0  # tokens the model produced
         self.cancelled_at = 0.0  # the model's run was cancelled (abort: the server noticed)
@@ -71,9 +71,10 @@ class Gate:
             self.release(k)
 
     def leave(self) -> None:
-        """The client has left (abort): from now on the model is paced by the body alone,
-        one token ahead at most, so what it produces after this is what the server's
-        response (not the harness) asked for."""
+        """The client has left (abort) and the run was not cancelled while the response
+        waited: from now on the model is paced by the body alone, one token ahead at most,
+        so what it produces after this is what the server's response (not the harness)
+        asked for."""
         self.left = True
         if self.wanted:
             self.release(self.wanted)

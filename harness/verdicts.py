@@ -83,6 +83,8 @@ def _not_asked(facts: Facts) -> str:
 
 def _not_reached(facts: Facts) -> str:
     k = facts.fail_after
+    if facts.timed_out and len(facts.surfaced_at) >= k:
+        return f"error: the chain failed after token {k}, and nothing ended the stream"
     return f"error: the chain failed after token {k}; the client had not shown tokens 1..{k}"
 
 

@@ -3,6 +3,7 @@
 nox -s compat              # the matrix, the gate, the reports (args after -- go to streamcompat)
 nox -s tests               # the project's own tests (args after -- go to pytest)
 nox -s lint                # ruff, mypy, and actionlint where it is installed
+nox -s scenarios           # the abort and error scenarios, gated against their baselines
 nox -s spec                # the differential: SSE-parsing clients against the spec corpus
 nox -s bench               # speed, CPU-by-role and stability figures of the default matrix
 nox -s stress              # the default matrix 5 times under CPU load: any verdict change?
@@ -125,6 +126,16 @@ def compat(session: nox.Session) -> None:
     chromium(session)
     node_packages(session)
     session.run("streamcompat", "run", *session.posargs)
+
+
+@nox.session(default=False)
+def scenarios(session: nox.Session) -> None:
+    """The abort and error scenarios on the built-in variants (direct network), each gated
+    against its own baseline; opt-in, as they are not part of the default run."""
+    session.install(".[all]")
+    chromium(session)
+    node_packages(session)
+    session.run("streamcompat", "run", "--scenario", "abort,error", *session.posargs)
 
 
 @nox.session(default=False)

@@ -6,11 +6,18 @@ Its JS twin, for browser pages and the Node host, is ``streamcompatShow`` in
 
 from __future__ import annotations
 
-from streamcompat.harness.model import Reporter, Request
+from streamcompat.harness.model import ClientFailed, Reporter, Request
+
+#: The event type servers report a failure with (langserve; EventSource fires ``onerror``
+#: for it): the user's code raises, as langserve's RemoteRunnable does.
+ERROR_EVENT = "error"
 
 
 def show(event_type: str, data: str, request: Request, report: Reporter) -> bool:
-    """Surface a token event's data; True (and ``ended``) at the variant's end marker."""
+    """Surface a token event's data; True (and ``ended``) at the variant's end marker;
+    ClientFailed at an ``error`` event."""
+    if event_type == ERROR_EVENT:
+        raise ClientFailed(f"the server sent an error event: {data}")
     if event_type == request.end_event:
         report.ended("end event")
         return True

@@ -23,7 +23,11 @@ globalThis.streamcompatEventSource = (cfg, report, signal) => new Promise((resol
   else source.addEventListener(cfg.event, onEvent);
   source.addEventListener(cfg.endEvent, onEvent);
   source.onerror = (event) => {
-    if (source.readyState === EventSource.CLOSED) {
+    if (typeof event.data === "string") {
+      // An `event: error` from the server (langserve's report of a failure) comes here
+      // too, as a MessageEvent: its users read its data.
+      finish(`the server sent an error event: ${event.data}`);
+    } else if (source.readyState === EventSource.CLOSED) {
       finish(`EventSource failed and closed: ${event.message ?? "the response was refused (status or content type)"}`);
     } else if (!opened) {
       finish(`EventSource could not connect (it would keep retrying)${event.message ? `: ${event.message}` : ""}`);

@@ -29,21 +29,31 @@ async def chunks(request: Request, report: Reporter, resources: Resources) -> No
     async with _open(request, report) as response:
         decoder = codecs.getincrementaldecoder("utf-8")("replace")  # reads split UTF-8
         async for chunk in response.content.iter_any():
+            if report.stopping():
+                break  # the user's stop: leaving the contexts closes the connection
             text = decoder.decode(chunk)
             if text:
                 report.surfaced(text)
-        tail = decoder.decode(b"", final=True)
-        if tail:
-            report.surfaced(tail)
-        report.ended()
+        else:
+            tail = decoder.decode(b"", final=True)
+            if tail:
+                report.surfaced(tail)
+            report.ended()
+            return
+    report.aborted()
 
 
 async def lines(request: Request, report: Reporter, resources: Resources) -> None:
     async with _open(request, report) as response:
         async for line in response.content:  # each line keeps its b"\n"
+            if report.stopping():
+                break
             text = line.decode("utf-8", "replace")
             report.surfaced(text.removesuffix("\n").removesuffix("\r"))
-        report.ended()
+        else:
+            report.ended()
+            return
+    report.aborted()
 
 
 CHUNKS = Client(

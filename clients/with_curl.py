@@ -79,6 +79,10 @@ async def chunks(request: Request, report: Reporter, resources: Resources) -> No
             raise ClientFailed(f"HTTP {status}")
         decoder = codecs.getincrementaldecoder("utf-8")("replace")  # reads split UTF-8
         while True:
+            if report.stopping():  # the user stops curl: its process (group) ends
+                await kill(process, 5)
+                report.aborted()
+                return
             if text := decoder.decode(chunk):
                 report.surfaced(text)
             if not (chunk := await _read(process, request.read_timeout)):

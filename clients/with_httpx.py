@@ -55,9 +55,14 @@ async def chunks(request: Request, report: Reporter, resources: Resources) -> No
         async with http.stream(request.method, request.url, json=body) as response:
             _check(response, report)
             async for text in response.aiter_text():
+                if report.stopping():
+                    break  # the user's stop: leaving the contexts closes the response
                 if text:
                     report.surfaced(text)
-            report.ended()
+            else:
+                report.ended()
+                return
+    report.aborted()
 
 
 async def events(request: Request, report: Reporter, resources: Resources) -> None:
@@ -69,9 +74,14 @@ async def events(request: Request, report: Reporter, resources: Resources) -> No
         async with aconnect_sse(http, request.method, request.url, json=body) as source:
             _check(source.response, report)
             async for event in source.aiter_sse():
+                if report.stopping():
+                    break
                 if show(event.event, event.data, request, report):
                     return
-            report.ended("the body ended without an end marker")
+            else:
+                report.ended("the body ended without an end marker")
+                return
+    report.aborted()
 
 
 CLIENT = Client("httpx", "chunk", chunks, "httpx AsyncClient.stream + aiter_text", group="python")

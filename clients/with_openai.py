@@ -48,9 +48,14 @@ async def events(request: Request, report: Reporter, resources: Resources) -> No
                 chunks.response.status_code, chunks.response.headers.get("content-type", "")
             )
             async for chunk in chunks:  # ends at ``data: [DONE]`` (or the end of the body)
+                if report.stopping():
+                    break  # the user's stop: leaving ``async with`` calls its close()
                 if chunk.choices:
                     report.surfaced(chunk.model_dump_json())
-            report.ended()
+            else:
+                report.ended()
+                return
+    report.aborted()
 
 
 CLIENT = Client(

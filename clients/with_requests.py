@@ -30,10 +30,15 @@ def _read_chunks(request: Request, report: Reporter) -> None:
         # without a charset requests yields bytes, which a careful user decodes as UTF-8.
         fallback = codecs.getincrementaldecoder("utf-8")("replace")
         for chunk in response.iter_content(chunk_size=None, decode_unicode=True):
+            if report.stopping():
+                break  # the user's stop: leaving ``with`` closes the response
             text = chunk if isinstance(chunk, str) else fallback.decode(chunk)
             if text:
                 report.surfaced(text)
-        report.ended()
+        else:
+            report.ended()
+            return
+    report.aborted()
 
 
 def _read_lines(request: Request, report: Reporter) -> None:
@@ -41,8 +46,13 @@ def _read_lines(request: Request, report: Reporter) -> None:
         report.opened(response.status_code, response.headers.get("content-type", ""))
         response.raise_for_status()
         for line in response.iter_lines(decode_unicode=True):
+            if report.stopping():
+                break
             report.surfaced(line if isinstance(line, str) else line.decode("utf-8", "replace"))
-        report.ended()
+        else:
+            report.ended()
+            return
+    report.aborted()
 
 
 async def chunks(request: Request, report: Reporter, resources: Resources) -> None:

@@ -33,9 +33,14 @@ def _read_events(request: Request, report: Reporter) -> None:
         # As in its README; the stub asks for an Iterator, the library only iterates it.
         client = sseclient.SSEClient(response)  # type: ignore[arg-type]
         for event in client.events():
+            if report.stopping():
+                break  # the user's stop: leaving ``with`` closes the response
             if show(event.event, event.data, request, report):
                 return
-        report.ended("the body ended without an end marker")
+        else:
+            report.ended("the body ended without an end marker")
+            return
+    report.aborted()
 
 
 async def events(request: Request, report: Reporter, resources: Resources) -> None:

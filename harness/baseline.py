@@ -16,7 +16,12 @@ from streamcompat.harness.model import Result, Verdict
 #: Lower is better. A move to a lower rank is an improvement; any other change regresses.
 RANK = {
     Verdict.PASS: 0,
+    # A scenario's pass; its failures keep the content exact, like a held-back token.
+    Verdict.STOPPED: 0,
+    Verdict.TOLD: 0,
     Verdict.BUFFERED: 1,
+    Verdict.LEAK: 1,
+    Verdict.TRUNCATED: 1,
     Verdict.REPLAYS: 2,  # every token shown, then shown again: worse than held back
     Verdict.UNSUPPORTED: 2,
     Verdict.CORRUPT: 3,

@@ -211,6 +211,7 @@ class BrowserHub:
         page = idle.pop() if idle else await self._new_page(origin)
         cell = self.cells.open(request.cell_id, report)
         report.barrier_via(partial(self._barrier, page, request.cell_id))
+        report.stop_via(partial(self._send, page, op="abort", cell=request.cell_id))
         returned = page.finished[request.cell_id] = asyncio.get_running_loop().create_future()
         clean = False
         try:

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from streamcompat.harness.browser import Browser
-from streamcompat.harness.model import Client, ClientFailed, Request, Resources
+from streamcompat.harness.model import Client, ClientFailed, NeverStops, Request, Resources
 from streamcompat.harness.node_host import NodeHost
 from streamcompat.harness.runner import network_origin
 from streamcompat.harness.server import ServerProcess
@@ -32,7 +32,7 @@ CASE_DEADLINE_S = 10.0
 
 
 @dataclass
-class Recorder:
+class Recorder(NeverStops):
     """A Reporter that keeps what a client surfaced, nothing more."""
 
     payloads: list[str] = field(default_factory=list)

@@ -24,7 +24,7 @@ from functools import partial
 from itertools import accumulate
 
 from streamcompat.harness.codecs import DecodeError, Display
-from streamcompat.harness.model import Barrier, Facts
+from streamcompat.harness.model import Barrier, Facts, Stop
 
 Release = Callable[[int], None]
 #: Entered while the cell only waits (a hold window): its working slot is lent out.
@@ -43,10 +43,16 @@ class Lockstep:
     """Records what a client surfaces (it is the driver's Reporter) and paces the server."""
 
     def __init__(
-        self, tokens: list[str], display: Display, idle: Idle = contextlib.nullcontext
+        self,
+        tokens: list[str],
+        display: Display,
+        idle: Idle = contextlib.nullcontext,
+        abort_after: int = 0,
     ) -> None:
         self.idle = idle
-        self.facts = Facts(tokens=list(tokens))
+        self.facts = Facts(tokens=list(tokens), abort_after=abort_after)
+        self.stop_requested = False  # read from drivers' threads: a bool, set once
+        self.stop: Stop | None = None
         self.display = display
         self.expected = "".join(tokens)
         self.token_ends = list(accumulate(len(t) for t in tokens))
@@ -75,6 +81,15 @@ class Lockstep:
     def barrier_via(self, barrier: Barrier) -> None:
         self.barrier = barrier
 
+    def stopping(self) -> bool:
+        return self.stop_requested
+
+    def stop_via(self, stop: Stop) -> None:
+        self.stop = stop
+
+    def aborted(self, at: float | None = None) -> None:
+        self._on_loop(self._aborted, time.monotonic() if at is None else at)
+
     def _on_loop(self, fn: Callable[..., None], *args: object) -> None:
         if threading.get_ident() == self._loop_thread:
             fn(*args)
@@ -94,6 +109,11 @@ class Lockstep:
     def _ended(self, note: str, replays: bool) -> None:
         if not self.closed:
             self.facts.ended, self.facts.end_note, self.facts.replays = True, note, replays
+            self.changed.set()
+
+    def _aborted(self, at: float) -> None:
+        if not self.closed:
+            self.facts.aborted_at = at
             self.changed.set()
 
     def _surfaced(self, payload: str, at: float) -> None:
@@ -129,14 +149,16 @@ class Lockstep:
     def settled(self, k: int) -> bool:
         """True once token k surfaced, or waiting for it is pointless."""
         f = self.facts
-        done = f.ended or self.client_done or self.closed
+        done = f.ended or self.client_done or self.closed or bool(f.aborted_at)
         return len(f.surfaced_at) >= k or bool(f.diverged) or done
 
     async def pace(self, release: Release, hold_window: float, think: float = 0.0) -> None:
         """Release tokens one at a time as they surface, then the end; bounded by hold windows.
 
         ``think``: the model thinks this long before its first token (a reasoning model),
-        unless the client gives up first; the cell only waits meanwhile.
+        unless the client gives up first; the cell only waits meanwhile. In the abort
+        scenario, once the client has surfaced token ``abort_after`` it is asked to leave
+        instead (``_ask_to_leave``); the end is then not released.
         """
         n = len(self.facts.tokens)
         if think > 0:
@@ -144,6 +166,10 @@ class Lockstep:
                 await self._wait(lambda: self.settled(1), think)
         k = 1
         while k <= n:
+            if k == self.facts.abort_after + 1 and self.facts.abort_after:
+                if await self._ask_to_leave(release, hold_window):
+                    return
+                break  # it did not leave: the rest at once, as after a stall
             self._release(release, k)
             if not await self._await_token(k, hold_window):
                 self.facts.stalled_at = k
@@ -152,6 +178,37 @@ class Lockstep:
                 break
             k = len(self.facts.surfaced_at) + 1
         self._release(release, n + 1)  # whatever was held back, and the end, at once
+
+    async def _ask_to_leave(self, release: Release, hold_window: float) -> bool:
+        """Ask the client to leave, and wait (a hold window at most, and a barrier) until it
+        says it has; False if it has not, and the rest is released as in any stall.
+
+        The next token goes out with the request: a driver blocked on its next read then
+        returns from it and sees the request (``Reporter.stopping``); script clients are
+        told once that token has reached them (``Reporter.stop_via``). Nothing after it is
+        released: what the server does once the client has left is its own
+        (``servers.control.Streams.settled``).
+        """
+        k = self.facts.abort_after + 1
+        self.facts.stop_requested_at = time.monotonic()
+        self.stop_requested = True
+        self._release(release, k)
+
+        def left() -> bool:
+            return bool(self.facts.aborted_at) or self.client_done or self.closed
+
+        if self.stop is not None:
+            # A script client is told once token k+1 has reached it, as an in-process
+            # driver sees the request once its read of it returns: the server has then
+            # written it, and waits for the next when the client leaves.
+            await self._wait(lambda: len(self.facts.surfaced_at) >= k or left(), hold_window)
+            with contextlib.suppress(Exception):  # a broken channel: its driver says why
+                await asyncio.wait_for(self.stop(), BARRIER_BOUND_S)
+
+        if await self._wait(left, hold_window):
+            return True
+        await self._take_barrier()
+        return left()
 
     async def head_within(self, window: float) -> bool:
         """True once the client reported its response head (or ended, or finished); False
@@ -223,6 +280,7 @@ class Lockstep:
 
     def client_finished(self) -> None:
         self.client_done = True
+        self.facts.client_done_at = self.facts.client_done_at or time.monotonic()
         self.changed.set()
 
     def close(self) -> None:

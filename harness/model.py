@@ -22,13 +22,22 @@ class Verdict(str, enum.Enum):
     """How a cell ended, worst last for the gate's ordering."""
 
     PASS = "PASS"  # every token, exact, as it was produced
+    STOPPED = "STOPPED"  # abort: the client left after token k, and generation stopped
+    TOLD = "TOLD"  # error: the chain failed after token k, and the client said so
     BUFFERED = "BUFFERED"  # exact, but tokens were held back
+    LEAK = "LEAK"  # abort: the client left after token k, and generation went on
+    TRUNCATED = "TRUNCATED"  # error: the chain failed after token k; the client ended as if whole
     REPLAYS = "REPLAYS"  # every token, exact, but the stream had no end: the client reconnects
     UNSUPPORTED = "UNSUPPORTED"  # the client cannot make this request at all
     CORRUPT = "CORRUPT"  # content differs: lost, merged, framing leaked, mojibake
     SILENT = "SILENT"  # connected, nothing surfaced
     ERROR = "ERROR"  # the client raised or refused, or the server died
     TIMEOUT = "TIMEOUT"  # no response head within the head window, or no end by the deadline
+
+    @property
+    def passed(self) -> bool:
+        """The cell did what its scenario asks (stream: PASS; abort: STOPPED; error: TOLD)."""
+        return self in (Verdict.PASS, Verdict.STOPPED, Verdict.TOLD)
 
 
 @dataclass(frozen=True)
@@ -76,6 +85,8 @@ class Request:
 #: A round trip with a client's report channel that returns only once every report the
 #: client queued before it has been delivered (see ``Reporter.barrier_via``).
 Barrier = Callable[[], Awaitable[None]]
+#: Tells a script client to leave its stream now (see ``Reporter.stop_via``).
+Stop = Callable[[], Awaitable[None]]
 
 
 class Reporter(Protocol):
@@ -96,6 +107,31 @@ class Reporter(Protocol):
     def ended(self, note: str = "", at: float | None = None, replays: bool = False) -> None: ...
 
     def barrier_via(self, barrier: Barrier) -> None: ...
+
+    # The abort scenario: the harness asks the client to leave the stream, as its user
+    # would (a stop button). In-process drivers look at ``stopping()`` after every read
+    # (the harness then lets one more token out, so a blocked read returns); script hosts
+    # hand over how to tell their script with ``stop_via``. Either way the driver closes
+    # what its users close and then says ``aborted``.
+
+    def stopping(self) -> bool: ...
+
+    def stop_via(self, stop: Stop) -> None: ...
+
+    def aborted(self, at: float | None = None) -> None: ...
+
+
+class NeverStops:
+    """The abort half of a Reporter for those that never ask a client to leave."""
+
+    def stopping(self) -> bool:
+        return False
+
+    def stop_via(self, stop: Stop) -> None:
+        pass
+
+    def aborted(self, at: float | None = None) -> None:
+        pass
 
 
 class ClientFailed(Exception):
@@ -142,15 +178,33 @@ class Client:
     connections_per_origin: int | None = None
 
 
+#: What a cell's key joins its parts with.
+KEY_SEPARATOR = " × "
+
+
 @dataclass(frozen=True)
 class Cell:
     variant: str
     client: str
     network: str = "direct"
+    scenario: str = "stream"
 
     @property
     def key(self) -> str:
-        return f"{self.variant} × {self.client} × {self.network}"
+        """``variant × client × network``, and ``× scenario`` unless it is ``stream`` (so
+        the keys of baselines written before scenarios existed still name their cells)."""
+        parts = [self.variant, self.client, self.network]
+        if self.scenario != "stream":
+            parts.append(self.scenario)
+        return KEY_SEPARATOR.join(parts)
+
+    @classmethod
+    def from_key(cls, key: str) -> Cell:
+        """The cell a key names; ValueError if it names none."""
+        parts = key.split(KEY_SEPARATOR)
+        if len(parts) not in (3, 4) or not all(parts) or parts[3:] == ["stream"]:
+            raise ValueError(f"not a cell key (variant × client × network [× scenario]): {key!r}")
+        return cls(*parts)
 
 
 @dataclass(frozen=True)
@@ -219,6 +273,21 @@ class Facts:
     #: reached the server). 0: a head came, or the cell ended otherwise first.
     no_head_within: float = 0.0
     server_died: str = ""  # how the variant server died while the cell ran (code or signal, log)
+    # The abort and error scenarios (``harness.scenarios``): after which token the client
+    # was asked to leave, or the chain failed (0: the scenario did not apply).
+    abort_after: int = 0
+    fail_after: int = 0
+    client_done_at: float = 0.0  # the client's driver returned or raised
+    stop_requested_at: float = 0.0  # the harness asked the client to leave
+    aborted_at: float = 0.0  # the client said it had left (closed what its users close)
+    generated: int = 0  # tokens the model produced (server side), whoever read them
+    cancelled_at: float = 0.0  # the model's run was cancelled (0: it was not)
+    #: abort: the model's run was not over a settle window after the client had left, and
+    #: was then let run as the server's response asked (``servers.control``).
+    let_run: bool = False
+    #: abort: the server's run still went on (neither cancelled nor ended) this many
+    #: seconds after the client had left, when the harness stopped waiting.
+    running_after: float = 0.0
     wire: Wire | None = None  # what the server sent (None: no response, or no record of it)
     #: App mode: the app's name. The "server" is then the fake upstream the app calls,
     #: and ``wire`` what the upstream sent the app.

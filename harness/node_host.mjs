@@ -3,6 +3,8 @@
 //   {op: "start", cell, script, function, cfg}  import script (once), then run
 //        globalThis[function](cfg, report, signal) through streamcompatRunCell
 //   {op: "stop", cell}        abort the cell: its request ends, its sockets go
+//   {op: "abort", cell}       the user stops the cell (the abort scenario): as stop, and
+//                             the cell reports it has left
 //   {op: "barrier", cell, id} answered {cell, barrier: id} once every report the cell
 //                             queued before it has been written
 // On stdout, a JSON line per envelope: {cell, batch} (harness/scripts.js) or {cell, barrier}.
@@ -38,6 +40,7 @@ const start = ({ cell, script, function: name, cfg }) => {
 const ops = {
   start,
   stop: ({ cell }) => running.get(cell)?.abort(),
+  abort: ({ cell }) => streamcompatAbort(cell, running.get(cell)),
   barrier: ({ cell, id }) => streamcompatBarrier(cell).then(() => write({ cell, barrier: id })),
 };
 

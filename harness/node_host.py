@@ -77,6 +77,7 @@ class NodeHub:
         """
         cell = self.cells.open(request.cell_id, report)
         report.barrier_via(partial(self.barrier, request.cell_id))
+        report.stop_via(partial(self._abort, request.cell_id))
         try:
             if not self.alive:
                 raise ClientFailed(self._why_ended())
@@ -91,6 +92,9 @@ class NodeHub:
         finally:
             self.cells.close(request.cell_id)
             self._send(op="stop", cell=request.cell_id)  # a no-op for a cell that ended
+
+    async def _abort(self, cell_id: str) -> None:
+        self._send(op="abort", cell=cell_id)
 
     async def barrier(self, cell_id: str) -> None:
         """Return once every report the cell queued before now has reached its Reporter."""

@@ -6,6 +6,8 @@
 //        signal) through streamcompatRunCell; {cell, finished: true} once it has returned
 //        and its last report is out
 //   {op: "stop", cell}         abort the cell: its request ends
+//   {op: "abort", cell}        the user stops the cell (the abort scenario): as stop, and
+//                              the cell reports it has left
 //   {op: "barrier", cell, id}  answered {cell, barrier: id} once every report the cell
 //                              queued before it has been sent
 // Out, on the same socket: envelopes {cell, batch} (harness/scripts.js). They go out in
@@ -43,6 +45,7 @@ const start = ({ cell, script, function: name, modules, cfg }) => {
 const ops = {
   start,
   stop: ({ cell }) => running.get(cell)?.abort(),
+  abort: ({ cell }) => streamcompatAbort(cell, running.get(cell)),
   barrier: ({ cell, id }) =>
     streamcompatBarrier(cell).then(() => globalThis.__streamcompat({ cell, barrier: id })),
 };

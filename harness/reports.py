@@ -25,7 +25,9 @@ Cell = dict[str, Any]
 PASS = Verdict.PASS.value
 UNSUPPORTED = Verdict.UNSUPPORTED.value
 KNOWN = tuple(v.value for v in Verdict)
-MARKS = {PASS: "✅", UNSUPPORTED: "➖"}  # anything else is a failure: ❌
+#: The verdicts that pass their scenario (PASS, STOPPED, TOLD).
+PASSING = frozenset(v.value for v in Verdict if v.passed)
+MARKS = {**dict.fromkeys(PASSING, "✅"), UNSUPPORTED: "➖"}  # anything else fails: ❌
 
 
 def write_reports(folder: Path, index: dict[str, Any]) -> list[Path]:
@@ -68,11 +70,19 @@ def _pair(cell: Cell) -> str:
 
 
 def _key(cell: Cell) -> str:
-    return f"{_pair(cell)} × {cell.get('network', '?')}"
+    return f"{_pair(cell)} × {_where(cell)}"
+
+
+def _where(cell: Cell) -> str:
+    """The cell's network, and its scenario unless it is ``stream`` (as in its key)."""
+    scenario = str(cell.get("scenario", "stream"))
+    network = str(cell.get("network", "?"))
+    return network if scenario == "stream" else f"{network} × {scenario}"
 
 
 def _networks(cells: Iterable[Cell]) -> list[str]:
-    return list(dict.fromkeys(str(c.get("network", "?")) for c in cells))
+    """The matrices of a run: one per network and scenario (``_where``)."""
+    return list(dict.fromkeys(_where(c) for c in cells))
 
 
 def _axes(cells: list[Cell]) -> tuple[list[str], list[str]]:
@@ -154,7 +164,7 @@ def matrix_markdown(index: dict[str, Any]) -> str:
     if versions:
         lines += [versions, ""]
     for network in _networks(cells):
-        here = [c for c in cells if str(c.get("network", "?")) == network]
+        here = [c for c in cells if _where(c) == network]
         variants, clients = _axes(here)
         verdicts = {(str(c.get("variant")), str(c.get("client"))): _verdict(c) for c in here}
         lines += [f"### network: {_md(network)}", ""]
@@ -164,7 +174,7 @@ def matrix_markdown(index: dict[str, Any]) -> str:
             row = [_mark(verdicts[v, c]) if (v, c) in verdicts else "" for c in clients]
             lines.append(f"| {_md(v)} | " + " | ".join(row) + " |")
         lines.append("")
-        failing = [c for c in here if _verdict(c) != PASS]
+        failing = [c for c in here if _verdict(c) not in PASSING]
         for c in failing:
             lines.append(f"- {_md(_key(c))}: {_md(_verdict(c))} — {_md(c.get('detail', ''))}")
         if failing:
@@ -187,13 +197,15 @@ def _seconds(cell: Cell) -> float:
 
 
 def junit_xml(index: dict[str, Any]) -> str:
-    """One testsuite per network, one testcase per cell; UNSUPPORTED is skipped, not failed."""
+    """One testsuite per network (and scenario), one testcase per cell; UNSUPPORTED is
+    skipped, not failed, and a scenario's passing word (STOPPED, TOLD) passes."""
     cells = _cells(index)
     suites = ET.Element("testsuites", name="streamcompat")
     totals = {"tests": 0, "failures": 0, "skipped": 0}
     for network in _networks(cells):
-        here = [c for c in cells if str(c.get("network", "?")) == network]
-        suite = ET.SubElement(suites, "testsuite", name=_xml(f"streamcompat.{network}"))
+        here = [c for c in cells if _where(c) == network]
+        dotted = network.replace(" × ", ".")  # direct, or direct.abort
+        suite = ET.SubElement(suites, "testsuite", name=_xml(f"streamcompat.{dotted}"))
         properties = ET.SubElement(suite, "properties")
         for name, version in _versions(index).items():
             ET.SubElement(properties, "property", name=_xml(name), value=_xml(version))
@@ -202,7 +214,7 @@ def junit_xml(index: dict[str, Any]) -> str:
             case = ET.SubElement(
                 suite,
                 "testcase",
-                classname=_xml(f"streamcompat.{network}"),
+                classname=_xml(f"streamcompat.{dotted}"),
                 name=_xml(_pair(c)),
                 time=f"{_seconds(c):.3f}",
             )
@@ -210,7 +222,7 @@ def junit_xml(index: dict[str, Any]) -> str:
             if verdict == UNSUPPORTED:
                 counts["skipped"] += 1
                 ET.SubElement(case, "skipped", message=_xml(f"{verdict}: {detail}"))
-            elif verdict != PASS:
+            elif verdict not in PASSING:
                 counts["failures"] += 1
                 failure = ET.SubElement(
                     case, "failure", message=_xml(f"{verdict}: {detail}"), type=_xml(verdict)
@@ -424,7 +436,11 @@ def timeline_svg(cell: Cell, cell_id: str) -> str:
 # Per verdict: tint and ink for its badge and matrix cell, and the edge colour of its card.
 VERDICT_COLOURS = {
     "PASS": ("#d3f9d8", "#1b5e20", "#2f9e44"),
+    "STOPPED": ("#d3f9d8", "#1b5e20", "#2f9e44"),
+    "TOLD": ("#d3f9d8", "#1b5e20", "#2f9e44"),
     "BUFFERED": ("#ffe8a1", "#7a4a00", "#f08c00"),
+    "LEAK": ("#ffd8a8", "#7a2e00", "#e8590c"),
+    "TRUNCATED": ("#ffc9c9", "#8b0000", "#e03131"),
     "REPLAYS": ("#c5f6fa", "#0b4f5c", "#1098ad"),
     "CORRUPT": ("#ffc9c9", "#8b0000", "#e03131"),
     "SILENT": ("#e5dbff", "#3b1f8f", "#7048e8"),
@@ -570,7 +586,7 @@ def _cell_html(cell: Cell, cell_id: str, anchor: str) -> str:
         f'<section class="cell {_css_verdict(verdict)}" id="{cell_id}">'
         f'<a class="up" href="#{anchor}">↑ matrix</a>'
         f'<h4><span class="badge {_css_verdict(verdict)}">{_h(verdict)}</span> '
-        f"{_h(_pair(cell))} <small>× {_h(cell.get('network', '?'))}</small></h4>"
+        f"{_h(_pair(cell))} <small>× {_h(_where(cell))}</small></h4>"
         f'<p class="detail">{_h(cell.get("detail", ""))}</p>'
         f'<p class="figures">{figures}</p>'
         f"{timeline_svg(cell, _key(cell))}{wire_html(cell)}</section>"
@@ -701,7 +717,7 @@ def report_html(index: dict[str, Any], differential: dict[str, Any] | None = Non
     ids = {id(c): f"cell-{i}" for i, c in enumerate(cells)}
     matrices, sections = [], []
     for n, network in enumerate(_networks(cells)):
-        here = [c for c in cells if str(c.get("network", "?")) == network]
+        here = [c for c in cells if _where(c) == network]
         anchor = f"matrix-{n}"
         matrices.append(_matrix_html(here, ids, network, anchor))
         sections.append(f'<h2>Cells · network {_h(network)}</h2><div class="cells">')

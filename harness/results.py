@@ -69,6 +69,7 @@ def cell_record(result: Result, run_began: float | None = None) -> dict[str, Any
         "variant": result.cell.variant,
         "client": result.cell.client,
         "network": result.cell.network,
+        "scenario": result.cell.scenario,
         "verdict": result.verdict.value,
         "detail": result.detail,
         "first_token_ms": _ms(result.first_token_ms),
@@ -105,16 +106,19 @@ def write_index(path: Path, data: dict[str, Any]) -> None:
 
 
 def matrix_table(results: Sequence[Result]) -> str:
-    """Variants as rows, clients as columns, one table per network."""
+    """Variants as rows, clients as columns, one table per network (and scenario)."""
     lines: list[str] = []
-    for network in dict.fromkeys(r.cell.network for r in results):
-        cells = [r for r in results if r.cell.network == network]
+    for where in dict.fromkeys((r.cell.network, r.cell.scenario) for r in results):
+        network, scenario = where
+        cells = [r for r in results if (r.cell.network, r.cell.scenario) == where]
         variants = list(dict.fromkeys(r.cell.variant for r in cells))
         clients = list(dict.fromkeys(r.cell.client for r in cells))
         verdicts = {(r.cell.variant, r.cell.client): r.verdict.value for r in cells}
         first = max(len("variant"), *(len(v) for v in variants))
         widths = [max(len(c), 11) for c in clients]
-        lines.append(f"network: {network}")
+        lines.append(
+            f"network: {network}" + (f", scenario: {scenario}" if scenario != "stream" else "")
+        )
         header = (
             "variant".ljust(first)
             + "  "
@@ -131,7 +135,7 @@ def matrix_table(results: Sequence[Result]) -> str:
 
 
 def progress_line(result: Result, done: int, total: int) -> str:
-    mark = "ok" if result.verdict is Verdict.PASS else "  "
+    mark = "ok" if result.verdict.passed else "  "
     return (
         f"[{done:>3}/{total}] {mark} {result.cell.key}: {result.verdict.value} "
         f"({result.duration_ms / 1000:.2f} s)"

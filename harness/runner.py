@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any, Protocol
 
 from streamcompat.harness.app import App, AppProcess
@@ -37,6 +38,7 @@ from streamcompat.harness.model import (
 )
 from streamcompat.harness.node_host import NodeHost
 from streamcompat.harness.processes import STOP_BOUND_S, end, loopback_listener, spawn
+from streamcompat.harness.scenarios import SCENARIOS, Scenario
 from streamcompat.harness.server import ServerError, ServerLife, ServerProcess
 from streamcompat.harness.tokens import DEFAULT_TOKENS
 from streamcompat.harness.verdicts import judge, measure, unpaced
@@ -201,11 +203,20 @@ class Matrix:
     variants: Sequence[Variant]
     clients: Sequence[Client]
     networks: Sequence[str] = ("direct",)
+    scenarios: Sequence[str] = ("stream",)
+    #: The networks of the scenarios other than ``stream`` (None: ``networks``).
+    scenario_networks: Sequence[str] | None = None
 
     def cells(self) -> list[Cell]:
+        def networks(scenario: str) -> Sequence[str]:
+            if scenario == "stream" or self.scenario_networks is None:
+                return self.networks
+            return [n for n in self.networks if n in self.scenario_networks]
+
         return [
-            Cell(v.name, c.name, n)
-            for n in self.networks
+            Cell(v.name, c.name, n, s)
+            for s in self.scenarios
+            for n in networks(s)
             for v in self.variants
             for c in self.clients
         ]
@@ -380,7 +391,8 @@ async def run_cell(
     replayed: list[str] = []
     while True:
         remaining = settings.deadline - (time.monotonic() - began)
-        facts = await _attempt(variant, client, origin, stage, remaining)
+        scenario = SCENARIOS[cell.scenario]
+        facts = await _attempt(variant, client, origin, stage, remaining, scenario)
         why = unpaced(facts)
         if not why or len(replayed) >= MAX_REPLAYS or facts.timed_out or facts.server_died:
             break
@@ -395,12 +407,19 @@ async def run_cell(
 
 
 async def _attempt(
-    variant: Variant, client: Client, origin: str, stage: Stage, deadline: float
+    variant: Variant,
+    client: Client,
+    origin: str,
+    stage: Stage,
+    deadline: float,
+    scenario: Scenario = SCENARIOS["stream"],
 ) -> Facts:
     settings = stage.settings
     stream = secrets.token_hex(8)
-    lock = Lockstep(list(settings.tokens), Display(variant.codec, client.kind), stage.idle)
+    display = Display(variant.codec, client.kind)
+    lock = Lockstep(list(settings.tokens), display, stage.idle, scenario.abort_after)
     facts = lock.facts
+    facts.fail_after = scenario.fail_after
     facts.started_at = time.monotonic()
     facts.deadline = settings.deadline
     facts.think = settings.think
@@ -494,7 +513,7 @@ async def _play(
         # not news: the cell's facts are recorded.
         await asyncio.wait({playing, task}, timeout=DRIVER_EXIT_BOUND_S)
         _drop(playing, died, task)
-        await _record(life, stream, facts)
+        await _record(life, stream, facts, settings.hold_window)
 
 
 async def _paced(lock: Lockstep, life: ServerLife, stream: str, stage: Stage) -> bool:
@@ -507,9 +526,10 @@ async def _paced(lock: Lockstep, life: ServerLife, stream: str, stage: Stage) ->
     sent = life.head(stream) if stage.app is None else asyncio.Event()
     window = settings.head_window + settings.think
     heard = asyncio.ensure_future(_head_within(lock, sent, window))
-    pacing = asyncio.ensure_future(
-        lock.pace(lambda k: life.release(stream, k), settings.hold_window, settings.think)
-    )
+    release = partial(life.release, stream)
+    if lock.facts.fail_after:  # the error scenario: the token after it fails
+        release = partial(life.release, stream, fail_at=lock.facts.fail_after + 1)
+    pacing = asyncio.ensure_future(lock.pace(release, settings.hold_window, settings.think))
     try:
         await asyncio.wait({heard, pacing}, return_when=asyncio.FIRST_COMPLETED)
         if not heard.done():
@@ -547,13 +567,23 @@ async def _head_within(lock: Lockstep, sent: asyncio.Event, window: float) -> bo
         _drop(client_heard, server_sent)
 
 
-async def _record(life: ServerLife, stream: str, facts: Facts) -> None:
-    """The server's side of the cell (emission times, errors), or how the server died."""
+async def _record(life: ServerLife, stream: str, facts: Facts, settle: float = 0.0) -> None:
+    """The server's side of the cell (emission times, errors), or how the server died.
+
+    A client that left (the abort scenario) gets no more tokens from the harness: the
+    record is taken once the server's model run is over, waited for (``settle`` seconds
+    while the response waits, and as long again while the model runs as the response
+    asks, see ``ServerLife.take``).
+    """
     record: dict[str, Any] | None = None
+    left = bool(facts.aborted_at) and not facts.timed_out
     if not life.closed.is_set():
         with contextlib.suppress(Exception):
-            life.release(stream, len(facts.tokens) + 1)  # let the server side finish
-            record = await life.take(stream)
+            if left:
+                record = await life.take(stream, settle=settle)
+            else:
+                life.release(stream, len(facts.tokens) + 1)  # let the server side finish
+                record = await life.take(stream)
     if record is None and life.closed.is_set():  # it went while the cell ran
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(life.dead.wait(), 2 * STOP_BOUND_S)  # reap() is bounded
@@ -565,6 +595,11 @@ async def _record(life: ServerLife, stream: str, facts: Facts) -> None:
     facts.ended_at = float(record.get("ended_at") or 0.0)
     facts.requests = int(record.get("requests") or 0)
     facts.wire = _wire(record.get("wire"))
+    facts.generated = int(record.get("generated") or 0)
+    facts.cancelled_at = float(record.get("cancelled_at") or 0.0)
+    facts.let_run = bool(record.get("left"))
+    if left and not record.get("finished"):
+        facts.running_after = 2 * settle
     if record.get("error"):
         facts.server_note = str(record["error"])
     elif record.get("started") and not record.get("consumed"):

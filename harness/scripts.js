@@ -7,8 +7,9 @@
 // what its user would see, as messages {kind, t, ...}:
 //   request · open {status, contentType} · unit {payload} · end {note, replays}
 //   error {message}  (the one error channel: whatever fn throws, or an error of its own)
+//   aborted  (the abort scenario: the user stopped it, see streamcompatAbort)
 // t is when it happened, epoch ms (performance.timeOrigin + performance.now()). A cell's
-// first end or error is its last message. The messages of one task travel together, as
+// first end, error or aborted is its last message. The messages of one task travel together, as
 // one envelope {cell, batch} through globalThis.__streamcompat: the page's Playwright
 // binding, or a line on the Node host's stdout. (Under a splitting network a reader
 // yields hundreds of tiny chunks: a call each would flood the channel and delay the
@@ -43,7 +44,7 @@
     const report = (message) => {
       if (over) return;
       queue.push({ t: performance.timeOrigin + performance.now(), ...message });
-      if (message.kind === "end" || message.kind === "error") {
+      if (message.kind === "end" || message.kind === "error" || message.kind === "aborted") {
         over = true;
         flush();
       } else if (!scheduled) {
@@ -75,6 +76,15 @@
     }
   };
 
+  // The abort scenario: the user stops the stream the way its client is stopped, through
+  // the cell's AbortController (fetch's signal; EventSource.close() and axios' destroy()
+  // listen to it), and the cell then says it has left.
+  globalThis.streamcompatAbort = (cell, controller) => {
+    if (!controller) return;
+    controller.abort();
+    cells.get(cell)?.report({ kind: "aborted" });
+  };
+
   // A report barrier: resolves once every report the cell queued so far is delivered.
   globalThis.streamcompatBarrier = (cell) => cells.get(cell)?.flush() ?? Promise.resolve();
 
@@ -84,8 +94,10 @@
 
   // The end-marker rule of SSE clients' users (clients/events.py is its Python twin):
   // show the data of the variant's token events; at its end marker (an end event, or
-  // end data such as OpenAI's [DONE]) report the end instead, and return true.
+  // end data such as OpenAI's [DONE]) report the end instead, and return true; at an
+  // error event (langserve's report of a failure), throw.
   globalThis.streamcompatShow = (cfg, report, type, data) => {
+    if (type === "error") throw new Error(`the server sent an error event: ${data}`);
     if (type === cfg.endEvent) {
       report({ kind: "end", note: "end event" });
       return true;

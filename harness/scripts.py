@@ -2,9 +2,10 @@
 
 The Python end of ``harness/scripts.js``, for both hubs. A script sends envelopes
 ``{"cell": id, "batch": [message, ...]}``; a message is ``{"kind": "request" | "open" |
-"unit" | "end" | "error", "t": <epoch ms>, ...}``, ``t`` being ``performance.timeOrigin +
-performance.now()`` where the client ran, moved onto the harness's monotonic clock by a
-fixed offset. A cell's first ``end`` or ``error`` is its last message.
+"unit" | "end" | "error" | "aborted", "t": <epoch ms>, ...}``, ``t`` being
+``performance.timeOrigin + performance.now()`` where the client ran, moved onto the
+harness's monotonic clock by a fixed offset. A cell's first ``end``, ``error`` or
+``aborted`` is its last message.
 """
 
 from __future__ import annotations
@@ -75,6 +76,9 @@ class ScriptCell:
                 self.report.surfaced(str(message.get("payload", "")), at)
             elif kind == "end":
                 self.report.ended(str(message.get("note", "")), at, bool(message.get("replays")))
+                self.over.set()
+            elif kind == "aborted":
+                self.report.aborted(at)
                 self.over.set()
             elif kind == "error":
                 self.fail(str(message.get("message", "")) or "the client failed, saying nothing")

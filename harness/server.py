@@ -195,19 +195,30 @@ class ServerLife:
         """Set once the server has sent the response head of ``stream``."""
         return self._of(stream).head
 
-    def release(self, stream: str, upto: int) -> None:
-        """Let ``stream`` emit up to token ``upto`` (one past the last: its end)."""
-        self.send({"op": "release", "stream": stream, "upto": upto})
+    def release(self, stream: str, upto: int, fail_at: int = 0) -> None:
+        """Let ``stream`` emit up to token ``upto`` (one past the last: its end); with
+        ``fail_at``, its model raises instead of producing that token (the error scenario)."""
+        message: dict[str, Any] = {"op": "release", "stream": stream, "upto": upto}
+        if fail_at:
+            message["fail_at"] = fail_at
+        self.send(message)
 
-    async def take(self, stream: str) -> dict[str, Any]:
-        """The stream's record (emission times, errors), which the server then forgets."""
+    async def take(self, stream: str, settle: float = 0.0) -> dict[str, Any]:
+        """The stream's record (emission times, errors), which the server then forgets;
+        with ``settle`` (the abort scenario: its client has left), once its model run is
+        over, or it was not after ``settle`` seconds and then ``settle`` more while the
+        model ran as the response asked (``servers.control.Streams.settled``)."""
         self._seen.pop(stream, None)
         key = next(self._ids)
         answer = asyncio.get_running_loop().create_future()
         self._answers[key] = answer
         try:
-            self.send({"op": "take", "stream": stream, "id": key})
-            record: dict[str, Any] = await asyncio.wait_for(answer, TAKE_BOUND_S)
+            message: dict[str, Any] = {"op": "take", "stream": stream, "id": key}
+            if settle:
+                message["settle"] = settle
+            self.send(message)
+            bound = TAKE_BOUND_S + 2 * settle
+            record: dict[str, Any] = await asyncio.wait_for(answer, bound)
         finally:
             self._answers.pop(key, None)
         return record

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from streamcompat.harness.model import Facts, Verdict
 
@@ -69,6 +70,122 @@ def unpaced(facts: Facts) -> str:
 
 
 def _judge(facts: Facts) -> tuple[Verdict, str]:
+    if facts.unsupported or facts.server_died:
+        return _stream(facts)
+    if facts.abort_after:
+        return abort(facts) or _noting(_stream(facts), _not_asked(facts))
+    if facts.fail_after:
+        return failure(facts) or _noting(_before_failure(facts), _not_reached(facts))
+    return _stream(facts)
+
+
+def _noting(judged: tuple[Verdict, str], note: str) -> tuple[Verdict, str]:
+    return judged[0], f"{judged[1]} ({note})"
+
+
+def _not_asked(facts: Facts) -> str:
+    return f"abort: it never surfaced token {facts.abort_after}, so it was not asked to leave"
+
+
+def _not_reached(facts: Facts) -> str:
+    k = facts.fail_after
+    if facts.timed_out and len(facts.surfaced_at) >= k:
+        return f"error: the chain failed after token {k}, and nothing ended the stream"
+    return f"error: the chain failed after token {k}; the client had not shown tokens 1..{k}"
+
+
+def abort(facts: Facts) -> tuple[Verdict, str] | None:
+    """The abort scenario's verdict: did generation stop once the client had left? None
+    if the client never got as far as token k (the stream's verdict then applies)."""
+    k = facts.abort_after
+    if not facts.stop_requested_at:
+        return None
+    said = f"; it said: {facts.failure}" if facts.failure else ""
+    if not facts.aborted_at:
+        if facts.timed_out:
+            return Verdict.TIMEOUT, (
+                f"asked to leave after token {k}, the client had not left "
+                f"by the {facts.deadline:g} s deadline{said}"
+            )
+        return Verdict.ERROR, (
+            f"asked to leave after token {k}, the client did not say it had left{said}"
+        )
+    left = f"the client left after token {k}"
+    n = len(facts.tokens)
+    if facts.cancelled_at and not facts.ended_at and not facts.let_run:
+        ms = max(0.0, facts.cancelled_at - facts.aborted_at) * 1000
+        return Verdict.STOPPED, (
+            f"{left}; the server cancelled generation {ms:.0f} ms later, while its "
+            "response waited for the next token"
+        )
+    idle = f"{left}; the server did not notice while its response waited for the next token"
+    if facts.cancelled_at and not facts.ended_at:
+        more = max(0, facts.generated - (k + 1))  # token k+1 was out when it was asked
+        return Verdict.STOPPED, (
+            f"{idle}; let run, generation was cancelled after {more} more "
+            f"token{'s' * (more != 1)} (when the response next wrote)"
+        )
+    if facts.ended_at:
+        return Verdict.LEAK, f"{idle}; let run, generation went on to token {n} of {n}"
+    if facts.running_after:
+        return Verdict.LEAK, (
+            f"{left}; {facts.running_after:g} s later generation was neither cancelled nor "
+            f"ended (at token {facts.generated} of {n}): nothing cancelled it"
+        )
+    return Verdict.ERROR, f"{left}, but the server kept no record of the stream's run"
+
+
+def failure(facts: Facts) -> tuple[Verdict, str] | None:
+    """The error scenario's verdict: was the user told that the chain failed after token
+    k? A client that raised once the failure was out was told, even if it was still
+    holding some of the k tokens back. None if it got the content wrong, failed first,
+    or ended quietly without tokens 1..k (the stream's verdict then applies)."""
+    k = facts.fail_after
+    seen = len(facts.surfaced_at)
+    if facts.timed_out or facts.no_head_within or seen > k:
+        return None  # (more than k: the variant did not fail where the chain did)
+    failed = f"the chain failed after token {k}"
+    if facts.diverged:  # what came after token k was not a token
+        if seen < k:
+            return None
+        return Verdict.TOLD, f"{failed}; the failure reached the user as data: {facts.diverged}"
+    if facts.failure and _after_the_failure(facts):
+        held = "" if seen == k else f" (it had shown {seen} of them: it was holding text back)"
+        return Verdict.TOLD, f"{failed}{held}; the client raised: {facts.failure}"
+    if seen < k or facts.failure:
+        return None
+    if facts.replays:
+        return Verdict.TRUNCATED, (
+            f"{failed}; EventSource only fired error, as at any end of a body: it would "
+            "reconnect and run the chain again, and said nothing of a failure"
+        )
+    how = f" ({facts.end_note})" if facts.end_note else ""
+    return Verdict.TRUNCATED, (
+        f"{failed}; the client ended as if the stream were whole{how}, showing "
+        f"{k} of {len(facts.tokens)} tokens and nothing else"
+    )
+
+
+def _after_the_failure(facts: Facts) -> bool:
+    """The client had taken the response and ended after the harness let the failure out:
+    it did not fail on something else first (EventSource refusing a content type may
+    say so only once the body is over)."""
+    k = facts.fail_after
+    out = len(facts.released_at) > k and facts.client_done_at >= facts.released_at[k]
+    return facts.opened and out
+
+
+def _before_failure(facts: Facts) -> tuple[Verdict, str]:
+    """The stream's verdict of a client that never showed tokens 1..k exactly. Content
+    it got wrong comes first: the cut that made it raise afterwards is the scenario's."""
+    if facts.diverged and facts.failure:
+        verdict, detail = _stream(replace(facts, failure=""))
+        return verdict, f"{detail}; then it raised: {facts.failure}"
+    return _stream(facts)
+
+
+def _stream(facts: Facts) -> tuple[Verdict, str]:
+    """The stream scenario's verdict: did every token surface, exact and as produced?"""
     n = len(facts.tokens)
     seen = len(facts.surfaced_at)
     if facts.unsupported:

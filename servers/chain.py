@@ -41,6 +41,13 @@ class Gate:
         self.done = False
         self.consumed = False  # the response read the token stream at all
         self.error = ""  # what went wrong on the server side, for the verdict's detail
+        # The scenarios (``harness.scenarios``), set by the harness over the control channel.
+        self.fail_at = 0  # error: the model raises instead of producing this token
+        self.left = False  # abort: the client left, the run went on: it now runs as the body reads
+        self.wanted = 0  # the token the response body is waiting for
+        self.generated = 0  # tokens the model produced
+        self.cancelled_at = 0.0  # the model's run was cancelled (abort: the server noticed)
+        self.finished = asyncio.Event()  # the model's run is over: ended, failed or cancelled
         self._changed = asyncio.Event()
 
     def release(self, upto: int) -> None:
@@ -48,14 +55,46 @@ class Gate:
             self.released = upto
             self._changed.set()
 
+    def over(self, run: asyncio.Future[Any]) -> None:
+        """The chain's run is done: it ended, failed, or was cancelled. (Its task, not the
+        model's generator: cancelled between two tokens, inside langchain's callbacks,
+        the generator is left suspended, not closed.)"""
+        if run.cancelled():
+            self.cancelled_at = time.monotonic()
+        self.finished.set()
+
+    def want(self, k: int) -> None:
+        """The response body waits for token ``k``; once the client has left, that alone
+        lets it out, as a model that keeps generating would produce it."""
+        self.wanted = k
+        if self.left:
+            self.release(k)
+
+    def leave(self) -> None:
+        """The client has left (abort) and the run was not cancelled while the response
+        waited: from now on the model is paced by the body alone, one token ahead at most,
+        so what it produces after this is what the server's response (not the harness)
+        asked for."""
+        self.left = True
+        if self.wanted:
+            self.release(self.wanted)
+
     async def wait_for(self, k: int) -> None:
         """Wait until token ``k`` (1-based) may be emitted; bounded by GATE_BOUND_S."""
-        await asyncio.wait_for(self._until(k), GATE_BOUND_S)
-
-    async def _until(self, k: int) -> None:
-        while self.released < k:
-            self._changed.clear()
-            await self._changed.wait()
+        # Not asyncio.wait_for: before 3.12 it swallows a cancellation that comes as the
+        # token is released (it returns the result instead), and the cancelled run then
+        # waits for a token nobody will release (seen in the abort scenario).
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + GATE_BOUND_S
+        timer = loop.call_later(GATE_BOUND_S, self._changed.set)
+        try:
+            while self.released < k:
+                if loop.time() >= deadline:
+                    raise asyncio.TimeoutError(f"token {k} was not released in {GATE_BOUND_S:g} s")
+                self._changed.clear()
+                await self._changed.wait()
+        finally:
+            timer.cancel()
 
 
 class GatedFakeChatModel(BaseChatModel):
@@ -88,11 +127,19 @@ class GatedFakeChatModel(BaseChatModel):
         run_manager: Any = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
+        gate = self.gate
         for k, token in enumerate(self.tokens, start=1):
-            await self.gate.wait_for(k)
+            await gate.wait_for(k)
+            if k == gate.fail_at:
+                raise ModelFailed("upstream model failed")
+            gate.generated = k
             yield ChatGenerationChunk(message=AIMessageChunk(content=token))
-        await self.gate.wait_for(len(self.tokens) + 1)  # the end, released like a token
-        self.gate.ended_at = time.monotonic()
+        await gate.wait_for(len(self.tokens) + 1)  # the end, released like a token
+        gate.ended_at = time.monotonic()
+
+
+class ModelFailed(RuntimeError):
+    """The error scenario's failure: what an upstream model's client raises mid-stream."""
 
 
 class QueueCallbackHandler(AsyncCallbackHandler):
@@ -124,8 +171,12 @@ async def token_stream(gate: Gate, tokens: Sequence[str], prompt: str) -> AsyncI
         chain.ainvoke({"prompt": prompt}, config={"callbacks": [QueueCallbackHandler(queue)]})
     )
     run.add_done_callback(lambda _: queue.put_nowait(None))
+    run.add_done_callback(gate.over)
     try:
-        while (token := await queue.get()) is not None:
+        while True:
+            gate.want(len(gate.emitted_at) + 1)
+            if (token := await queue.get()) is None:
+                break
             gate.emitted_at.append(time.monotonic())
             yield token
         run.result()  # surface a chain failure as a broken stream, not a clean end

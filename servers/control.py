@@ -16,6 +16,7 @@ head the app sent, and each body write with the moment it went to the socket, bo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
 import socket
@@ -167,10 +168,44 @@ class Streams:
 
             try:
                 await app(scope, receive, sending)
+            except Exception as exc:
+                if not (started and wire is not None and wire.ended_at):
+                    raise
+                # The response had ended whole (FastAPI's EventSourceResponse ends the
+                # body, then re-raises): uvicorn would close the connection, and a client
+                # that pooled it would fail its next request, in another cell. Said, not
+                # done, so that cells stay independent.
+                if (gate := self.gates.get(started[-1])) is not None:
+                    gate.error = (
+                        f"the app raised {exc!r} after its response had ended; uvicorn "
+                        "would close the connection, failing a keep-alive client's next "
+                        "request on it"
+                    )
             finally:
                 _REQUEST_STREAMS.reset(token)
 
         return observed
+
+    async def settled(self, stream: str, bound: float) -> None:
+        """The abort scenario, once the client has left: wait, at most ``bound`` seconds,
+        for the stream's model run to be over (a server that notices a disconnect while
+        its response waits cancels it then). If it is not, let the model run as the
+        response asks (``Gate.leave``: a server that notices only when it writes stops
+        after a token more; one that never does runs to the end), and wait as long again.
+
+        The first wait is what makes the verdict causal: the client left while the
+        response was waiting for a token, and nothing was released before the server
+        had its chance to notice.
+        """
+        gate = self.gates.get(stream)
+        if gate is None or not gate.started.is_set():
+            return
+        for step in ("idle", "running"):
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(gate.finished.wait(), bound)
+            if gate.finished.is_set() or step == "running":
+                return
+            gate.leave()
 
     def take(self, stream: str) -> dict[str, Any]:
         gate = self.gates.pop(stream, None) or Gate()
@@ -185,6 +220,10 @@ class Streams:
             "requests": gate.requests,
             "consumed": gate.consumed,
             "error": gate.error,
+            "generated": gate.generated,
+            "left": gate.left,
+            "cancelled_at": gate.cancelled_at,
+            "finished": gate.finished.is_set(),
             "wire": wire.record() if wire is not None else None,
         }
 
@@ -199,6 +238,12 @@ async def serve_control(
         if not writer.is_closing():
             writer.write(json.dumps(message).encode() + b"\n")
 
+    pending: set[asyncio.Task[None]] = set()
+
+    async def take_settled(message: dict[str, Any], stream: str) -> None:
+        await streams.settled(stream, float(message["settle"]))
+        send({"id": message["id"], **streams.take(stream)})
+
     try:
         hello = json.loads(await reader.readline() or b"{}")
         if not hmac.compare_digest(str(hello.get("secret", "")).encode(), secret.encode()):
@@ -211,11 +256,20 @@ async def serve_control(
             stream = str(message.get("stream", ""))
             op = message.get("op")
             if op == "release":
-                streams.gate(stream).release(int(message["upto"]))
+                gate = streams.gate(stream)
+                gate.fail_at = int(message.get("fail_at") or gate.fail_at)
+                gate.release(int(message["upto"]))
+            elif op == "take" and message.get("settle"):
+                # Waited for apart from this loop: other streams' releases go on meanwhile.
+                task = asyncio.ensure_future(take_settled(message, stream))
+                pending.add(task)
+                task.add_done_callback(pending.discard)
             elif op == "take":
                 send({"id": message["id"], **streams.take(stream)})
             await writer.drain()
     finally:
+        for task in pending:
+            task.cancel()
         streams.push = lambda message: None
         writer.close()
         on_close()

@@ -62,6 +62,18 @@ def openai_chunk(token: str | None, finish: str | None = None) -> str:
     return sse(json.dumps(chunk))
 
 
+def openai_error(exc: Exception) -> str:
+    """How OpenAI-compatible servers (vLLM among them) report a failure mid-stream: a
+    ``data: {"error": ...}`` event, then ``data: [DONE]``."""
+    failure = {"message": str(exc), "type": "server_error", "param": None, "code": None}
+    return sse(json.dumps({"error": failure})) + "data: [DONE]\n\n"
+
+
+def sse_error_event(exc: Exception) -> str:
+    """langserve's report of a failure mid-stream: an ``error`` event with a JSON body."""
+    return "event: error\n" + sse(json.dumps({"status_code": 500, "message": str(exc)}))
+
+
 def sse_json(token: str) -> str:
     """Each event's data is ``{"token": ...}`` (lanarky's JSON mode); JSON has no raw newlines."""
     return sse(json.dumps({"token": token}))
@@ -94,20 +106,32 @@ def streaming(
     end: str = "",
     heartbeat: str = "",
     headers: Mapping[str, str] | None = None,
+    error: Callable[[Exception], str] | None = None,
 ) -> ResponseFactory:
     """A response factory writing ``start``, each framed token as it comes, then ``end``;
-    ``heartbeat`` too whenever HEARTBEAT_S pass without a token."""
+    ``heartbeat`` too whenever HEARTBEAT_S pass without a token.
+
+    If the token stream raises, ``error`` says so on the wire (e.g. an SSE ``error``
+    event) and the body ends there; without it the exception propagates, and the server
+    cuts the body off (no chunked terminator), as Starlette does.
+    """
 
     def respond(tokens: AsyncIterator[str]) -> StreamingResponse:
         async def body() -> AsyncIterator[str]:
             if start:
                 yield start
-            if heartbeat:
-                async for token in with_heartbeats(tokens, HEARTBEAT_S):
-                    yield heartbeat if token is None else frame(token)
-            else:
-                async for token in tokens:
-                    yield frame(token)
+            try:
+                if heartbeat:
+                    async for token in with_heartbeats(tokens, HEARTBEAT_S):
+                        yield heartbeat if token is None else frame(token)
+                else:
+                    async for token in tokens:
+                        yield frame(token)
+            except Exception as exc:
+                if error is None:
+                    raise
+                yield error(exc)
+                return
             if end:
                 yield end
 
@@ -138,13 +162,21 @@ def framed(
     end: str = "",
     heartbeat: str = "",
     headers: Mapping[str, str] | None = None,
+    error: Callable[[Exception], str] | None = None,
     **variant: Any,
 ) -> Variant:
-    """A variant that frames each token on its own (most built-ins are made this way)."""
+    """A variant that frames each token on its own (most built-ins are made this way);
+    ``error`` frames a failure of the chain (see ``streaming``)."""
     return Variant(
         name=name,
         respond=streaming(
-            frame, media_type, start=start, end=end, heartbeat=heartbeat, headers=headers
+            frame,
+            media_type,
+            start=start,
+            end=end,
+            heartbeat=heartbeat,
+            headers=headers,
+            error=error,
         ),
         codec=codec,
         content_type=media_type,

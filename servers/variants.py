@@ -17,9 +17,11 @@ from streamcompat.servers.framings import (
     framed,
     ndjson,
     openai_chunk,
+    openai_error,
     prefix_suffix,
     raw,
     sse,
+    sse_error_event,
     sse_json,
     sse_lines,
     sse_naive,
@@ -30,14 +32,19 @@ EVENT_STREAM = "text/event-stream"
 
 
 def _sse_named(tokens: AsyncIterator[str]) -> StreamingResponse:
-    """langserve's shape: named token events with ids, a retry, a data-less ``end``."""
+    """langserve's shape: named token events with ids, a retry, a data-less ``end``, and
+    an ``error`` event if the chain fails."""
 
     async def body() -> AsyncIterator[str]:
         yield "retry: 3000\n\n"
         k = 0
-        async for token in tokens:
-            k += 1
-            yield f"event: data\nid: {k}\n" + sse(token)
+        try:
+            async for token in tokens:
+                k += 1
+                yield f"event: data\nid: {k}\n" + sse(token)
+        except Exception as exc:  # as langserve does: an error event ends the stream
+            yield sse_error_event(exc)
+            return
         yield "event: end\n\n"
 
     return StreamingResponse(body(), media_type=EVENT_STREAM)
@@ -113,14 +120,17 @@ VARIANTS: tuple[Variant, ...] = (
     framed("sse-bom", EVENT_STREAM, sse, start="\ufeff", end=SSE_END,
            description="SSE preceded by a UTF-8 BOM, which the spec strips once"),
     Variant("sse-named", _sse_named, content_type=EVENT_STREAM, event="data",
-            description="langserve's shape: event: data, id:, retry:, a data-less end event"),
+            description="langserve's shape: event: data, id:, retry:, a data-less end event; "
+            "a failure is an error event"),
     framed("sse-comments", EVENT_STREAM, lambda t: ": ping\n" + sse(t),
            start=": stream open\n\n", end=SSE_END, heartbeat=": ping\n\n",
            description="comment lines (: ping) before every event, and as a heartbeat "
            "every 2 s without a token"),
     framed("openai", EVENT_STREAM, lambda t: openai_chunk(t), codec="openai",
            end=openai_chunk(None, "stop") + "data: [DONE]\n\n", end_data="[DONE]",
-           description="OpenAI chat.completion.chunk events ending with data: [DONE]"),
+           error=openai_error,
+           description="OpenAI chat.completion.chunk events ending with data: [DONE]; "
+           'a failure is a data: {"error": ...} event'),
     framed("ndjson", "application/x-ndjson", ndjson, codec="json:token",
            description='application/x-ndjson, one {"token": ...} object per line'),
     prefix_suffix("prefix-suffix", "data: ", "\n\n",

@@ -24,8 +24,7 @@ KEY = "sse × httpx-sse × direct"
 
 
 def result(key: str, verdict: Verdict, detail: str = "why") -> Result:
-    variant, client, network = key.split(" × ")
-    return Result(Cell(variant, client, network), verdict, detail, None, None, None, 1.0, Facts([]))
+    return Result(Cell.from_key(key), verdict, detail, None, None, None, 1.0, Facts([]))
 
 
 def test_an_unchanged_run_passes_even_strict() -> None:

@@ -25,12 +25,19 @@ def test_list_shows_the_matrix_dimensions() -> None:
         if line and not line.startswith(" ")
     }
     assert counts["variants"] >= 14 and counts["clients"] >= 12 and counts["networks"] == 4
-    for name in ("sse-naive", "openai", "ndjson", "gzip", "browser-fetch-sse", "curl", "split"):
+    assert counts["scenarios"] == 3
+    for name in ("sse-naive", "openai", "ndjson", "gzip", "browser-fetch-sse", "curl", "split",
+                 "abort", "error"):  # fmt: skip
         assert f"  {name} " in out
 
 
 def test_unknown_names_are_usage_errors_without_tracebacks() -> None:
-    for args in (["--clients", "netscape"], ["--variant", "nope"], ["--network", "carrier-pigeon"]):
+    for args in (
+        ["--clients", "netscape"],
+        ["--variant", "nope"],
+        ["--network", "carrier-pigeon"],
+        ["--scenario", "meteor"],
+    ):
         run = cli("run", *args)
         assert run.returncode == 2, args
         assert "unknown" in run.stderr and "Traceback" not in run.stderr

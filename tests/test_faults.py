@@ -122,7 +122,7 @@ def test_a_dying_server_is_named_restarted_and_the_cells_after_it_run_as_usual(
     after = [(key, c) for key, c in found.items() if c["started_ms"] > last_death]
     assert after, "no cell started after the last death"
     for key, cell in after:
-        assert cell["verdict"] == expected[key.split(" × ")[0]], (key, cell["detail"])
+        assert cell["verdict"] == expected[cell["variant"]], (key, cell["detail"])
     # The exit code reflects regressions only: here, none unless a cell shared a death.
     shared = [k for k, c in found.items() if died_of_the_kill(c) and not k.startswith("kills")]
     assert done.returncode == (1 if shared else 0), done.stdout + done.stderr

@@ -23,6 +23,7 @@ from streamcompat.clients import with_curl, with_httpx, with_openai, with_ssecli
 from streamcompat.harness.model import (
     Cell,
     ClientFailed,
+    NeverStops,
     Request,
     Resources,
     Result,
@@ -184,7 +185,7 @@ def test_openai_client_reads_only_openai_streams_by_post() -> None:
 # curl: a clear error when it cannot run, and never left running.
 
 
-class Recorder:
+class Recorder(NeverStops):
     """A Reporter that keeps what it was told, and the curl processes alive at each unit."""
 
     def __init__(self) -> None:

@@ -18,7 +18,15 @@ from streamcompat.clients import npm, with_node
 from streamcompat.clients.browser_sse import BROWSER_FETCH_SSE
 from streamcompat.clients.with_node import AXIOS, NODE_EVENTSOURCE, NODE_FETCH
 from streamcompat.harness.browser import Browser
-from streamcompat.harness.model import Cell, Client, ClientFailed, Request, Resources, Result
+from streamcompat.harness.model import (
+    Cell,
+    Client,
+    ClientFailed,
+    NeverStops,
+    Request,
+    Resources,
+    Result,
+)
 from streamcompat.harness.node_host import NodeHost
 from streamcompat.harness.plugins import load_variants
 from streamcompat.harness.runner import Settings, Stage, run_cell
@@ -66,7 +74,7 @@ def test_verdict(results: dict[tuple[str, str], Result], variant: str, client: s
     assert result.verdict.value == EXPECTED[variant, client], result.detail
 
 
-class Recorder:
+class Recorder(NeverStops):
     """A Reporter that only notes that the request went out."""
 
     def __init__(self) -> None:

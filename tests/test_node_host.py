@@ -18,7 +18,7 @@ import pytest
 from aiohttp import web
 
 from streamcompat.clients import npm, with_node
-from streamcompat.harness.model import Barrier, ClientFailed, Request, Resources
+from streamcompat.harness.model import Barrier, ClientFailed, NeverStops, Request, Resources
 from streamcompat.harness.node_host import HOST_SCRIPT, NodeHost, NodeHub
 from tests.conftest import alive, descendants, serving, silent_server
 
@@ -30,7 +30,7 @@ STREAM = ["Hello", " wor", "ld"]
 BOUND = 10.0  # every wait here says what it waits for and gives up after this
 
 
-class Recorder:
+class Recorder(NeverStops):
     """A Reporter that keeps what it was told, and the barrier it was handed."""
 
     def __init__(self) -> None:

@@ -200,9 +200,8 @@ def test_a_missing_baseline_fails_before_running_anything(
 def recorded(verdicts: dict[str, str], **run: Any) -> CompatRun:
     results = []
     for key, verdict in verdicts.items():
-        variant, client, network = key.split(" × ")
         facts = Facts(tokens=["a"])
-        cell = Cell(variant, client, network)
+        cell = Cell.from_key(key)
         results.append(
             Result(cell, Verdict(verdict), f"detail of {key}", None, None, None, 0.0, facts)
         )

@@ -19,7 +19,7 @@ from aiohttp import web
 from streamcompat.clients.events import show
 from streamcompat.harness import scripts
 from streamcompat.harness.browser import Browser
-from streamcompat.harness.model import Barrier, ClientFailed, Request
+from streamcompat.harness.model import Barrier, ClientFailed, NeverStops, Request
 from streamcompat.harness.scripts import ScriptCells
 from tests.conftest import serving
 
@@ -27,7 +27,7 @@ PROTOCOL = Path(__file__).resolve().parent.parent / "harness" / "scripts.js"
 needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 
 
-class Recorder:
+class Recorder(NeverStops):
     """A Reporter that writes down every call, in order."""
 
     def __init__(self) -> None:
@@ -150,6 +150,7 @@ END_RULE_CASES = [
     ("message", "end", None, "message", "null"),
     ("data", "end", None, "data", "named"),
     ("data", "end", None, "message", "not this type"),
+    ("message", "end", None, "error", '{"message": "upstream model failed"}'),
 ]
 
 
@@ -164,8 +165,12 @@ def test_the_js_end_marker_rule_is_the_python_one() -> None:
         + dedent("""
             console.log(JSON.stringify(cases.map((c) => {
               const reports = [];
-              const ended = streamcompatShow(c, (m) => reports.push(m), c.type, c.data);
-              return [ended, reports];
+              try {
+                const ended = streamcompatShow(c, (m) => reports.push(m), c.type, c.data);
+                return [ended, reports];
+              } catch (error) {
+                return [`raised: ${error.message}`, reports];
+              }
             })));
         """)
     )
@@ -174,7 +179,10 @@ def test_the_js_end_marker_rule_is_the_python_one() -> None:
     ):
         recorder = Recorder()
         request = Request("c", "", "GET", {}, 1, event, end_event, end_data)
-        ended = show(kind, data, request, recorder)
+        try:
+            ended: bool | str = show(kind, data, request, recorder)
+        except ClientFailed as exc:
+            ended = f"raised: {exc}"
         python = [(c[0], c[1]) if c[0] != "request" else c for c in recorder.calls]
         js = [(m["kind"], m.get("payload", m.get("note"))) for m in js_reports]
         assert (js_ended, js) == (ended, python), (event, end_event, end_data, kind, data)

@@ -363,3 +363,26 @@ def test_cell_record_places_the_cell_on_the_runs_timeline() -> None:
     result = Result(Cell("sse", "aiohttp", "direct"), Verdict.PASS, "", 1.0, 0.1, 0.1, 5.0, facts)
     assert cell_record(result, run_began=100.0)["started_ms"] == 2500.0
     assert cell_record(result)["started_ms"] is None
+
+
+def test_scenario_cells_get_their_own_matrix_and_their_passing_words_pass() -> None:
+    from streamcompat.harness.reports import junit_xml, matrix_markdown, report_html
+
+    index = synthetic_index()
+    index["cells"] = [
+        cell("raw", "httpx", "PASS", "all 3 tokens surfaced, exact"),
+        cell("raw", "httpx", "STOPPED", "the client left after token 1", scenario="abort"),
+        cell("detached", "httpx", "LEAK", "generation went on", scenario="abort"),
+        cell("raw", "httpx", "TOLD", "the client raised", scenario="error"),
+    ]
+    md = matrix_markdown(index)
+    assert "### network: direct\n" in md and "### network: direct × abort" in md
+    assert "- detached × httpx × direct × abort: LEAK — generation went on" in md
+    assert "STOPPED —" not in md and "TOLD —" not in md  # passing: no reason line
+    root = ET.fromstring(junit_xml(index))
+    suites = {s.get("name"): s for s in root.iter("testsuite")}
+    assert set(suites) == {"streamcompat.direct", "streamcompat.direct.abort",
+                           "streamcompat.direct.error"}  # fmt: skip
+    assert suites["streamcompat.direct.abort"].get("failures") == "1"
+    assert suites["streamcompat.direct.error"].get("failures") == "0"
+    assert "network direct × abort" in report_html(index)

@@ -48,6 +48,7 @@ def test_cell_record_holds_the_cell_its_verdict_and_its_figures() -> None:
         "variant": "sse",
         "client": "httpx-sse",
         "network": "direct",
+        "scenario": "stream",
         "verdict": "BUFFERED",
         "detail": "the detail",
         "first_token_ms": 1.23,  # milliseconds, to two decimals

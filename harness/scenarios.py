@@ -1,0 +1,42 @@
+"""Scenarios: what the client and the server do over a stream, a dimension of the matrix
+like networks. Adding one is adding an entry; the lockstep and the verdicts read its record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    #: The client is asked to leave once it has surfaced this token (0: it reads to the end).
+    abort_after: int = 0
+    #: The chain raises instead of producing the token after this one (0: it does not fail).
+    fail_after: int = 0
+
+
+#: Token 5 of the default script (" naïve") ends before any newline, so every client that
+#: streams at all has surfaced it; the long token (22) and the end are still to come.
+AFTER = 5
+
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        Scenario("stream", "the client reads the stream to its end"),
+        Scenario(
+            "abort",
+            f"the client leaves after token {AFTER}, the way its users cancel; "
+            "does generation stop?",
+            abort_after=AFTER,
+        ),
+        Scenario(
+            "error",
+            f"the chain raises after token {AFTER}; is the user told, or does the stream "
+            "look complete?",
+            fail_after=AFTER,
+        ),
+    )
+}
+DEFAULT_SCENARIOS = ("stream",)

@@ -20,13 +20,12 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from streamcompat.harness.codecs import codec as find_codec
 from streamcompat.harness.model import Facts, Variant
-from streamcompat.harness.processes import end, exited, spawn
+from streamcompat.harness.processes import Lifecycle, end, exited, spawn
 from streamcompat.harness.server import ServerError, describe_exit, log_summary
 
 HOST = "127.0.0.1"
@@ -167,7 +166,7 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-class AppProcess:
+class AppProcess(Lifecycle):
     """``async with AppProcess(app, upstream) as running:`` — the app, listening, pointed at
     the fake upstream; ended by PID (its process group) on the way out.
 
@@ -205,19 +204,6 @@ class AppProcess:
             no_proxy="127.0.0.1,localhost",
             PYTHONUNBUFFERED="1",  # its log tail is current when it dies
         )
-
-    async def __aenter__(self) -> AppProcess:
-        try:
-            await self.start()
-        except BaseException:
-            await self.stop()
-            raise
-        return self
-
-    async def __aexit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
 
     async def start(self) -> None:
         self.port = free_port()

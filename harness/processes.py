@@ -16,9 +16,38 @@ import socket
 import subprocess
 import sys
 from collections.abc import Coroutine, Sequence
-from typing import IO, Any
+from types import TracebackType
+from typing import IO, Any, TypeVar
 
 STOP_BOUND_S = 5.0  # a child gets this long after SIGTERM, then it is killed
+
+
+Running = TypeVar("Running", bound="Lifecycle")
+
+
+class Lifecycle:
+    """``async with`` for what the harness starts (a server process, an app): started on
+    entry, and stopped on exit however the block ends, or at once if starting failed
+    half-way (a process may be running already)."""
+
+    async def start(self) -> None:
+        raise NotImplementedError
+
+    async def stop(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self: Running) -> Running:
+        try:
+            await self.start()
+        except BaseException:
+            await self.stop()
+            raise
+        return self
+
+    async def __aexit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
 
 
 def _die_with_parent() -> None:

@@ -31,12 +31,18 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from types import TracebackType
 from typing import IO, Any
 
 import aiohttp
 
-from streamcompat.harness.processes import STOP_BOUND_S, end, exited, loopback_listener, spawn
+from streamcompat.harness.processes import (
+    STOP_BOUND_S,
+    Lifecycle,
+    end,
+    exited,
+    loopback_listener,
+    spawn,
+)
 
 START_BOUND_S = 30.0  # the server must answer its health check within this
 TAKE_BOUND_S = 10.0  # a stream's record must come back within this
@@ -224,7 +230,7 @@ class ServerLife:
         return record
 
 
-class ServerProcess:
+class ServerProcess(Lifecycle):
     """``async with ServerProcess(["builtin"]) as server:`` — a running variant server.
 
     If a server process that was up dies, it is noticed at once (its control channel
@@ -260,19 +266,6 @@ class ServerProcess:
     @property
     def pid(self) -> int | None:
         return self.life.pid if self.life else None
-
-    async def __aenter__(self) -> ServerProcess:
-        try:
-            await self.start()
-        except BaseException:
-            await self.stop()
-            raise
-        return self
-
-    async def __aexit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
 
     async def start(self) -> None:
         self._listener = loopback_listener()

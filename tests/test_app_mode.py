@@ -220,3 +220,26 @@ def test_an_app_that_calls_the_upstream_but_never_answers_ends_at_the_head_windo
     (cell,) = cells.values()
     assert cell["verdict"] == "TIMEOUT"
     assert "no response head within 2 s of the app calling the fake upstream" in cell["detail"]
+
+
+@pytest.mark.matrix
+def test_scenarios_ask_whether_the_app_stops_its_upstream_and_tells_its_users(
+    tmp_path: Path,
+) -> None:
+    # abort: the client leaves after token 5 — does the app close its call to the model
+    # (the fake upstream sees the cancellation)? error: the upstream stream breaks after
+    # token 5 — does the app's user hear of it?
+    code, said, _ = streamcompat(
+        tmp_path, *EXAMPLE_RUNS["langchain-app"], "--app-name", "langchain-app",
+        "--clients", "httpx-sse,requests-sseclient", "--network", "direct",
+        "--scenario", "abort,error", "--baseline", str(tmp_path / "none.json"),
+    )  # fmt: skip
+    assert code == 0, said
+    index = json.loads((tmp_path / "results" / "index.json").read_text(encoding="utf-8"))
+    verdicts = {(c["client"], c["scenario"]): c for c in index["cells"]}
+    for client in ("httpx-sse", "requests-sseclient"):
+        stopped, told = verdicts[client, "abort"], verdicts[client, "error"]
+        assert stopped["verdict"] == "STOPPED", stopped
+        assert "cancelled generation" in stopped["detail"]
+        assert told["verdict"] == "TOLD", told
+        assert "the client raised" in told["detail"]

@@ -135,7 +135,7 @@ def scenarios(session: nox.Session) -> None:
     session.install(".[all]")
     chromium(session)
     node_packages(session)
-    session.run("streamcompat", "run", "--scenario", "abort,error", *session.posargs)
+    session.run("streamcompat", "run", "--scenario", "abort,error,error-first", *session.posargs)
 
 
 @nox.session(default=False)

@@ -170,6 +170,8 @@ class Lockstep:
                 if await self._ask_to_leave(release, hold_window):
                     return
                 break  # it did not leave: the rest at once, as after a stall
+            if self.facts.fail_after == k - 1:
+                await self._head_first(hold_window)
             self._release(release, k)
             if not await self._await_token(k, hold_window):
                 self.facts.stalled_at = k
@@ -178,6 +180,15 @@ class Lockstep:
                 break
             k = len(self.facts.surfaced_at) + 1
         self._release(release, n + 1)  # whatever was held back, and the end, at once
+
+    async def _head_first(self, hold_window: float) -> None:
+        """Before the chain's failure goes out: let the client take its response head
+        first (a hold window at most: a server may send none before its first bytes), so
+        that a client refusing the response itself (its content type) is told apart from
+        one told of the failure, whatever the timing. Tokens before it imply a head."""
+        f = self.facts
+        async with self.idle():
+            await self._wait(lambda: f.opened or f.ended or self.client_done, hold_window)
 
     async def _ask_to_leave(self, release: Release, hold_window: float) -> bool:
         """Ask the client to leave, and wait (a hold window at most, and a barrier) until it

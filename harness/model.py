@@ -274,9 +274,10 @@ class Facts:
     no_head_within: float = 0.0
     server_died: str = ""  # how the variant server died while the cell ran (code or signal, log)
     # The abort and error scenarios (``harness.scenarios``): after which token the client
-    # was asked to leave, or the chain failed (0: the scenario did not apply).
+    # was asked to leave (0: it was not), or the chain failed (0: before its first token;
+    # None: it did not fail).
     abort_after: int = 0
-    fail_after: int = 0
+    fail_after: int | None = None
     client_done_at: float = 0.0  # the client's driver returned or raised
     stop_requested_at: float = 0.0  # the harness asked the client to leave
     aborted_at: float = 0.0  # the client said it had left (closed what its users close)

@@ -527,7 +527,7 @@ async def _paced(lock: Lockstep, life: ServerLife, stream: str, stage: Stage) ->
     window = settings.head_window + settings.think
     heard = asyncio.ensure_future(_head_within(lock, sent, window))
     release = partial(life.release, stream)
-    if lock.facts.fail_after:  # the error scenario: the token after it fails
+    if lock.facts.fail_after is not None:  # the error scenarios: the token after it fails
         release = partial(life.release, stream, fail_at=lock.facts.fail_after + 1)
     pacing = asyncio.ensure_future(lock.pace(release, settings.hold_window, settings.think))
     try:

@@ -13,8 +13,9 @@ class Scenario:
     description: str
     #: The client is asked to leave once it has surfaced this token (0: it reads to the end).
     abort_after: int = 0
-    #: The chain raises instead of producing the token after this one (0: it does not fail).
-    fail_after: int = 0
+    #: The chain raises instead of producing the token after this one (0: before its
+    #: first token; None: it does not fail).
+    fail_after: int | None = None
 
 
 #: Token 5 of the default script (" naïve") ends before any newline, so every client that
@@ -36,6 +37,12 @@ SCENARIOS: dict[str, Scenario] = {
             f"the chain raises after token {AFTER}; is the user told, or does the stream "
             "look complete?",
             fail_after=AFTER,
+        ),
+        Scenario(
+            "error-first",
+            "the chain raises before its first token; is the user told, or shown an empty "
+            "answer that looks complete?",
+            fail_after=0,
         ),
     )
 }

@@ -74,7 +74,7 @@ def _judge(facts: Facts) -> tuple[Verdict, str]:
         return _stream(facts)
     if facts.abort_after:
         return abort(facts) or _noting(_stream(facts), _not_asked(facts))
-    if facts.fail_after:
+    if facts.fail_after is not None:
         return failure(facts) or _noting(_before_failure(facts), _not_reached(facts))
     return _stream(facts)
 
@@ -87,11 +87,22 @@ def _not_asked(facts: Facts) -> str:
     return f"abort: it never surfaced token {facts.abort_after}, so it was not asked to leave"
 
 
+def _fail_after(facts: Facts) -> int:
+    """After which token the chain failed (0: before its first)."""
+    return facts.fail_after or 0
+
+
+def _chain_failed(k: int) -> str:
+    return f"the chain failed after token {k}" if k else "the chain failed before its first token"
+
+
 def _not_reached(facts: Facts) -> str:
-    k = facts.fail_after
+    k = _fail_after(facts)
     if facts.timed_out and len(facts.surfaced_at) >= k:
-        return f"error: the chain failed after token {k}, and nothing ended the stream"
-    return f"error: the chain failed after token {k}; the client had not shown tokens 1..{k}"
+        return f"error: {_chain_failed(k)}, and nothing ended the stream"
+    if not k:
+        return f"error: {_chain_failed(k)}, but the client had failed on the response first"
+    return f"error: {_chain_failed(k)}; the client had not shown tokens 1..{k}"
 
 
 def abort(facts: Facts) -> tuple[Verdict, str] | None:
@@ -140,11 +151,11 @@ def failure(facts: Facts) -> tuple[Verdict, str] | None:
     k? A client that raised once the failure was out was told, even if it was still
     holding some of the k tokens back. None if it got the content wrong, failed first,
     or ended quietly without tokens 1..k (the stream's verdict then applies)."""
-    k = facts.fail_after
+    k = _fail_after(facts)
     seen = len(facts.surfaced_at)
     if facts.timed_out or facts.no_head_within or seen > k:
         return None  # (more than k: the variant did not fail where the chain did)
-    failed = f"the chain failed after token {k}"
+    failed = _chain_failed(k)
     if facts.diverged:  # what came after token k was not a token
         if seen < k:
             return None
@@ -160,6 +171,11 @@ def failure(facts: Facts) -> tuple[Verdict, str] | None:
             "reconnect and run the chain again, and said nothing of a failure"
         )
     how = f" ({facts.end_note})" if facts.end_note else ""
+    if not k:  # FastAPI's EventSourceResponse: a 200 with an empty body that ends cleanly
+        return Verdict.TRUNCATED, (
+            f"{failed}; the client ended as if the stream were whole{how}: an empty "
+            "answer, and nothing said of a failure"
+        )
     return Verdict.TRUNCATED, (
         f"{failed}; the client ended as if the stream were whole{how}, showing "
         f"{k} of {len(facts.tokens)} tokens and nothing else"
@@ -170,7 +186,7 @@ def _after_the_failure(facts: Facts) -> bool:
     """The client had taken the response and ended after the harness let the failure out:
     it did not fail on something else first (EventSource refusing a content type may
     say so only once the body is over)."""
-    k = facts.fail_after
+    k = _fail_after(facts)
     out = len(facts.released_at) > k and facts.client_done_at >= facts.released_at[k]
     return facts.opened and out
 

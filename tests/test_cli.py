@@ -25,9 +25,9 @@ def test_list_shows_the_matrix_dimensions() -> None:
         if line and not line.startswith(" ")
     }
     assert counts["variants"] >= 14 and counts["clients"] >= 12 and counts["networks"] == 4
-    assert counts["scenarios"] == 3
+    assert counts["scenarios"] == 4
     for name in ("sse-naive", "openai", "ndjson", "gzip", "browser-fetch-sse", "curl", "split",
-                 "abort", "error"):  # fmt: skip
+                 "abort", "error", "error-first"):  # fmt: skip
         assert f"  {name} " in out
 
 

@@ -18,7 +18,7 @@ from streamcompat.harness.model import Cell
 from tests.conftest import CLI
 
 ROOT = Path(__file__).resolve().parent.parent
-SCENARIOS = ("abort", "error")
+SCENARIOS = ("abort", "error", "error-first")
 BASELINES = {
     s: json.loads((ROOT / f"compat-{s}-baseline.json").read_text(encoding="utf-8"))["cells"]
     for s in SCENARIOS

@@ -94,6 +94,33 @@ def test_a_client_holding_text_back_that_raises_was_told_too() -> None:
     assert "it had shown 1 of them" in detail
 
 
+def failed_first(**facts: object) -> Facts:
+    """An error-first cell: the chain raised instead of token 1, let out at 30.0."""
+    f = streamed(0, fail_after=0, **facts)
+    f.released_at = [30.0] * (len(TOKENS) + 1)
+    return f
+
+
+def test_a_chain_failing_before_its_first_token_and_an_empty_clean_end_is_truncated() -> None:
+    # FastAPI's EventSourceResponse: 200, an empty body that ends cleanly, then it re-raises.
+    verdict, detail = judge(failed_first(ended=True, end_note="end of body", client_done_at=30.1))
+    assert verdict is Verdict.TRUNCATED
+    assert "failed before its first token" in detail and "an empty answer" in detail
+
+
+def test_a_chain_failing_before_its_first_token_and_a_cut_body_is_told() -> None:
+    verdict, detail = judge(failed_first(failure="ChunkedEncodingError: cut", client_done_at=30.1))
+    assert verdict is Verdict.TOLD
+    assert "failed before its first token" in detail and "ChunkedEncodingError" in detail
+
+
+def test_a_client_refusing_the_response_keeps_its_verdict_when_the_chain_failed_first() -> None:
+    facts = failed_first(failure="EventSource refused text/plain", client_done_at=29.0)
+    verdict, detail = judge(facts)
+    assert verdict is Verdict.ERROR
+    assert "failed before its first token, but the client had failed on the response" in detail
+
+
 def test_a_client_that_failed_before_the_chain_did_gets_its_stream_verdict() -> None:
     facts = failed(upto=0, failure="refused", client_done_at=9.0, opened=False)
     facts.shown = ""
@@ -159,9 +186,11 @@ def test_every_verdict_has_a_rank_and_scenario_passes_rank_with_pass() -> None:
 
 
 def test_scenarios_are_records_that_ask_for_what_they_need() -> None:
-    assert SCENARIOS["stream"].abort_after == SCENARIOS["stream"].fail_after == 0
-    assert SCENARIOS["abort"].abort_after and not SCENARIOS["abort"].fail_after
+    assert SCENARIOS["stream"].abort_after == 0 and SCENARIOS["stream"].fail_after is None
+    assert SCENARIOS["abort"].abort_after and SCENARIOS["abort"].fail_after is None
     assert SCENARIOS["error"].fail_after and not SCENARIOS["error"].abort_after
+    # Before its first token: 0 is a failure point, not "no failure".
+    assert SCENARIOS["error-first"].fail_after == 0 and not SCENARIOS["error-first"].abort_after
 
 
 def test_each_scenario_is_gated_against_its_own_baseline() -> None:

@@ -193,10 +193,14 @@ class Cell:
     def key(self) -> str:
         """``variant × client × network``, and ``× scenario`` unless it is ``stream`` (so
         the keys of baselines written before scenarios existed still name their cells)."""
-        parts = [self.variant, self.client, self.network]
-        if self.scenario != "stream":
-            parts.append(self.scenario)
-        return KEY_SEPARATOR.join(parts)
+        return KEY_SEPARATOR.join([self.variant, self.client, self.where])
+
+    @property
+    def where(self) -> str:
+        """The matrix the cell sits in: its network, and its scenario unless ``stream``."""
+        if self.scenario == "stream":
+            return self.network
+        return KEY_SEPARATOR.join([self.network, self.scenario])
 
     @classmethod
     def from_key(cls, key: str) -> Cell:

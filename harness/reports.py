@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from streamcompat.harness import model
 from streamcompat.harness.model import Verdict
 
 Cell = dict[str, Any]
@@ -69,15 +70,23 @@ def _pair(cell: Cell) -> str:
     return f"{cell.get('variant', '?')} × {cell.get('client', '?')}"
 
 
+def _named(cell: Cell) -> model.Cell:
+    """The index record's cell, whose key and matrix ``model.Cell`` names."""
+    return model.Cell(
+        str(cell.get("variant", "?")),
+        str(cell.get("client", "?")),
+        str(cell.get("network", "?")),
+        str(cell.get("scenario", "stream")),
+    )
+
+
 def _key(cell: Cell) -> str:
-    return f"{_pair(cell)} × {_where(cell)}"
+    return _named(cell).key
 
 
 def _where(cell: Cell) -> str:
     """The cell's network, and its scenario unless it is ``stream`` (as in its key)."""
-    scenario = str(cell.get("scenario", "stream"))
-    network = str(cell.get("network", "?"))
-    return network if scenario == "stream" else f"{network} × {scenario}"
+    return _named(cell).where
 
 
 def _networks(cells: Iterable[Cell]) -> list[str]:
@@ -204,7 +213,7 @@ def junit_xml(index: dict[str, Any]) -> str:
     totals = {"tests": 0, "failures": 0, "skipped": 0}
     for network in _networks(cells):
         here = [c for c in cells if _where(c) == network]
-        dotted = network.replace(" × ", ".")  # direct, or direct.abort
+        dotted = network.replace(model.KEY_SEPARATOR, ".")  # direct, or direct.abort
         suite = ET.SubElement(suites, "testsuite", name=_xml(f"streamcompat.{dotted}"))
         properties = ET.SubElement(suite, "properties")
         for name, version in _versions(index).items():

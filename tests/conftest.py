@@ -40,6 +40,22 @@ def alive(pid: int) -> bool:
     return stat[stat.rindex(")") + 2] != "Z"
 
 
+def marked(variable: str, mark: str) -> set[int]:
+    """Live processes whose environment holds ``variable=mark``: every process of a run
+    that set it (children inherit it), whatever their parent now is."""
+    needle = f"{variable}={mark}".encode()
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                environ = (entry / "environ").read_bytes()
+            except OSError:
+                continue
+            if needle in environ.split(b"\0") and alive(int(entry.name)):
+                found.add(int(entry.name))
+    return found
+
+
 @asynccontextmanager
 async def serving(app: web.Application) -> AsyncIterator[str]:
     """``app`` on 127.0.0.1 and an ephemeral port; yields its origin."""

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import CLI
+from tests.conftest import CLI, marked
 
 # The example apps' libraries: `pip install -e '.[examples]'` (nox -s tests does).
 pytest.importorskip("langchain_openai", reason="the examples extra is not installed")
@@ -23,40 +23,27 @@ pytest.importorskip("sse_starlette", reason="the examples extra is not installed
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 UVICORN = f"{sys.executable} -m uvicorn"
+#: Marks every process of one run (children inherit it), so that any left behind is found.
+RUN_MARK = "STREAMCOMPAT_TEST_RUN"
 
 
 def streamcompat(tmp_path: Path, *args: str, cwd: Path = ROOT) -> tuple[int, str, dict[str, Any]]:
     """Run the CLI; its exit code, what it printed, and its cells by key (if it ran any).
 
     Every process of the run inherits a marker in its environment, so that one left
-    behind is found whatever its parent (``left_behind``).
+    behind is found whatever its parent (``marked``).
     """
     mark = uuid.uuid4().hex
-    env = dict(os.environ, STREAMCOMPAT_TEST_RUN=mark)
+    env = {**os.environ, RUN_MARK: mark}
     run = subprocess.run(
         [*CLI, "run", "--quiet", "--results", str(tmp_path / "results"), *args],
         cwd=cwd, env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
-    assert not left_behind(mark), "processes of the run were left behind"
+    assert not marked(RUN_MARK, mark), "processes of the run were left behind"
     index = tmp_path / "results" / "index.json"
     cells = json.loads(index.read_text(encoding="utf-8"))["cells"] if index.exists() else []
     by_key = {f"{c['variant']} × {c['client']} × {c['network']}": c for c in cells}
     return run.returncode, run.stdout + run.stderr, by_key
-
-
-def left_behind(mark: str) -> list[int]:
-    """Live processes whose environment holds ``mark``."""
-    needle = f"STREAMCOMPAT_TEST_RUN={mark}".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                environ = (entry / "environ").read_bytes()
-            except OSError:
-                continue
-            if needle in environ.split(b"\0"):
-                found.append(int(entry.name))
-    return found
 
 
 EXAMPLE_RUNS = {

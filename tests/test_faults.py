@@ -29,7 +29,7 @@ from streamcompat.harness.runner import Settings, Stage, run_cell
 from streamcompat.harness.server import ServerProcess
 from streamcompat.servers.variants import VARIANTS
 from tests import hostile_plugins
-from tests.conftest import CLI, alive
+from tests.conftest import CLI, marked
 
 ROOT = Path(__file__).resolve().parent.parent
 HOSTILE = "tests.hostile_plugins:VARIANTS"
@@ -64,26 +64,11 @@ def run(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> tuple[
     return done, cells
 
 
-def marked(mark: str) -> set[int]:
-    """Live processes whose environment carries ``mark``: every process of that run."""
-    found = set()
-    needle = f"{RUN_MARK}={mark}".encode()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                environ = (entry / "environ").read_bytes()
-            except OSError:
-                continue
-            if needle in environ.split(b"\0") and alive(int(entry.name)):
-                found.add(int(entry.name))
-    return found
-
-
 def assert_nothing_left(mark: str) -> None:
     deadline = time.monotonic() + 15
-    while marked(mark) and time.monotonic() < deadline:
+    while marked(RUN_MARK, mark) and time.monotonic() < deadline:
         time.sleep(0.05)  # polling /proc, bounded: processes end asynchronously
-    assert not marked(mark), "processes of the run were left behind"
+    assert not marked(RUN_MARK, mark), "processes of the run were left behind"
 
 
 def died_of_the_kill(cell: dict[str, Any]) -> bool:

@@ -186,9 +186,8 @@ class Lockstep:
         first (a hold window at most: a server may send none before its first bytes), so
         that a client refusing the response itself (its content type) is told apart from
         one told of the failure, whatever the timing. Tokens before it imply a head."""
-        f = self.facts
         async with self.idle():
-            await self._wait(lambda: f.opened or f.ended or self.client_done, hold_window)
+            await self._wait(self.head_heard, hold_window)
 
     async def _ask_to_leave(self, release: Release, hold_window: float) -> bool:
         """Ask the client to leave, and wait (a hold window at most, and a barrier) until it
@@ -225,14 +224,15 @@ class Lockstep:
         """True once the client reported its response head (or ended, or finished); False
         if ``window`` passed without one, and a report barrier then found none either."""
 
-        def heard() -> bool:
-            f = self.facts
-            return f.opened or f.ended or self.client_done or self.closed
-
-        if await self._wait(heard, window):
+        if await self._wait(self.head_heard, window):
             return True
         await self._take_barrier()
-        return heard()
+        return self.head_heard()
+
+    def head_heard(self) -> bool:
+        """The client reported its response head, or it is over (ended, or finished)."""
+        f = self.facts
+        return f.opened or f.ended or self.client_done or self.closed
 
     def _release(self, release: Release, upto: int) -> None:
         release(upto)

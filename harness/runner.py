@@ -185,6 +185,13 @@ class Settings:
     jobs: int = field(default_factory=default_jobs)  # cells working at once
     tokens: tuple[str, ...] = DEFAULT_TOKENS
 
+    @property
+    def head_wait(self) -> float:
+        """How long a response head may take once the request reached the server: the
+        head window, counted from the end of the model's think (a server may send its
+        head only with the first token, as GZipMiddleware does)."""
+        return self.head_window + self.think
+
 
 @dataclass(frozen=True)
 class Stage:
@@ -482,7 +489,7 @@ async def _play(
         if started.done() and not started.cancelled() and started.result():
             facts.arrived_at = time.monotonic()
             if not await _paced(lock, life, stream, stage):
-                facts.no_head_within = settings.head_window + settings.think
+                facts.no_head_within = settings.head_wait
                 return
         elif not task.done():
             facts.no_head_within = settings.connect_window
@@ -521,11 +528,9 @@ async def _paced(lock: Lockstep, life: ServerLife, stream: str, stage: Stage) ->
     the head window (the server sent none and the client reported none)."""
     settings = stage.settings
     # App mode: the server's head is the upstream's, sent to the app; only the client
-    # can tell that the app answered. A server may send its head only with the first
-    # token (GZipMiddleware does), so the head window starts once the model has thought.
+    # can tell that the app answered.
     sent = life.head(stream) if stage.app is None else asyncio.Event()
-    window = settings.head_window + settings.think
-    heard = asyncio.ensure_future(_head_within(lock, sent, window))
+    heard = asyncio.ensure_future(_head_within(lock, sent, settings.head_wait))
     release = partial(life.release, stream)
     if lock.facts.fail_after is not None:  # the error scenarios: the token after it fails
         release = partial(life.release, stream, fail_at=lock.facts.fail_after + 1)

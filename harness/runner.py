@@ -37,7 +37,13 @@ from streamcompat.harness.model import (
     Write,
 )
 from streamcompat.harness.node_host import NodeHost
-from streamcompat.harness.processes import STOP_BOUND_S, end, loopback_listener, spawn
+from streamcompat.harness.processes import (
+    STOP_BOUND_S,
+    Together,
+    end,
+    loopback_listener,
+    spawn,
+)
 from streamcompat.harness.scenarios import SCENARIOS, Scenario
 from streamcompat.harness.server import ServerError, ServerLife, ServerProcess
 from streamcompat.harness.tokens import DEFAULT_TOKENS
@@ -117,23 +123,29 @@ class Turns:
 
 class Slots:
     """Admits ``jobs`` working cells at once, in schedule order; a cell lends its slot out
-    while it only waits out a hold window, so that a buffering client does not idle a core."""
+    while it only waits out a hold window, so that a buffering client does not idle a core.
+
+    Cells expected to wait (``waits``) fill at most the places in flight that working
+    cells cannot use: queued first, they would otherwise take every place and leave the
+    cores idle for their hold windows (seen: 4 s of a 22 s run)."""
 
     def __init__(self, jobs: int) -> None:
         self.working = Turns(jobs)
         self.most_in_flight = max(1, jobs) * IN_FLIGHT_PER_JOB
         self.in_flight = Turns(self.most_in_flight)
+        self.waiting = Turns(self.most_in_flight - max(1, jobs))
 
     @contextlib.asynccontextmanager
     async def cell(
-        self, connections: Turns | None = None, place: float = 0.0
+        self, connections: Turns | None = None, place: float = 0.0, waits: bool = False
     ) -> AsyncIterator[Callable[[], AbstractAsyncContextManager[None]]]:
         """Hold a slot for one cell; yields ``idle``, to enter while the cell only waits.
 
         ``place`` is the cell's place in the schedule: lower goes first. ``connections``
         bounds the cells of one client runtime on one origin. It is taken before the
         working slot: a cell that holds a working slot never waits for a connection held
-        by a cell that lent its slot out (that would deadlock).
+        by a cell that lent its slot out (that would deadlock). ``waits``: a baseline
+        expects the cell to wait out a hold window.
         """
         holding = False
 
@@ -147,6 +159,7 @@ class Slots:
             holding = True
 
         async with (
+            self.waiting.held(place) if waits else contextlib.nullcontext(),
             self.in_flight.held(place),
             connections.held(place) if connections else contextlib.nullcontext(),
         ):
@@ -270,11 +283,13 @@ async def run_matrix(
         return pools.setdefault((client.group, network), Turns(size))
 
     async with contextlib.AsyncExitStack() as stack:
+        # The processes of the run, ended all at once after the tasks are cancelled.
+        ends = await stack.enter_async_context(Together())
         server = ServerProcess(variant_specs, settings.tokens)
-        stack.push_async_callback(server.stop)
+        ends.callback(server.stop)
         # An app serves no blank page of ours: the browser makes it up (see Browser).
-        browser = await stack.enter_async_context(Browser(blank_page=app is not None))
-        node = await stack.enter_async_context(NodeHost())
+        browser = await ends.enter(Browser(blank_page=app is not None))
+        node = await ends.enter(NodeHost())
         resources = Resources(browser_context=browser.hub, node_host=node.hub)
         # Chromium launches while the server imports its app: both take seconds.
         wants_browser = any(c.group == "browser" for c in matrix.clients)
@@ -283,11 +298,9 @@ async def run_matrix(
         await server.start()
         running = None
         if app is not None:
-            running = await stack.enter_async_context(AppProcess(app, server.origin))
+            running = await ends.enter(AppProcess(app, server.origin))
         target: Listening = running or server
-        origins = {
-            n: await stack.enter_async_context(network_origin(n, target)) for n in matrix.networks
-        }
+        origins = {n: await ends.enter(network_origin(n, target)) for n in matrix.networks}
         # Browser cells start once Chromium is up with a page per network, so that no
         # cell's timings include them; the other cells start at once.
         browser_ready = asyncio.ensure_future(
@@ -300,7 +313,8 @@ async def run_matrix(
             client = clients[cell.client]
             if client.group == "browser":
                 await asyncio.shield(browser_ready)
-            async with slots.cell(connections(client, cell.network), place) as idle:
+            pool = connections(client, cell.network)
+            async with slots.cell(pool, place, waits=cell.key in waits) as idle:
                 result = await run_cell(
                     cell, variants[cell.variant], client,
                     origins[cell.network], replace(stage, idle=idle),

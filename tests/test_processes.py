@@ -5,6 +5,7 @@ find what a run left behind."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import select
 import signal
@@ -179,3 +180,35 @@ def test_a_server_that_does_not_answer_in_time_is_ended(
     [process] = servers_started
     assert process.returncode is not None  # ended and reaped, not merely signalled
     assert not alive(process.pid) and process.pid not in descendants(os.getpid())
+
+
+def test_together_ends_everything_at_once_and_raises_the_first_failure() -> None:
+    # Each end waits for the other to have begun: ended one after the other, as an
+    # AsyncExitStack would, the first would wait out its bound and the test fail.
+    async def main() -> list[str]:
+        began = {name: asyncio.Event() for name in ("server", "browser", "proxy")}
+        log: list[str] = []
+
+        def ender(name: str, other: str, fails: bool = False) -> Any:
+            async def end_it() -> None:
+                began[name].set()
+                await asyncio.wait_for(began[other].wait(), BOUND_S)
+                log.append(name)
+                if fails:
+                    raise RuntimeError(f"{name} failed to end")
+
+            return end_it
+
+        @contextlib.asynccontextmanager
+        async def proxy() -> Any:
+            yield "origin"
+            await ender("proxy", "server")()
+
+        with pytest.raises(RuntimeError, match="browser failed to end"):
+            async with processes.Together() as ends:
+                ends.callback(ender("server", "browser"))
+                ends.callback(ender("browser", "proxy", fails=True))
+                assert await ends.enter(proxy()) == "origin"
+        return sorted(log)
+
+    assert asyncio.run(asyncio.wait_for(main(), BOUND_S)) == ["browser", "proxy", "server"]

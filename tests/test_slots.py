@@ -135,3 +135,32 @@ def test_every_cell_in_flight_can_hold_a_thread_for_a_blocking_client() -> None:
         await asyncio.gather(*(asyncio.to_thread(everyone.wait) for _ in range(cells)))
 
     asyncio.run(main())  # raises BrokenBarrierError if any client could not get a thread
+
+
+def test_cells_expected_to_wait_leave_places_in_flight_for_working_cells() -> None:
+    # One working slot, four places in flight: at most three go to cells a baseline
+    # expects to wait, even when all of them come first in the schedule; the working
+    # cell behind them runs while they wait, instead of after their hold windows.
+    async def main() -> list[str]:
+        slots, log = Slots(1), []
+        waiting_done = asyncio.Event()
+        in_wait = 0
+
+        async def waiting(place: int) -> None:
+            nonlocal in_wait
+            async with slots.cell(place=place, waits=True) as idle, idle():
+                in_wait += 1
+                log.append(f"waiting {place}")
+                await waiting_done.wait()
+
+        async def working() -> None:
+            async with slots.cell(place=10):
+                log.append(f"works while {in_wait} wait")
+            waiting_done.set()
+
+        await asyncio.wait_for(asyncio.gather(*(waiting(p) for p in range(5)), working()), 5)
+        return log
+
+    log = asyncio.run(main())
+    assert log[:4] == ["waiting 0", "waiting 1", "waiting 2", "works while 3 wait"]
+    assert sorted(log[4:]) == ["waiting 3", "waiting 4"]

@@ -73,6 +73,26 @@ def usable_cpus() -> int:
 
 #: Verdicts of cells that wait out a hold window: scheduled first when a baseline says so.
 WAITING_VERDICTS = frozenset({"BUFFERED", "SILENT", "TIMEOUT"})
+#: Verdicts of the quickest cells (every token at once, or the client's own end): last.
+QUICK_VERDICTS = frozenset({"PASS", "STOPPED", "TOLD"})
+
+
+def schedule(cells: Sequence[Cell], expected: Mapping[str, str] | None) -> list[Cell]:
+    """The order cells start in, from what a baseline expects of them (only the order:
+    verdicts do not depend on it). Cells that will wait out a hold window go first, so
+    that their waits overlap other cells' work; the quickest go last, so that the run
+    ends soon after its last cell starts (a cell that waits a second, started last, was
+    the run's last second). Otherwise in matrix order; without a baseline, unchanged."""
+    expected = expected or {}
+
+    def when(cell: Cell) -> int:
+        verdict = expected.get(cell.key)
+        if verdict in WAITING_VERDICTS:
+            return 0
+        return 2 if verdict in QUICK_VERDICTS else 1
+
+    return sorted(cells, key=when)
+
 
 #: Cells in flight, waiting ones included, per working slot (pages, sockets stay bounded).
 IN_FLIGHT_PER_JOB = 4
@@ -252,9 +272,8 @@ async def run_matrix(
 ) -> tuple[list[Result], dict[str, str]]:
     """Run every cell against one variant server and one browser; return results and metadata.
 
-    Up to ``settings.jobs`` cells work at once (see ``Slots``). Cells that ``expected``
-    (a baseline) says will wait out a hold window start first, so that their waits
-    overlap other cells' work instead of ending the run; only the order changes.
+    Up to ``settings.jobs`` cells work at once (see ``Slots``), in the order ``schedule``
+    makes of what ``expected`` (a baseline) says of them.
 
     A variant server that dies is restarted on the same port (``ServerProcess``); the
     cells running on it at that moment are ERROR, naming its death. If it cannot be
@@ -269,7 +288,7 @@ async def run_matrix(
     clients = {c.name: c for c in matrix.clients}
     cells = matrix.cells()
     waits = {k for k, verdict in (expected or {}).items() if verdict in WAITING_VERDICTS}
-    order = sorted(cells, key=lambda cell: cell.key not in waits)
+    order = schedule(cells, expected)
     results: dict[Cell, Result] = {}
     slots = Slots(settings.jobs)
     client_threads(slots.most_in_flight)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from streamcompat.harness.runner import Slots, Turns
+from streamcompat.harness.model import Cell
+from streamcompat.harness.runner import Slots, Turns, schedule
 
 
 def test_a_waiting_cell_lends_its_slot_and_takes_it_back() -> None:
@@ -164,3 +165,17 @@ def test_cells_expected_to_wait_leave_places_in_flight_for_working_cells() -> No
     log = asyncio.run(main())
     assert log[:4] == ["waiting 0", "waiting 1", "waiting 2", "works while 3 wait"]
     assert sorted(log[4:]) == ["waiting 3", "waiting 4"]
+
+
+def test_the_schedule_starts_waiting_cells_first_and_the_quickest_last() -> None:
+    cells = [Cell(v, "httpx", "direct") for v in ("a", "b", "c", "d", "e", "f")]
+    expected = {
+        cells[0].key: "PASS",
+        cells[1].key: "CORRUPT",
+        cells[2].key: "BUFFERED",
+        cells[3].key: "TOLD",
+        cells[4].key: "SILENT",
+    }  # f: not in the baseline (a new cell)
+    order = [cell.variant for cell in schedule(cells, expected)]
+    assert order == ["c", "e", "b", "f", "a", "d"]  # otherwise in matrix order
+    assert schedule(cells, None) == cells  # no baseline: the matrix's order

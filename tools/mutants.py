@@ -1,0 +1,452 @@
+"""Mutants: the fast tests must catch each mistake that issue #10 names.
+
+    python tools/mutants.py               # every mutant, one after another
+    python tools/mutants.py lockstep      # only those whose name or file holds a word
+    python tools/mutants.py --list        # what would run, without running it
+    nox -s mutants                        # the same, in its own environment
+
+A mutant is one replacement of exact text in one file, and the test files that should
+catch it. For each, the repository's tracked files are copied to a scratch folder, the
+replacement is made there, and its test files run against the copy, fast tests only
+(``-m "not matrix"``): pytest failing is the mutant *caught*, passing is *survived*, any
+other exit (a collection error, say) is *broken*, which proves nothing. A mutant whose
+text is no longer in the source exactly once is *stale*. The unmutated copy's test files
+run once first, and must pass.
+
+The copy is what every process of those tests imports, the servers they start included
+(``python -m streamcompat.servers``): the installed package maps ``streamcompat.harness``
+and friends to the repository's top-level folders, so the scratch folder holds a
+``streamcompat`` package of the copy's ``__init__.py`` and symlinks to the copy's
+``harness/``, ``servers/`` and ``clients/``, first on ``PYTHONPATH``; a child process
+asked where it imports them from must answer the scratch folder, or nothing runs.
+
+Exit code: 0 every mutant was caught; 1 one survived, broke or is stale; 2 the check
+could not be made (the unmutated tests fail, the copy is not what is imported).
+
+To add a mutant: an entry in ``MUTANTS`` — the mistake in words, the file, its ``old``
+text (enough of it to occur once), the ``new`` text, the test files that should catch it.
+``tests/test_mutants.py`` checks that every ``old`` text is still in the source once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = "streamcompat"  # installed, its subpackages are the repository's folders:
+SUBPACKAGES = ("harness", "servers", "clients")  # streamcompat.harness is harness/, ...
+NODE_MODULES = "clients/node/node_modules"  # not tracked; the copy shares the checkout's
+PYTEST = ("-m", "pytest", "-q", "-x", "-m", "not matrix", "-p", "no:cacheprovider", "-rfE")
+RUN_BOUND_S = 900.0  # one pytest run of a mutant's test files; ended by PID after it
+WHERE_BOUND_S = 60.0  # asking a child where it imports the package from
+WHERE = "import importlib\nfor name in {names!r}: print(importlib.import_module(name).__file__)"
+
+BASELINE = "tests/test_baseline.py"
+PROTOCOL = "tests/test_report_protocol.py"
+LOCKSTEP = "tests/test_lockstep.py"
+PROXY = "tests/test_proxy.py"
+SPLIT = "tests/test_split.py"
+PROCESSES = "tests/test_processes.py"
+DIFFERENTIAL = "tests/test_differential.py"
+RESULTS = "tests/test_results.py"
+BENCH = "tests/test_bench.py"
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """One mistake: ``old`` replaced by ``new`` in ``file``; ``tests`` should catch it."""
+
+    name: str
+    file: str
+    old: str
+    new: str
+    tests: tuple[str, ...]
+
+    def occurrences(self, root: Path) -> int:
+        """How often ``old`` occurs in ``file`` under ``root``: 1, or the mutant is stale."""
+        return _read(root / self.file).count(self.old)
+
+    def apply(self, root: Path) -> None:
+        path = root / self.file
+        path.write_bytes(_read(path).replace(self.old, self.new, 1).encode("utf-8"))
+
+
+MUTANTS: tuple[Mutant, ...] = (
+    # The gate (harness/baseline.py, harness/cli.py).
+    Mutant(
+        "baseline: --strict ignored (strict no longer fails on improvements or new cells)",
+        "harness/baseline.py",
+        "self.regressions or self.missing or (strict and (self.new or self.improvements))",
+        "self.regressions or self.missing",
+        (BASELINE,),
+    ),
+    Mutant(
+        "baseline: missing cells no longer fail the gate",
+        "harness/baseline.py",
+        "self.regressions or self.missing or (strict",
+        "self.regressions or (strict",
+        (BASELINE,),
+    ),
+    Mutant(
+        "baseline: a change between verdicts of equal rank (CORRUPT → ERROR) is no regression",
+        "harness/baseline.py",
+        "RANK[now] < RANK[Verdict(before)]",
+        "RANK[now] <= RANK[Verdict(before)]",
+        (BASELINE,),
+    ),
+    Mutant(
+        "cli: --update-baseline does not write the baseline",
+        "harness/cli.py",
+        "        baseline.save(path, results, keep)\n",
+        "        pass\n",
+        (BASELINE,),
+    ),
+    Mutant(
+        "cli: a malformed baseline is read as no baseline (not exit 2)",
+        "harness/cli.py",
+        "return None, str(exc)  # reported by the gate, after the run",
+        'return None, ""',
+        (BASELINE,),
+    ),
+    Mutant(
+        "cli: the gate lets an unreadable baseline through (not exit 2)",
+        "harness/cli.py",
+        "raise UsageError(unreadable)",
+        "print(unreadable)",
+        (BASELINE,),
+    ),
+    # Clocks: script clients' epoch milliseconds onto the harness's monotonic clock.
+    Mutant(
+        "scripts: ScriptCell.deliver's offset with its sign flipped",
+        "harness/scripts.py",
+        'at = float(message["t"]) / 1000 + self.offset',
+        'at = float(message["t"]) / 1000 - self.offset',
+        (PROTOCOL,),
+    ),
+    Mutant(
+        "scripts: epoch_to_monotonic the wrong way round",
+        "harness/scripts.py",
+        "return time.monotonic() - time.time()",
+        "return time.time() - time.monotonic()",
+        (PROTOCOL,),
+    ),
+    # Lockstep.
+    Mutant(
+        "lockstep: _wait returns False at its deadline instead of re-checking its condition",
+        "harness/lockstep.py",
+        "            except asyncio.TimeoutError:\n                return condition()\n",
+        "            except asyncio.TimeoutError:\n                return False\n",
+        (LOCKSTEP,),
+    ),
+    Mutant(
+        "lockstep: a stall counted while a long token is still arriving (no progress rule)",
+        "harness/lockstep.py",
+        "if barrier_held and self.matched == before:",
+        "if barrier_held:",
+        (LOCKSTEP,),
+    ),
+    # Proxy shaping.
+    Mutant(
+        "proxy: buffer-16k flushes at 8 KiB",
+        "harness/proxy.py",
+        "BUFFER_SIZE = 16 * 1024",
+        "BUFFER_SIZE = 8 * 1024",
+        (PROXY,),
+    ),
+    Mutant(
+        "proxy: coalesce joins up to two reads, not three",
+        "harness/proxy.py",
+        "COALESCE_READS = 3",
+        "COALESCE_READS = 2",
+        (PROXY,),
+    ),
+    Mutant(
+        "proxy: coalesce joins up to four reads, not three",
+        "harness/proxy.py",
+        "COALESCE_READS = 3",
+        "COALESCE_READS = 4",
+        (PROXY,),
+    ),
+    Mutant(
+        "proxy: split sends a long write's rest in 511-byte pieces, not 509",
+        "harness/proxy.py",
+        "SPLIT_PIECE = 509",
+        "SPLIT_PIECE = 511",
+        (SPLIT, PROXY),
+    ),
+    # Processes.
+    Mutant(
+        "processes.end: no SIGKILL after the bound (a child ignoring SIGTERM lives on)",
+        "harness/processes.py",
+        "    except subprocess.TimeoutExpired:\n"
+        "        _signal_group(process.pid, signal.SIGKILL)\n"
+        "        await asyncio.to_thread(process.wait, STOP_BOUND_S)\n",
+        "    except subprocess.TimeoutExpired:\n        pass\n",
+        (PROCESSES,),
+    ),
+    Mutant(
+        "processes.Lifecycle: a failed start leaves what it started running",
+        "harness/processes.py",
+        "        except BaseException:\n            await self.stop()\n            raise\n",
+        "        except BaseException:\n            raise\n",
+        (PROCESSES,),
+    ),
+    # The differential: a client that raised is not one that saw no event.
+    Mutant(
+        "clients: the httpx drivers raise on every response, so httpx-sse yields []",
+        "clients/with_httpx.py",
+        "    if response.is_error:",
+        "    if not response.is_error:",
+        (DIFFERENTIAL,),
+    ),
+    Mutant(
+        "differential: a client's failure is swallowed, so it yields [] silently",
+        "harness/differential.py",
+        "error = str(exc)",
+        'error = ""',
+        (DIFFERENTIAL,),
+    ),
+    Mutant(
+        "differential: a client library's exception is swallowed, so it yields [] silently",
+        "harness/differential.py",
+        'error = f"{type(exc).__name__}: {exc}"',
+        'error = ""',
+        (DIFFERENTIAL,),
+    ),
+    # Results and figures.
+    Mutant(
+        "results.cell_record: tokens_surfaced dropped",
+        "harness/results.py",
+        '        "tokens_surfaced": len(facts.surfaced_at),\n',
+        "",
+        (RESULTS,),
+    ),
+    Mutant(
+        "results.cell_record: emitted_ms in seconds",
+        "harness/results.py",
+        "[_ms((t - facts.started_at) * 1000) for t in facts.emitted_at]",
+        "[_ms(t - facts.started_at) for t in facts.emitted_at]",
+        (RESULTS,),
+    ),
+    Mutant(
+        "results.index: cells placed off the run's timeline (no started_ms)",
+        "harness/results.py",
+        '"cells": [cell_record(r, run_began) for r in results]',
+        '"cells": [cell_record(r) for r in results]',
+        (RESULTS,),
+    ),
+    Mutant(
+        "results.progress_line: milliseconds shown as seconds",
+        "harness/results.py",
+        "{result.duration_ms / 1000:.2f} s",
+        "{result.duration_ms:.2f} s",
+        (RESULTS,),
+    ),
+    Mutant(
+        "bench: cells/s over bench's wall time, start-up included, not the run's own",
+        "harness/bench.py",
+        "return self.cells / self.inside_s if self.inside_s else None",
+        "return self.cells / self.wall_s if self.inside_s else None",
+        (BENCH,),
+    ),
+    Mutant(
+        "bench: CPU ms/cell total in seconds",
+        "harness/bench.py",
+        '("CPU ms/cell total", 1000 * sum(per_cell.values()))',
+        '("CPU ms/cell total", sum(per_cell.values()))',
+        (BENCH,),
+    ),
+    Mutant(
+        "bench: PASS figures over every cell, not only PASS cells",
+        "harness/bench.py",
+        'passing = [c for c in cells if c["verdict"] == "PASS"]',
+        "passing = list(cells)",
+        (BENCH,),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a mutant's tests said: caught, survived, broken or stale; and where, or why."""
+
+    status: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Scratch:
+    """A copy of the repository (``repo``) and the environment in which it is imported."""
+
+    folder: Path
+    repo: Path
+    env: dict[str, str]
+
+
+def _read(path: Path) -> str:
+    return path.read_bytes().decode("utf-8")
+
+
+def tracked_files(root: Path) -> list[str]:
+    listed = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=root, capture_output=True, check=True, timeout=60
+    )
+    return [name for name in listed.stdout.decode("utf-8").split("\0") if name]
+
+
+@contextmanager
+def scratch_copy(root: Path, files: Sequence[str]) -> Iterator[Scratch]:
+    """The tracked ``files`` of ``root`` copied to a temporary folder, removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="streamcompat-mutant-") as folder:
+        repo = Path(folder) / "repo"
+        for name in files:
+            source = root / name
+            if source.is_file():  # a tracked file deleted in the work tree is gone here too
+                (repo / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, repo / name)
+        if (root / NODE_MODULES).is_dir():
+            (repo / NODE_MODULES).symlink_to(root / NODE_MODULES, target_is_directory=True)
+        # The installed layout over the copy: streamcompat.harness is the copy's harness/.
+        site = Path(folder) / "site"
+        package = site / PACKAGE
+        package.mkdir(parents=True)
+        for name in ("__init__.py", "py.typed"):
+            (package / name).symlink_to(repo / PACKAGE / name)
+        for name in SUBPACKAGES:
+            (package / name).symlink_to(repo / name, target_is_directory=True)
+        paths = [str(site), *filter(None, [os.environ.get("PYTHONPATH")])]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+        yield Scratch(Path(folder), repo, env)
+
+
+def imported_from(scratch: Scratch) -> list[Path]:
+    """Where a child process of the scratch environment imports the package from. It runs
+    in the scratch folder, which holds no package itself: only PYTHONPATH can find one."""
+    names = [PACKAGE, *(f"{PACKAGE}.{name}" for name in SUBPACKAGES)]
+    found = subprocess.run(
+        [sys.executable, "-c", WHERE.format(names=names)],
+        cwd=scratch.folder,
+        env=scratch.env,
+        capture_output=True,
+        text=True,
+        timeout=WHERE_BOUND_S,
+        check=True,
+    )
+    return [Path(line).resolve() for line in found.stdout.splitlines()]
+
+
+def run_tests(scratch: Scratch, tests: Sequence[str]) -> tuple[int | None, str]:
+    """pytest on ``tests`` in the copy: its exit code (None: it ran out of time) and output."""
+    process = subprocess.Popen(
+        [sys.executable, *PYTEST, *tests],
+        cwd=scratch.repo,
+        env=scratch.env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own group: ended as one, by its PID
+    )
+    try:
+        output, _ = process.communicate(timeout=RUN_BOUND_S)
+        return process.returncode, output.decode("utf-8", errors="replace")
+    except subprocess.TimeoutExpired:
+        return None, f"no end within {RUN_BOUND_S:.0f} s"
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+
+
+def first_failure(output: str) -> str:
+    """The first failing test's node id from pytest's short summary, or the last line said."""
+    for line in output.splitlines():
+        if line.startswith(("FAILED ", "ERROR ")):
+            return line.split(" ", 1)[1].split(" - ", 1)[0]
+    lines = [line for line in output.splitlines() if line.strip()]
+    return lines[-1] if lines else "(pytest said nothing)"
+
+
+def judge(code: int | None, output: str) -> Outcome:
+    if code == 1:
+        return Outcome("caught", first_failure(output))
+    if code == 0:
+        return Outcome("survived", "every test passed")
+    why = output if code is None else f"pytest exited {code}: {first_failure(output)}"
+    return Outcome("broken", why)
+
+
+def try_mutant(mutant: Mutant, files: Sequence[str]) -> Outcome:
+    found = mutant.occurrences(ROOT)
+    if found != 1:
+        return Outcome("stale", f"its old text occurs {found} times in {mutant.file}, not once")
+    with scratch_copy(ROOT, files) as scratch:
+        mutant.apply(scratch.repo)
+        return judge(*run_tests(scratch, mutant.tests))
+
+
+def check_unmutated(files: Sequence[str], tests: Sequence[str]) -> str:
+    """Why the unmutated copy cannot serve as the baseline; "" when it can."""
+    with scratch_copy(ROOT, files) as scratch:
+        where = imported_from(scratch)
+        outside = [str(path) for path in where if not path.is_relative_to(scratch.folder)]
+        if outside:
+            return f"the scratch environment imports the package from {', '.join(outside)}"
+        code, output = run_tests(scratch, tests)
+        if code != 0:
+            return f"the unmutated tests do not pass ({judge(code, output).detail})"
+    return ""
+
+
+def select(words: Sequence[str]) -> list[Mutant]:
+    return [m for m in MUTANTS if not words or any(w in m.name or w in m.file for w in words)]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python tools/mutants.py", description=__doc__)
+    parser.add_argument("words", nargs="*", help="only mutants whose name or file holds one")
+    parser.add_argument("--list", action="store_true", help="list the mutants; run nothing")
+    args = parser.parse_args(argv)
+    chosen = select(args.words)
+    if not chosen:
+        print(f"no mutant's name or file holds any of {args.words}", file=sys.stderr)
+        return 2
+    if args.list:
+        for mutant in chosen:
+            print(f"{mutant.file}: {mutant.name} ({', '.join(mutant.tests)})")
+        return 0
+
+    began = time.monotonic()
+    files = tracked_files(ROOT)
+    tests = list(dict.fromkeys(t for m in chosen for t in m.tests))
+    problem = check_unmutated(files, tests)
+    if problem:
+        print(f"mutants: not checked: {problem}", file=sys.stderr)
+        return 2
+    print(f"unmutated: {', '.join(tests)} pass in a scratch copy, imported from it")
+    outcomes: list[Outcome] = []
+    for mutant in chosen:
+        outcome = try_mutant(mutant, files)
+        outcomes.append(outcome)
+        print(f"{outcome.status:<8} {mutant.name} — {outcome.detail}", flush=True)
+    counts = {s: sum(o.status == s for o in outcomes) for s in ("caught", "survived", "broken")}
+    counts["stale"] = sum(o.status == "stale" for o in outcomes)
+    print(
+        f"{len(outcomes)} mutants: " + ", ".join(f"{n} {s}" for s, n in counts.items())
+        + f" in {time.monotonic() - began:.0f} s"
+    )  # fmt: skip
+    return 0 if counts["caught"] == len(outcomes) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,6 +1,6 @@
 """Child processes end, by PID: ``processes.end`` (SIGTERM to the group, SIGKILL after its
-bound), a variant server whose start failed, and the /proc helper the other tests use to
-find what a run left behind."""
+bound), a variant server or an app whose start failed, and the /proc helper the other
+tests use to find what a run left behind."""
 
 from __future__ import annotations
 
@@ -8,16 +8,19 @@ import asyncio
 import contextlib
 import os
 import select
+import shlex
 import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from streamcompat.harness import processes
 from streamcompat.harness import server as server_module
+from streamcompat.harness.app import App, AppError, AppProcess
 from streamcompat.harness.processes import end, spawn_piped
 from streamcompat.harness.server import ServerError, ServerProcess
 from tests.conftest import alive, descendants
@@ -180,6 +183,34 @@ def test_a_server_that_does_not_answer_in_time_is_ended(
     [process] = servers_started
     assert process.returncode is not None  # ended and reaped, not merely signalled
     assert not alive(process.pid) and process.pid not in descendants(os.getpid())
+
+
+# An app whose start failed leaves nothing behind: unlike the variant server, nothing but
+# ``processes.Lifecycle`` ends it when its start fails.
+
+NEVER_LISTENS = "import signal; signal.pause()"
+
+
+def test_an_app_that_does_not_listen_in_time_is_ended(tmp_path: Path) -> None:
+    # It never listens, so its start fails at its start timeout while it still runs.
+    command = f"{sys.executable} -c {shlex.quote(NEVER_LISTENS)} {{port}}"
+    app = App(command, start_timeout=0.01, log=tmp_path / "app.log")
+    running = AppProcess(app, upstream="http://127.0.0.1:9")  # never called
+
+    async def main() -> None:
+        async with running:
+            raise AssertionError("the app should not have started")
+
+    try:
+        with pytest.raises(AppError, match="did not listen"):
+            asyncio.run(main())
+        process = running.process
+        assert process is not None
+        assert process.returncode is not None  # ended and reaped, not merely signalled
+        assert not alive(process.pid) and process.pid not in descendants(os.getpid())
+    finally:
+        if running.process is not None:
+            put_down(running.process)
 
 
 def test_together_ends_everything_at_once_and_raises_the_first_failure() -> None:

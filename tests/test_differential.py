@@ -8,6 +8,7 @@ import pytest
 
 from streamcompat.clients import CLIENTS
 from streamcompat.harness.differential import Outcome, events_of, run_corpus, sse_clients, table
+from streamcompat.harness.model import Client, ClientFailed, Reporter, Request, Resources
 from streamcompat.harness.sse_corpus import CASES
 
 BY_NAME = {c.name: c for c in CLIENTS}
@@ -74,3 +75,22 @@ def test_a_client_that_raised_is_told_apart_from_one_that_saw_nothing() -> None:
     text = table([saw_nothing, raised])
     assert "httpx-sse (direct): expected ['a'], got []" in text
     assert "httpx-sse (split): expected ['a'], raised 'ValueError: no'" in text
+
+
+def test_a_client_that_raises_on_a_case_is_recorded_as_raised() -> None:
+    # A library raising is a finding, never an empty list of events: whichever way it
+    # raises, the outcome says what it raised.
+    async def raises(request: Request, report: Reporter, resources: Resources) -> None:
+        raise ValueError("the parser gave up")
+
+    async def refuses(request: Request, report: Reporter, resources: Resources) -> None:
+        raise ClientFailed("HTTP 500 Internal Server Error")
+
+    clients = [Client("raises", "event", raises), Client("refuses", "event", refuses)]
+    outcomes = asyncio.run(run_corpus(clients, ["direct"]))
+    assert len(outcomes) == len(CASES) * 2
+    assert {(o.client, o.error) for o in outcomes} == {
+        ("raises", "ValueError: the parser gave up"),
+        ("refuses", "HTTP 500 Internal Server Error"),
+    }
+    assert all(o.got == [] and o.deviates for o in outcomes)

@@ -7,6 +7,7 @@ nox -s scenarios           # the abort and error scenarios, gated against their 
 nox -s spec                # the differential: SSE-parsing clients against the spec corpus
 nox -s bench               # speed, CPU-by-role and stability figures of the default matrix
 nox -s stress              # the default matrix 5 times under CPU load: any verdict change?
+nox -s mutants             # named mistakes, each in a scratch copy: do the fast tests catch it?
 nox -t compat              # every client group on every Python found: the CI matrix, locally
 nox -t group-browser       # one client group on every Python (or -t python-3.12: one Python)
 nox -s matrix              # the GitHub Actions matrix (JSON) of those sessions
@@ -221,6 +222,16 @@ def tests(session: nox.Session) -> None:
     chromium(session)
     node_packages(session)
     session.run("pytest", *session.posargs)
+
+
+@nox.session(default=False)
+def mutants(session: nox.Session) -> None:
+    """Each mistake tools/mutants.py lists, made in a scratch copy of the repository: the
+    fast tests must fail on every one (args after -- pick mutants by a word)."""
+    session.install("-e", ".[test,all,examples]")
+    chromium(session)
+    node_packages(session)
+    session.run("python", "tools/mutants.py", *session.posargs)
 
 
 def typecheck_tree() -> Path:

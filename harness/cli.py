@@ -43,7 +43,7 @@ from streamcompat.harness.results import (
 )
 from streamcompat.harness.runner import Matrix, Settings, default_jobs, run_matrix
 from streamcompat.harness.scenarios import DEFAULT_SCENARIOS, SCENARIOS
-from streamcompat.harness.server import ServerError
+from streamcompat.harness.server import ServerError, ServerProcess
 from streamcompat.harness.sse_corpus import CASES
 from streamcompat.harness.tokens import HOLD_WINDOWS, SCRIPTS, THINK_S
 
@@ -403,6 +403,21 @@ def list_command(args: argparse.Namespace) -> int:
 async def run_command(args: argparse.Namespace) -> int:
     specs = args.variants or [BUILTIN]
     app = app_of(args)
+    # In app mode the variant server is only the fake upstream: its built-ins go unused.
+    served = [BUILTIN] if app else specs
+    # Begun now, so that its imports (a second or two) overlap the harness's own set-up
+    # below (the client libraries: openai alone takes most of a second); the run ends it.
+    server = ServerProcess(served, SCRIPTS[args.script])
+    server.begin()
+    try:
+        return await _run(args, specs, app, server)
+    finally:
+        await server.stop()
+
+
+async def _run(
+    args: argparse.Namespace, specs: list[str], app: App | None, server: ServerProcess
+) -> int:
     chosen = select_clients(_split(args.clients))
     skipped = unavailable(chosen)
     for name, why in skipped.items():
@@ -460,11 +475,10 @@ async def run_command(args: argparse.Namespace) -> int:
     read = {p: _read_baseline(p, args.update_baseline) for p in gated}
     expected = {k: v for found, _ in read.values() for k, v in (found or {}).items()} or None
     began = time.monotonic()
-    # In app mode the variant server is only the fake upstream: its built-ins go unused.
-    served = [BUILTIN] if app else specs
     results, found = await run_matrix(
-        matrix, served, settings, progress, expected=expected, app=app
-    )
+        matrix, server.variant_specs, settings, progress, expected=expected, app=app,
+        server=server,
+    )  # fmt: skip
     wall = time.monotonic() - began
     run = {
         "variants": [] if app else specs,

@@ -94,8 +94,10 @@ def schedule(cells: Sequence[Cell], expected: Mapping[str, str] | None) -> list[
     return sorted(cells, key=when)
 
 
-#: Cells in flight, waiting ones included, per working slot (pages, sockets stay bounded).
-IN_FLIGHT_PER_JOB = 4
+#: Cells in flight, waiting ones included, per working slot (pages, sockets, threads for
+#: blocking clients stay bounded). A waiting cell costs a socket and no CPU: 4 per slot
+#: left the cores idle while the first hold windows ran out.
+IN_FLIGHT_PER_JOB = 8
 
 
 class Turns:
@@ -145,15 +147,16 @@ class Slots:
     """Admits ``jobs`` working cells at once, in schedule order; a cell lends its slot out
     while it only waits out a hold window, so that a buffering client does not idle a core.
 
-    Cells expected to wait (``waits``) fill at most the places in flight that working
-    cells cannot use: queued first, they would otherwise take every place and leave the
-    cores idle for their hold windows (seen: 4 s of a 22 s run)."""
+    Cells expected to wait (``waits``) take at most half the places in flight: queued
+    first, they would otherwise take every place, and with a few cells that wait
+    unexpectedly (a parser that drops an event), leave the cores idle for their hold
+    windows (seen: 4 s of a 22 s run)."""
 
     def __init__(self, jobs: int) -> None:
         self.working = Turns(jobs)
         self.most_in_flight = max(1, jobs) * IN_FLIGHT_PER_JOB
         self.in_flight = Turns(self.most_in_flight)
-        self.waiting = Turns(self.most_in_flight - max(1, jobs))
+        self.waiting = Turns(self.most_in_flight // 2)
 
     @contextlib.asynccontextmanager
     async def cell(
@@ -269,8 +272,12 @@ async def run_matrix(
     on_result: Callable[[Result, int, int], None] = lambda r, i, n: None,
     expected: Mapping[str, str] | None = None,
     app: App | None = None,
+    server: ServerProcess | None = None,
 ) -> tuple[list[Result], dict[str, str]]:
     """Run every cell against one variant server and one browser; return results and metadata.
+
+    ``server``: the variant server of ``variant_specs`` and ``settings.tokens``, begun by
+    the caller ahead of the run (``ServerProcess.begin``); ended with the run either way.
 
     Up to ``settings.jobs`` cells work at once (see ``Slots``), in the order ``schedule``
     makes of what ``expected`` (a baseline) says of them.
@@ -304,7 +311,7 @@ async def run_matrix(
     async with contextlib.AsyncExitStack() as stack:
         # The processes of the run, ended all at once after the tasks are cancelled.
         ends = await stack.enter_async_context(Together())
-        server = ServerProcess(variant_specs, settings.tokens)
+        server = server or ServerProcess(variant_specs, settings.tokens)
         ends.callback(server.stop)
         # An app serves no blank page of ours: the browser makes it up (see Browser).
         browser = await ends.enter(Browser(blank_page=app is not None))

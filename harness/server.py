@@ -93,10 +93,13 @@ class ServerLife:
     the end of its log).
     """
 
-    def __init__(self, number: int, process: subprocess.Popen[bytes], log: IO[bytes]) -> None:
+    def __init__(
+        self, number: int, process: subprocess.Popen[bytes], log: IO[bytes], channel: socket.socket
+    ) -> None:
         self.number = number  # 1 for the first process of a run, 2 for its first restart, ...
         self.process = process
         self.log = log
+        self._channel: socket.socket | None = channel  # the control socket, until connected
         self.control: asyncio.StreamWriter | None = None
         self.lost = ""  # why the control channel closed, once it has
         self.closed = asyncio.Event()  # the control channel closed: the server is gone or going
@@ -113,7 +116,10 @@ class ServerLife:
     def pid(self) -> int:
         return self.process.pid
 
-    async def connect(self, sock: socket.socket, secret: str) -> None:
+    async def connect(self, secret: str) -> None:
+        sock, self._channel = self._channel, None
+        if sock is None:
+            raise ServerError("the variant server's control channel is closed")
         reader, self.control = await asyncio.open_connection(sock=sock, limit=LINE_LIMIT)
         self.send({"secret": secret})
         self._listen = asyncio.ensure_future(self._read_control(reader))
@@ -175,6 +181,9 @@ class ServerLife:
 
     async def close(self) -> None:
         """End the process (closing its channel ends it too) and forget it."""
+        if self._channel is not None:  # never connected
+            self._channel.close()
+            self._channel = None
         if self.control is not None:
             self.control.close()  # the server ends when its channel closes, too
         if self._listen is not None:
@@ -267,11 +276,21 @@ class ServerProcess(Lifecycle):
     def pid(self) -> int | None:
         return self.life.pid if self.life else None
 
+    def begin(self) -> None:
+        """Start the server process now, and wait for it later (``start``): its imports
+        (a second or two of CPU: fastapi, langchain) then overlap what the harness does
+        meanwhile. ``stop`` ends it, begun or started."""
+        if self._listener is None:
+            self._listener = loopback_listener()
+            self.port = self._listener.getsockname()[1]
+            self._spawn()
+
     async def start(self) -> None:
-        self._listener = loopback_listener()
-        self.port = self._listener.getsockname()[1]
+        self.begin()
+        life = self.life
+        assert life is not None
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=70))
-        life = await self._launch()
+        await self._healthy(life)
         self._ready = asyncio.get_running_loop().create_future()
         self._serve(life)
 
@@ -298,6 +317,10 @@ class ServerProcess(Lifecycle):
 
     async def _launch(self) -> ServerLife:
         """Start a server process on the harness's listening socket; return it once healthy."""
+        return await self._healthy(self._spawn())
+
+    def _spawn(self) -> ServerLife:
+        """Start a server process on the harness's listening socket (``life``)."""
         assert self._listener is not None
         number = self.lives + 1
         env = dict(os.environ, STREAMCOMPAT_SECRET=self.secret, PYTHONUNBUFFERED="1")
@@ -320,9 +343,13 @@ class ServerProcess(Lifecycle):
         finally:
             theirs.close()  # the server holds its own copy
         self.lives = number
-        life = self.life = ServerLife(number, process, log)
+        life = self.life = ServerLife(number, process, log, ours)
+        return life
+
+    async def _healthy(self, life: ServerLife) -> ServerLife:
+        """``life``, once it has taken its control channel and answers a health check."""
         try:
-            await life.connect(ours, self.secret)
+            await life.connect(self.secret)
             await self._wait_healthy(life)
         except BaseException:
             await life.close()

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 from pathlib import Path
 
-from tests.conftest import CLI
+import pytest
+
+from streamcompat.harness import cli as cli_module
+from streamcompat.harness.server import ServerProcess
+from tests.conftest import CLI, alive
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,3 +59,26 @@ def test_json_and_html_copies(tmp_path: Path) -> None:
     assert 'class="timeline"' in html.read_text(encoding="utf-8")
     for name in ("index.json", "matrix.md", "junit.xml", "report.html"):
         assert (tmp_path / "r" / name).exists()
+
+
+def test_a_usage_error_found_after_the_server_began_ends_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The variant server begins before the harness has read the rest of its options, so
+    # that its imports overlap the harness's; a usage error found then must end it (by
+    # the harness, not merely by its parent-death signal once the harness exits).
+    begun: list[subprocess.Popen[bytes]] = []
+    real_begin = ServerProcess.begin
+
+    def begin(server: ServerProcess) -> None:
+        real_begin(server)
+        assert server.process is not None
+        begun.append(server.process)
+
+    monkeypatch.setattr(ServerProcess, "begin", begin)
+    args = cli_module.parser().parse_args(["run", "--clients", "netscape"])
+    with pytest.raises(cli_module.UsageError, match="unknown"):
+        asyncio.run(cli_module.run_command(args))
+    assert len(begun) == 1
+    assert begun[0].returncode is not None  # ended and reaped by the harness
+    assert not alive(begun[0].pid)

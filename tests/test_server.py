@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -52,8 +51,8 @@ def test_the_control_routes_are_not_served_over_http() -> None:
 def test_the_control_channel_refuses_a_wrong_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     real_connect = ServerLife.connect
 
-    async def connect_with_a_wrong_secret(life: ServerLife, sock: socket.socket, _: str) -> None:
-        await real_connect(life, sock, "not the secret the server was given")
+    async def connect_with_a_wrong_secret(life: ServerLife, _: str) -> None:
+        await real_connect(life, "not the secret the server was given")
 
     monkeypatch.setattr(ServerLife, "connect", connect_with_a_wrong_secret)
 

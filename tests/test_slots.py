@@ -138,12 +138,17 @@ def test_every_cell_in_flight_can_hold_a_thread_for_a_blocking_client() -> None:
     asyncio.run(main())  # raises BrokenBarrierError if any client could not get a thread
 
 
-def test_cells_expected_to_wait_leave_places_in_flight_for_working_cells() -> None:
-    # One working slot, four places in flight: at most three go to cells a baseline
-    # expects to wait, even when all of them come first in the schedule; the working
-    # cell behind them runs while they wait, instead of after their hold windows.
+def test_cells_expected_to_wait_take_at_most_half_the_places_in_flight() -> None:
+    # One working slot and its places in flight: at most half go to cells a baseline
+    # expects to wait, even when all of them come first in the schedule; the rest stay
+    # for working cells (and for cells that wait unexpectedly), so the working cell
+    # behind them runs while they wait, instead of after their hold windows.
+    slots = Slots(1)
+    half = slots.most_in_flight // 2
+    assert half >= 2
+
     async def main() -> list[str]:
-        slots, log = Slots(1), []
+        log = []
         waiting_done = asyncio.Event()
         in_wait = 0
 
@@ -155,16 +160,17 @@ def test_cells_expected_to_wait_leave_places_in_flight_for_working_cells() -> No
                 await waiting_done.wait()
 
         async def working() -> None:
-            async with slots.cell(place=10):
+            async with slots.cell(place=half + 10):
                 log.append(f"works while {in_wait} wait")
             waiting_done.set()
 
-        await asyncio.wait_for(asyncio.gather(*(waiting(p) for p in range(5)), working()), 5)
+        cells = [waiting(p) for p in range(half + 2)]
+        await asyncio.wait_for(asyncio.gather(*cells, working()), 5)
         return log
 
     log = asyncio.run(main())
-    assert log[:4] == ["waiting 0", "waiting 1", "waiting 2", "works while 3 wait"]
-    assert sorted(log[4:]) == ["waiting 3", "waiting 4"]
+    assert log[: half + 1] == [f"waiting {p}" for p in range(half)] + [f"works while {half} wait"]
+    assert sorted(log[half + 1 :]) == [f"waiting {half}", f"waiting {half + 1}"]
 
 
 def test_the_schedule_starts_waiting_cells_first_and_the_quickest_last() -> None:

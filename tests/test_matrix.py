@@ -17,6 +17,8 @@ import pytest
 from streamcompat.harness.model import Verdict
 from tests.conftest import CLI
 
+pytestmark = pytest.mark.matrix  # a real run of the whole matrix: not a fast test
+
 ROOT = Path(__file__).resolve().parent.parent
 BASELINE = json.loads((ROOT / "compat-baseline.json").read_text(encoding="utf-8"))["cells"]
 FIELDS = {

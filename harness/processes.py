@@ -57,7 +57,8 @@ class Together:
     ``callback``) is ended all at once on the way out, rather than one after another:
     a run then waits for its slowest child (Chromium's close, about 0.4 s), not for the
     sum of them all. Each end is bounded by itself; the first that failed is raised once
-    all are over."""
+    all are over. A cancellation meanwhile (a second Ctrl-C) waits for them too, and is
+    raised after them: nothing is left half-ended."""
 
     def __init__(self) -> None:
         self._ends: list[Callable[[], Awaitable[Any]]] = []
@@ -83,8 +84,16 @@ class Together:
     ) -> None:
         self._raised = (t, e, tb)
         ends, self._ends = self._ends, []
-        outcomes = await asyncio.gather(*(end() for end in ends), return_exceptions=True)
-        for outcome in outcomes:
+        ending = asyncio.gather(*(end() for end in ends), return_exceptions=True)
+        cancelled = False
+        while not ending.done():
+            try:
+                await asyncio.shield(ending)
+            except asyncio.CancelledError:
+                cancelled = True  # each end is bounded: let them all finish first
+        if cancelled:
+            raise asyncio.CancelledError
+        for outcome in ending.result():
             if isinstance(outcome, BaseException):
                 raise outcome
 

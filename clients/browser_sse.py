@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from streamcompat.clients import npm
-from streamcompat.harness.browser import CHROMIUM_CONNECTIONS_PER_HOST
-from streamcompat.harness.model import Client, ClientFailed, Reporter, Request, Resources
+from streamcompat.harness.hosts.browser import CHROMIUM_CONNECTIONS_PER_HOST
+from streamcompat.harness.kernel.model import Client, ClientFailed, Reporter, Request, Resources
 
 HERE = Path(__file__).parent
 PARSER = Path("node", "node_modules", "eventsource-parser", "dist", "index.js")

@@ -1,12 +1,12 @@
 """What an SSE client's user does with each event, shared by the Python SSE drivers.
 
 Its JS twin, for browser pages and the Node host, is ``streamcompatShow`` in
-``harness/scripts.js``; ``tests/test_report_protocol.py`` keeps the two the same.
+``harness/hosts/scripts.js``; ``tests/integration/test_report_protocol.py`` keeps the two the same.
 """
 
 from __future__ import annotations
 
-from streamcompat.harness.model import ClientFailed, Reporter, Request
+from streamcompat.harness.kernel.model import ClientFailed, Reporter, Request
 
 #: The event type servers report a failure with (langserve; EventSource fires ``onerror``
 #: for it): the user's code raises, as langserve's RemoteRunnable does.

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 import aiohttp
 
-from streamcompat.harness.model import Client, Reporter, Request, Resources
+from streamcompat.harness.kernel.model import Client, Reporter, Request, Resources
 
 
 @asynccontextmanager

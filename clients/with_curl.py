@@ -14,8 +14,8 @@ import codecs
 import json
 import shutil
 
-from streamcompat.harness.model import Client, ClientFailed, Reporter, Request, Resources
-from streamcompat.harness.processes import kill
+from streamcompat.harness.hosts.processes import kill
+from streamcompat.harness.kernel.model import Client, ClientFailed, Reporter, Request, Resources
 
 HEAD_LIMIT = 64 * 1024  # a response head larger than this is not one
 

@@ -19,7 +19,7 @@ import ssl
 import httpx
 
 from streamcompat.clients.events import show
-from streamcompat.harness.model import Client, ClientFailed, Reporter, Request, Resources
+from streamcompat.harness.kernel.model import Client, ClientFailed, Reporter, Request, Resources
 
 
 def _timeout(request: Request) -> httpx.Timeout:

@@ -1,6 +1,6 @@
 """Node clients: built-in ``fetch``, the ``eventsource`` package and ``axios``.
 
-Each cell runs in the run's one Node host (``harness/node_host.py``), as browser cells
+Each cell runs in the run's one Node host (``harness/hosts/node_host.py``), as browser cells
 run in pages. ``fetch`` and EventSource run the browser clients' own lines
 (``fetch.js``, ``eventsource.js``; in Node, EventSource is the ``eventsource`` package);
 axios is ``node/axios.mjs``. The npm packages: ``clients.npm``.
@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from streamcompat.clients import npm
-from streamcompat.harness.model import Client, ClientFailed, Reporter, Request, Resources
+from streamcompat.harness.kernel.model import Client, ClientFailed, Reporter, Request, Resources
 
 HERE = Path(__file__).parent
 

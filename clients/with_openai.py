@@ -17,7 +17,7 @@ from __future__ import annotations
 import openai
 
 from streamcompat.clients.with_httpx import tls
-from streamcompat.harness.model import Client, Reporter, Request, Resources
+from streamcompat.harness.kernel.model import Client, Reporter, Request, Resources
 
 
 async def events(request: Request, report: Reporter, resources: Resources) -> None:

@@ -11,7 +11,7 @@ import codecs
 
 import requests
 
-from streamcompat.harness.model import Client, Reporter, Request, Resources
+from streamcompat.harness.kernel.model import Client, Reporter, Request, Resources
 
 
 def _open(request: Request, report: Reporter) -> requests.Response:

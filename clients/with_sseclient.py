@@ -16,7 +16,7 @@ import requests
 import sseclient
 
 from streamcompat.clients.events import show
-from streamcompat.harness.model import Client, Reporter, Request, Resources
+from streamcompat.harness.kernel.model import Client, Reporter, Request, Resources
 
 
 def _read_events(request: Request, report: Reporter) -> None:

@@ -26,14 +26,19 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from streamcompat.harness import baseline, config, differential
-from streamcompat.harness.app import App
-from streamcompat.harness.browser import find_chromium
-from streamcompat.harness.model import Cell, Client, Result, Variant
-from streamcompat.harness.plugins import BUILTIN, PluginError, load_variants
-from streamcompat.harness.proxy import DESCRIPTIONS, NETWORKS
-from streamcompat.harness.reports import write_reports
-from streamcompat.harness.results import (
+from streamcompat.harness.engine import differential
+from streamcompat.harness.engine.app import App
+from streamcompat.harness.engine.proxy import DESCRIPTIONS, NETWORKS
+from streamcompat.harness.engine.runner import Matrix, Settings, default_jobs, run_matrix
+from streamcompat.harness.engine.server import ServerError, ServerProcess
+from streamcompat.harness.front import config
+from streamcompat.harness.hosts.browser import find_chromium
+from streamcompat.harness.kernel.model import Cell, Client, Result, Variant
+from streamcompat.harness.kernel.scenarios import DEFAULT_SCENARIOS, SCENARIOS
+from streamcompat.harness.kernel.tokens import HOLD_WINDOWS, SCRIPTS, THINK_S
+from streamcompat.harness.outputs import baseline
+from streamcompat.harness.outputs.reports import write_reports
+from streamcompat.harness.outputs.results import (
     index,
     matrix_table,
     progress_line,
@@ -41,11 +46,8 @@ from streamcompat.harness.results import (
     versions,
     write_index,
 )
-from streamcompat.harness.runner import Matrix, Settings, default_jobs, run_matrix
-from streamcompat.harness.scenarios import DEFAULT_SCENARIOS, SCENARIOS
-from streamcompat.harness.server import ServerError, ServerProcess
-from streamcompat.harness.sse_corpus import CASES
-from streamcompat.harness.tokens import HOLD_WINDOWS, SCRIPTS, THINK_S
+from streamcompat.harness.spec.sse_corpus import CASES
+from streamcompat.servers.plugins import BUILTIN, PluginError, load_variants
 
 DEFAULT_NETWORKS = ("direct", "split")
 DEFAULT_BASELINE = Path("compat-baseline.json")

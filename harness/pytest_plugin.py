@@ -35,9 +35,9 @@ from typing import TYPE_CHECKING, TypeAlias
 import pytest
 
 if TYPE_CHECKING:
-    from streamcompat.harness.baseline import Comparison
-    from streamcompat.harness.model import Result
-    from streamcompat.harness.runner import Matrix, Settings
+    from streamcompat.harness.engine.runner import Matrix, Settings
+    from streamcompat.harness.kernel.model import Result
+    from streamcompat.harness.outputs.baseline import Comparison
 
 #: A baseline file, or the expected verdicts themselves (``{"v × c × n": "PASS"}``).
 Baseline: TypeAlias = "str | os.PathLike[str] | Mapping[str, str]"
@@ -120,13 +120,13 @@ class CompatRun:
 
     def table(self) -> str:
         """The matrix, one table per network, as the CLI prints it."""
-        from streamcompat.harness.results import matrix_table
+        from streamcompat.harness.outputs.results import matrix_table
 
         return matrix_table(self.results)
 
     def compare(self, baseline: Baseline) -> Comparison:
         """Regressions, missing cells, improvements and new cells (``harness.baseline``)."""
-        from streamcompat.harness.baseline import compare
+        from streamcompat.harness.outputs.baseline import compare
 
         given = _expected(_located(self.root, baseline))
         expected = {k: v for k, v in given.items() if k not in self.skipped_keys}
@@ -178,7 +178,7 @@ class CompatRun:
             if not self.partial:  # a full run's cells are all there is, but for skipped ones
                 kept = {k: v for k, v in kept.items() if k in self.skipped_keys}
             kept = {k: v for k, v in kept.items() if k not in ran}
-        from streamcompat.harness.baseline import write
+        from streamcompat.harness.outputs.baseline import write
 
         cells = {**kept, **self.verdicts}
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -230,9 +230,9 @@ class CompatRunner:
                 pytrace=False,
             )
         from streamcompat.harness.cli import UsageError
-        from streamcompat.harness.plugins import PluginError
-        from streamcompat.harness.runner import Settings
-        from streamcompat.harness.server import ServerError
+        from streamcompat.harness.engine.runner import Settings
+        from streamcompat.harness.engine.server import ServerError
+        from streamcompat.servers.plugins import PluginError
 
         located = None if baseline is None else _located(self.root, baseline)
         if isinstance(located, Path) and not self.update and not located.exists():
@@ -289,8 +289,8 @@ class CompatRunner:
             unavailable,
             variants_unavailable,
         )
-        from streamcompat.harness.model import Cell
-        from streamcompat.harness.runner import Matrix
+        from streamcompat.harness.engine.runner import Matrix
+        from streamcompat.harness.kernel.model import Cell
 
         if not specs:
             raise UsageError("no variants given: e.g. streamcompat_run('mypkg:VARIANTS')")
@@ -323,8 +323,8 @@ class CompatRunner:
     ) -> tuple[list[Result], dict[str, str]]:
         """Run the cells in an event loop of their own; everything the run starts is
         ended (by PID, in the runner's ``finally`` blocks) before this returns."""
-        from streamcompat.harness.results import progress_line
-        from streamcompat.harness.runner import run_matrix
+        from streamcompat.harness.engine.runner import run_matrix
+        from streamcompat.harness.outputs.results import progress_line
 
         def progress(result: Result, done: int, total: int) -> None:
             # Captured by pytest: shown with a failing test, live with -s.
@@ -361,7 +361,7 @@ def _located(root: Path, baseline: Baseline) -> Path | Mapping[str, str]:
 def _expected(baseline: Baseline) -> dict[str, str]:
     if isinstance(baseline, Mapping):
         return {str(k): str(v) for k, v in baseline.items()}
-    from streamcompat.harness.baseline import load
+    from streamcompat.harness.outputs.baseline import load
 
     return load(Path(baseline))
 
@@ -399,8 +399,8 @@ def _write_results(
     began: float,
 ) -> None:
     """index.json and the reports, as ``streamcompat run --results`` writes them."""
-    from streamcompat.harness.reports import write_reports
-    from streamcompat.harness.results import index, versions, write_index
+    from streamcompat.harness.outputs.reports import write_reports
+    from streamcompat.harness.outputs.results import index, versions, write_index
 
     about = {
         "variants": list(specs),

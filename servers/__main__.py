@@ -20,11 +20,11 @@ import sys
 
 import uvicorn
 
-from streamcompat.harness.plugins import PluginError, load_variants
-from streamcompat.harness.processes import run_child_loop
-from streamcompat.harness.tokens import DEFAULT_TOKENS
+from streamcompat.harness.hosts.processes import run_child_loop
+from streamcompat.harness.kernel.tokens import DEFAULT_TOKENS
 from streamcompat.servers.app import create_app
 from streamcompat.servers.control import Streams, serve_control
+from streamcompat.servers.plugins import PluginError, load_variants
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,9 +14,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response, StreamingResponse
 
-from streamcompat.harness.model import Variant
-from streamcompat.harness.scripts import BLANK_PAGE
-from streamcompat.harness.sse_corpus import CASES
+from streamcompat.harness.hosts.scripts import BLANK_PAGE
+from streamcompat.harness.kernel.model import Variant
+from streamcompat.harness.spec.sse_corpus import CASES
 from streamcompat.servers.chain import token_stream
 from streamcompat.servers.control import Streams
 from streamcompat.servers.upstream import add_upstream

@@ -11,7 +11,7 @@ from typing import Any
 from starlette.responses import Response, StreamingResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from streamcompat.harness.model import ResponseFactory, Variant
+from streamcompat.harness.kernel.model import ResponseFactory, Variant
 
 Frame = Callable[[str], str]
 

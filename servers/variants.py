@@ -10,7 +10,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
-from streamcompat.harness.model import Variant
+from streamcompat.harness.kernel.model import Variant
 from streamcompat.servers.framings import (
     SSE_END,
     ASGIResponse,

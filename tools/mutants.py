@@ -15,9 +15,9 @@ run once first, and must pass.
 
 The copy is what every process of those tests imports, the servers they start included
 (``python -m streamcompat.servers``): the installed package maps ``streamcompat.harness``
-and friends to the repository's top-level folders, so the scratch folder holds a
-``streamcompat`` package of the copy's ``__init__.py`` and symlinks to the copy's
-``harness/``, ``servers/`` and ``clients/``, first on ``PYTHONPATH``; a child process
+and friends to the repository's top-level folders, so the copy's own ``streamcompat/``
+gets symlinks to the copy's ``harness/``, ``servers/`` and ``clients/``, and the copy is
+first on ``PYTHONPATH`` (pytest puts it first on ``sys.path`` too); a child process
 asked where it imports them from must answer the scratch folder, or nothing runs.
 
 Exit code: 0 every mutant was caught; 1 one survived, broke or is stale; 2 the check
@@ -25,7 +25,7 @@ could not be made (the unmutated tests fail, the copy is not what is imported).
 
 To add a mutant: an entry in ``MUTANTS`` — the mistake in words, the file, its ``old``
 text (enough of it to occur once), the ``new`` text, the test files that should catch it.
-``tests/test_mutants.py`` checks that every ``old`` text is still in the source once.
+``tests/unit/test_mutants.py`` checks that every ``old`` text is still in the source once.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = "streamcompat"  # installed, its subpackages are the repository's folders:
 SUBPACKAGES = ("harness", "servers", "clients")  # streamcompat.harness is harness/, ...
 NODE_MODULES = "clients/node/node_modules"  # not tracked; the copy shares the checkout's
@@ -52,15 +52,15 @@ RUN_BOUND_S = 900.0  # one pytest run of a mutant's test files; ended by PID aft
 WHERE_BOUND_S = 60.0  # asking a child where it imports the package from
 WHERE = "import importlib\nfor name in {names!r}: print(importlib.import_module(name).__file__)"
 
-BASELINE = "tests/test_baseline.py"
-PROTOCOL = "tests/test_report_protocol.py"
-LOCKSTEP = "tests/test_lockstep.py"
-PROXY = "tests/test_proxy.py"
-SPLIT = "tests/test_split.py"
-PROCESSES = "tests/test_processes.py"
-DIFFERENTIAL = "tests/test_differential.py"
-RESULTS = "tests/test_results.py"
-BENCH = "tests/test_bench.py"
+BASELINE = "tests/integration/test_baseline.py"
+PROTOCOL = "tests/integration/test_report_protocol.py"
+LOCKSTEP = "tests/unit/test_lockstep.py"
+PROXY = "tests/integration/test_proxy.py"
+SPLIT = "tests/integration/test_split.py"
+PROCESSES = "tests/integration/test_processes.py"
+DIFFERENTIAL = "tests/unit/test_differential.py"
+RESULTS = "tests/unit/test_results.py"
+BENCH = "tests/unit/test_bench.py"
 
 
 @dataclass(frozen=True)
@@ -83,24 +83,24 @@ class Mutant:
 
 
 MUTANTS: tuple[Mutant, ...] = (
-    # The gate (harness/baseline.py, harness/cli.py).
+    # The gate (harness/outputs/baseline.py, harness/cli.py).
     Mutant(
         "baseline: --strict ignored (strict no longer fails on improvements or new cells)",
-        "harness/baseline.py",
+        "harness/outputs/baseline.py",
         "self.regressions or self.missing or (strict and (self.new or self.improvements))",
         "self.regressions or self.missing",
         (BASELINE,),
     ),
     Mutant(
         "baseline: missing cells no longer fail the gate",
-        "harness/baseline.py",
+        "harness/outputs/baseline.py",
         "self.regressions or self.missing or (strict",
         "self.regressions or (strict",
         (BASELINE,),
     ),
     Mutant(
         "baseline: a change between verdicts of equal rank (CORRUPT → ERROR) is no regression",
-        "harness/baseline.py",
+        "harness/outputs/baseline.py",
         "RANK[now] < RANK[Verdict(before)]",
         "RANK[now] <= RANK[Verdict(before)]",
         (BASELINE,),
@@ -129,14 +129,14 @@ MUTANTS: tuple[Mutant, ...] = (
     # Clocks: script clients' epoch milliseconds onto the harness's monotonic clock.
     Mutant(
         "scripts: ScriptCell.deliver's offset with its sign flipped",
-        "harness/scripts.py",
+        "harness/hosts/scripts.py",
         'at = float(message["t"]) / 1000 + self.offset',
         'at = float(message["t"]) / 1000 - self.offset',
         (PROTOCOL,),
     ),
     Mutant(
         "scripts: epoch_to_monotonic the wrong way round",
-        "harness/scripts.py",
+        "harness/hosts/scripts.py",
         "return time.monotonic() - time.time()",
         "return time.time() - time.monotonic()",
         (PROTOCOL,),
@@ -144,14 +144,14 @@ MUTANTS: tuple[Mutant, ...] = (
     # Lockstep.
     Mutant(
         "lockstep: _wait returns False at its deadline instead of re-checking its condition",
-        "harness/lockstep.py",
+        "harness/engine/lockstep.py",
         "            except asyncio.TimeoutError:\n                return condition()\n",
         "            except asyncio.TimeoutError:\n                return False\n",
         (LOCKSTEP,),
     ),
     Mutant(
         "lockstep: a stall counted while a long token is still arriving (no progress rule)",
-        "harness/lockstep.py",
+        "harness/engine/lockstep.py",
         "if barrier_held and self.matched == before:",
         "if barrier_held:",
         (LOCKSTEP,),
@@ -159,28 +159,28 @@ MUTANTS: tuple[Mutant, ...] = (
     # Proxy shaping.
     Mutant(
         "proxy: buffer-16k flushes at 8 KiB",
-        "harness/proxy.py",
+        "harness/engine/proxy.py",
         "BUFFER_SIZE = 16 * 1024",
         "BUFFER_SIZE = 8 * 1024",
         (PROXY,),
     ),
     Mutant(
         "proxy: coalesce joins up to two reads, not three",
-        "harness/proxy.py",
+        "harness/engine/proxy.py",
         "COALESCE_READS = 3",
         "COALESCE_READS = 2",
         (PROXY,),
     ),
     Mutant(
         "proxy: coalesce joins up to four reads, not three",
-        "harness/proxy.py",
+        "harness/engine/proxy.py",
         "COALESCE_READS = 3",
         "COALESCE_READS = 4",
         (PROXY,),
     ),
     Mutant(
         "proxy: split sends a long write's rest in 511-byte pieces, not 509",
-        "harness/proxy.py",
+        "harness/engine/proxy.py",
         "SPLIT_PIECE = 509",
         "SPLIT_PIECE = 511",
         (SPLIT, PROXY),
@@ -188,7 +188,7 @@ MUTANTS: tuple[Mutant, ...] = (
     # Processes.
     Mutant(
         "processes.end: no SIGKILL after the bound (a child ignoring SIGTERM lives on)",
-        "harness/processes.py",
+        "harness/hosts/processes.py",
         "    except subprocess.TimeoutExpired:\n"
         "        _signal_group(process.pid, signal.SIGKILL)\n"
         "        await asyncio.to_thread(process.wait, STOP_BOUND_S)\n",
@@ -197,7 +197,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "processes.Lifecycle: a failed start leaves what it started running",
-        "harness/processes.py",
+        "harness/hosts/processes.py",
         "        except BaseException:\n            await self.stop()\n            raise\n",
         "        except BaseException:\n            raise\n",
         (PROCESSES,),
@@ -212,14 +212,14 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "differential: a client's failure is swallowed, so it yields [] silently",
-        "harness/differential.py",
+        "harness/engine/differential.py",
         "error = str(exc)",
         'error = ""',
         (DIFFERENTIAL,),
     ),
     Mutant(
         "differential: a client library's exception is swallowed, so it yields [] silently",
-        "harness/differential.py",
+        "harness/engine/differential.py",
         'error = f"{type(exc).__name__}: {exc}"',
         'error = ""',
         (DIFFERENTIAL,),
@@ -227,49 +227,49 @@ MUTANTS: tuple[Mutant, ...] = (
     # Results and figures.
     Mutant(
         "results.cell_record: tokens_surfaced dropped",
-        "harness/results.py",
+        "harness/outputs/results.py",
         '        "tokens_surfaced": len(facts.surfaced_at),\n',
         "",
         (RESULTS,),
     ),
     Mutant(
         "results.cell_record: emitted_ms in seconds",
-        "harness/results.py",
+        "harness/outputs/results.py",
         "[_ms((t - facts.started_at) * 1000) for t in facts.emitted_at]",
         "[_ms(t - facts.started_at) for t in facts.emitted_at]",
         (RESULTS,),
     ),
     Mutant(
         "results.index: cells placed off the run's timeline (no started_ms)",
-        "harness/results.py",
+        "harness/outputs/results.py",
         '"cells": [cell_record(r, run_began) for r in results]',
         '"cells": [cell_record(r) for r in results]',
         (RESULTS,),
     ),
     Mutant(
         "results.progress_line: milliseconds shown as seconds",
-        "harness/results.py",
+        "harness/outputs/results.py",
         "{result.duration_ms / 1000:.2f} s",
         "{result.duration_ms:.2f} s",
         (RESULTS,),
     ),
     Mutant(
         "bench: cells/s over bench's wall time, start-up included, not the run's own",
-        "harness/bench.py",
+        "tools/bench.py",
         "return self.cells / self.inside_s if self.inside_s else None",
         "return self.cells / self.wall_s if self.inside_s else None",
         (BENCH,),
     ),
     Mutant(
         "bench: CPU ms/cell total in seconds",
-        "harness/bench.py",
+        "tools/bench.py",
         '("CPU ms/cell total", 1000 * sum(per_cell.values()))',
         '("CPU ms/cell total", sum(per_cell.values()))',
         (BENCH,),
     ),
     Mutant(
         "bench: PASS figures over every cell, not only PASS cells",
-        "harness/bench.py",
+        "tools/bench.py",
         'passing = [c for c in cells if c["verdict"] == "PASS"]',
         "passing = list(cells)",
         (BENCH,),
@@ -321,15 +321,12 @@ def scratch_copy(root: Path, files: Sequence[str]) -> Iterator[Scratch]:
                 shutil.copy2(source, repo / name)
         if (root / NODE_MODULES).is_dir():
             (repo / NODE_MODULES).symlink_to(root / NODE_MODULES, target_is_directory=True)
-        # The installed layout over the copy: streamcompat.harness is the copy's harness/.
-        site = folder / "site"
-        package = site / PACKAGE
-        package.mkdir(parents=True)
-        for name in ("__init__.py", "py.typed"):
-            (package / name).symlink_to(repo / PACKAGE / name)
+        # The installed layout inside the copy: streamcompat.harness is the copy's harness/.
+        # In the copy's own streamcompat/, as pytest puts the copy's root first on sys.path.
+        package = repo / PACKAGE
         for name in SUBPACKAGES:
             (package / name).symlink_to(repo / name, target_is_directory=True)
-        paths = [str(site), *filter(None, [os.environ.get("PYTHONPATH")])]
+        paths = [str(repo), *filter(None, [os.environ.get("PYTHONPATH")])]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
         yield Scratch(folder, repo, env)
 

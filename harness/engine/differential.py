@@ -1,0 +1,169 @@
+"""The differential report: what each SSE-parsing client makes of the spec corpus.
+
+Every case of ``harness.sse_corpus`` is served verbatim by the variant server
+(``/_sc/replay/<case>``; on the ``split`` network also one HTTP chunk per byte), to
+every client that parses SSE:
+event clients report their events; line clients are read the way their users
+parse SSE by hand, a line at a time, by the spec's rules. Any difference from what
+the spec says must come out is a deviation of that client library (or of the way
+lines reach it), listed with the events it produced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from streamcompat.harness.engine.runner import network_origin
+from streamcompat.harness.engine.server import ServerProcess
+from streamcompat.harness.hosts.browser import Browser
+from streamcompat.harness.hosts.node_host import NodeHost
+from streamcompat.harness.kernel.model import Client, ClientFailed, NeverStops, Request, Resources
+from streamcompat.harness.spec.sse_corpus import CASES, Case
+from streamcompat.harness.spec.sse_oracle import parse
+
+#: The drivers stop at an end event; no corpus case must trigger that.
+NO_END_EVENT = "streamcompat-no-end"
+CASE_DEADLINE_S = 10.0
+
+
+@dataclass
+class Recorder(NeverStops):
+    """A Reporter that keeps what a client surfaced, nothing more."""
+
+    payloads: list[str] = field(default_factory=list)
+
+    def requesting(self, at: float | None = None) -> None:
+        pass
+
+    def opened(self, status: int, content_type: str, at: float | None = None) -> None:
+        pass
+
+    def surfaced(self, payload: str, at: float | None = None) -> None:
+        self.payloads.append(payload)
+
+    def ended(self, note: str = "", at: float | None = None, replays: bool = False) -> None:
+        pass
+
+    def barrier_via(self, barrier: Any) -> None:
+        pass  # reports arrive in order; nothing to wait for
+
+
+@dataclass(frozen=True)
+class Outcome:
+    case: str
+    client: str
+    network: str
+    expected: list[str]
+    got: list[str]
+    error: str = ""
+
+    @property
+    def deviates(self) -> bool:
+        return bool(self.error) or self.got != self.expected
+
+
+def expected_data(case: Case) -> list[str]:
+    """The data of the ``message`` events the spec says come out (what clients show)."""
+    return [e.data for e in case.events if e.type == "message"]
+
+
+def events_of(client: Client, payloads: list[str]) -> list[str]:
+    if client.kind == "line":  # the user's loop: spec rules applied to each line it yields
+        wire = "".join(line + "\n" for line in payloads).encode()
+        return [e.data for e in parse(wire) if e.type == "message"]
+    return payloads
+
+
+def sse_clients(clients: Sequence[Client]) -> list[Client]:
+    """Clients that parse SSE (events), or that users parse SSE with (lines)."""
+    return [c for c in clients if c.kind in ("event", "line") and c.codecs is None]
+
+
+async def run_corpus(
+    clients: Sequence[Client], networks: Sequence[str], jobs: int = 4
+) -> list[Outcome]:
+    outcomes: list[Outcome] = []
+    slots = asyncio.Semaphore(jobs)
+    async with contextlib.AsyncExitStack() as stack:
+        server = await stack.enter_async_context(ServerProcess(["builtin"]))
+        browser = await stack.enter_async_context(Browser())
+        node = await stack.enter_async_context(NodeHost())
+        resources = Resources(browser_context=browser.hub, node_host=node.hub)
+        # Start the hosts before the cases: their start-up is no case's deadline.
+        if any(c.group == "browser" for c in clients):
+            with contextlib.suppress(ClientFailed):  # each browser case reports it
+                await browser.hub()
+        if any(c.group == "node" for c in clients):
+            with contextlib.suppress(ClientFailed):
+                await node.hub()
+
+        async def one(case: Case, client: Client, network: str, origin: str) -> None:
+            recorder = Recorder()
+            request = Request(
+                cell_id=f"{case.name}-{client.name}-{network}-{time.monotonic_ns()}",
+                url=f"{origin}/_sc/replay/{case.name}"
+                + ("?split=true" if network == "split" else ""),
+                method="GET",
+                body={},
+                read_timeout=CASE_DEADLINE_S,
+                end_event=NO_END_EVENT,
+            )
+            error = ""
+            async with slots:
+                try:
+                    await asyncio.wait_for(
+                        client.drive(request, recorder, resources), CASE_DEADLINE_S
+                    )
+                except asyncio.TimeoutError:
+                    error = f"no end within {CASE_DEADLINE_S:.0f} s"
+                except ClientFailed as exc:
+                    error = str(exc)
+                except Exception as exc:  # a library raising on a case is a finding
+                    error = f"{type(exc).__name__}: {exc}"
+            got = events_of(client, recorder.payloads)
+            outcomes.append(
+                Outcome(case.name, client.name, network, expected_data(case), got, error)
+            )
+
+        for network in networks:
+            origin = await stack.enter_async_context(network_origin(network, server))
+            await asyncio.gather(
+                *(one(case, c, network, origin) for case in CASES for c in clients)
+            )
+    order = {(c.name, n): i for i, (c, n) in enumerate((c, n) for n in networks for c in clients)}
+    names = [case.name for case in CASES]
+    return sorted(outcomes, key=lambda o: (names.index(o.case), order[(o.client, o.network)]))
+
+
+def table(outcomes: Sequence[Outcome]) -> str:
+    """Markdown: one row per case some client deviates on, ✅/❌ per client × network."""
+    columns = list(dict.fromkeys((o.client, o.network) for o in outcomes))
+    by = {(o.case, o.client, o.network): o for o in outcomes}
+    deviating = list(dict.fromkeys(o.case for o in outcomes if o.deviates))
+    head = "| case | " + " | ".join(f"{c} ({n})" for c, n in columns) + " |"
+    lines = [head, "|" + "---|" * (len(columns) + 1)]
+    for case in deviating:
+        marks = ["❌" if by[(case, c, n)].deviates else "✅" for c, n in columns]
+        lines.append(f"| {case} | " + " | ".join(marks) + " |")
+    lines.append("")
+    lines.append("Deviations, with the events each produced (`data` of message events):")
+    lines.append("")
+    for o in outcomes:
+        if o.deviates:
+            got = f"raised {o.error!r}" if o.error else f"got {o.got!r}"
+            lines.append(f"- `{o.case}` × {o.client} ({o.network}): expected {o.expected!r}, {got}")
+    return "\n".join(lines) + "\n"
+
+
+def as_json(outcomes: Sequence[Outcome]) -> dict[str, Any]:
+    why = {case.name: case.why for case in CASES}
+    return {
+        "schema": 1,
+        "cases": len(CASES),
+        "outcomes": [dict(asdict(o), deviates=o.deviates, why=why[o.case]) for o in outcomes],
+    }

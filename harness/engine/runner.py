@@ -1,0 +1,684 @@
+"""The runner: iterate the cells, play each in lockstep, record a result per cell.
+
+The matrix is data (variants, clients, networks); this module only iterates and records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+import os
+import secrets
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field, replace
+from functools import partial
+from typing import Any, Protocol
+
+from streamcompat.harness.engine.app import App, AppProcess
+from streamcompat.harness.engine.lockstep import Idle, Lockstep
+from streamcompat.harness.engine.server import ServerError, ServerLife, ServerProcess
+from streamcompat.harness.hosts.browser import Browser
+from streamcompat.harness.hosts.node_host import NodeHost
+from streamcompat.harness.hosts.processes import (
+    STOP_BOUND_S,
+    Together,
+    end,
+    loopback_listener,
+    spawn,
+)
+from streamcompat.harness.kernel.codecs import Display
+from streamcompat.harness.kernel.model import (
+    Cell,
+    Client,
+    ClientFailed,
+    Facts,
+    Request,
+    Resources,
+    Result,
+    Variant,
+    Wire,
+    Write,
+)
+from streamcompat.harness.kernel.scenarios import SCENARIOS, Scenario
+from streamcompat.harness.kernel.tokens import DEFAULT_TOKENS
+from streamcompat.harness.kernel.verdicts import judge, measure, unpaced
+
+#: A cell whose evidence contradicts its stall is played again, at most this often.
+MAX_REPLAYS = 2
+#: How long a cancelled client driver may take to clean up (close its sockets, end curl).
+DRIVER_EXIT_BOUND_S = 5.0
+
+
+def default_jobs() -> int:
+    """Cells working at once: one per CPU this process may use, and one more to fill the
+    gaps while round trips are in flight. More only queue each round trip behind others'
+    (2 cores: 3 jobs gave 26 cells/s and a 117 ms PASS median, 4 jobs 22 cells/s and
+    208 ms). Cells waiting out a hold window do not count (see ``Slots``), and verdicts do
+    not depend on it (causal stalls)."""
+    return usable_cpus() + 1
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (a container's or taskset's limit, not the host's)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
+#: Verdicts of cells that wait out a hold window: scheduled first when a baseline says so.
+WAITING_VERDICTS = frozenset({"BUFFERED", "SILENT", "TIMEOUT"})
+#: Verdicts of the quickest cells (every token at once, or the client's own end): last.
+QUICK_VERDICTS = frozenset({"PASS", "STOPPED", "TOLD"})
+
+
+def schedule(cells: Sequence[Cell], expected: Mapping[str, str] | None) -> list[Cell]:
+    """The order cells start in, from what a baseline expects of them (only the order:
+    verdicts do not depend on it). Cells that will wait out a hold window go first, so
+    that their waits overlap other cells' work; the quickest go last, so that the run
+    ends soon after its last cell starts (a cell that waits a second, started last, was
+    the run's last second). Otherwise in matrix order; without a baseline, unchanged."""
+    expected = expected or {}
+
+    def when(cell: Cell) -> int:
+        verdict = expected.get(cell.key)
+        if verdict in WAITING_VERDICTS:
+            return 0
+        return 2 if verdict in QUICK_VERDICTS else 1
+
+    return sorted(cells, key=when)
+
+
+#: Cells in flight, waiting ones included, per working slot (pages, sockets, threads for
+#: blocking clients stay bounded). A waiting cell costs a socket and no CPU: 4 per slot
+#: left the cores idle while the first hold windows ran out.
+IN_FLIGHT_PER_JOB = 8
+
+
+class Turns:
+    """A semaphore that serves its waiters in order of their place in the schedule
+    (lowest first), not of arrival: a cell that queues late, or takes its slot back after
+    a hold window, keeps its turn."""
+
+    def __init__(self, size: int) -> None:
+        self.free = max(1, size)
+        self._waiting: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._arrivals = itertools.count()
+
+    def locked(self) -> bool:
+        return self.free == 0
+
+    async def acquire(self, place: float = 0.0) -> None:
+        if self.free > 0 and not self._waiting:
+            self.free -= 1
+            return
+        turn = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiting, (place, next(self._arrivals), turn))
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                self.release()  # given the turn, but cancelled before taking it: pass it on
+            raise
+
+    def release(self) -> None:
+        while self._waiting:
+            _, _, turn = heapq.heappop(self._waiting)
+            if not turn.done():  # a waiter cancelled meanwhile left its future behind
+                turn.set_result(None)
+                return
+        self.free += 1
+
+    @contextlib.asynccontextmanager
+    async def held(self, place: float = 0.0) -> AsyncIterator[None]:
+        await self.acquire(place)
+        try:
+            yield
+        finally:
+            self.release()
+
+
+class Slots:
+    """Admits ``jobs`` working cells at once, in schedule order; a cell lends its slot out
+    while it only waits out a hold window, so that a buffering client does not idle a core.
+
+    Cells expected to wait (``waits``) take at most half the places in flight: queued
+    first, they would otherwise take every place, and with a few cells that wait
+    unexpectedly (a parser that drops an event), leave the cores idle for their hold
+    windows (seen: 4 s of a 22 s run)."""
+
+    def __init__(self, jobs: int) -> None:
+        self.working = Turns(jobs)
+        self.most_in_flight = max(1, jobs) * IN_FLIGHT_PER_JOB
+        self.in_flight = Turns(self.most_in_flight)
+        self.waiting = Turns(self.most_in_flight // 2)
+
+    @contextlib.asynccontextmanager
+    async def cell(
+        self, connections: Turns | None = None, place: float = 0.0, waits: bool = False
+    ) -> AsyncIterator[Callable[[], AbstractAsyncContextManager[None]]]:
+        """Hold a slot for one cell; yields ``idle``, to enter while the cell only waits.
+
+        ``place`` is the cell's place in the schedule: lower goes first. ``connections``
+        bounds the cells of one client runtime on one origin. It is taken before the
+        working slot: a cell that holds a working slot never waits for a connection held
+        by a cell that lent its slot out (that would deadlock). ``waits``: a baseline
+        expects the cell to wait out a hold window.
+        """
+        holding = False
+
+        @contextlib.asynccontextmanager
+        async def idle() -> AsyncIterator[None]:
+            nonlocal holding
+            self.working.release()
+            holding = False
+            yield  # a cell cancelled or failing meanwhile leaves without its slot
+            await self.working.acquire(place)
+            holding = True
+
+        async with (
+            self.waiting.held(place) if waits else contextlib.nullcontext(),
+            self.in_flight.held(place),
+            connections.held(place) if connections else contextlib.nullcontext(),
+        ):
+            await self.working.acquire(place)
+            holding = True
+            try:
+                yield idle
+            finally:
+                if holding:  # not if cancelled while taking its slot back
+                    self.working.release()
+
+
+def client_threads(cells: int) -> None:
+    """Threads enough for ``cells`` blocking clients at once, for this event loop's
+    ``asyncio.to_thread``. A blocking client (requests) holds a thread for as long as its
+    cell is in flight; with the default pool (CPUs + 4 threads) cells would wait for one
+    while their clock runs, and a loaded run turn waiting cells into TIMEOUTs."""
+    workers = cells + 4  # and a few for the harness's own waits (reaping children)
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(workers, thread_name_prefix="streamcompat")
+    )
+
+
+@dataclass(frozen=True)
+class Settings:
+    hold_window: float = 1.0  # how long token k may take to surface before it counts as held
+    connect_window: float = 10.0  # how long the request may take to reach the server
+    #: How long a response head may take once the request reached the server (and the
+    #: model thought); a server that sends none by then ends the cell (TIMEOUT) long
+    #: before its deadline.
+    head_window: float = 5.0
+    deadline: float = 30.0  # every cell has a verdict by then, whatever happens
+    #: The model thinks this long before its first token; clients keep their libraries'
+    #: default timeouts meanwhile (``Request.library_timeouts``).
+    think: float = 0.0
+    jobs: int = field(default_factory=default_jobs)  # cells working at once
+    tokens: tuple[str, ...] = DEFAULT_TOKENS
+
+    @property
+    def head_wait(self) -> float:
+        """How long a response head may take once the request reached the server: the
+        head window, counted from the end of the model's think (a server may send its
+        head only with the first token, as GZipMiddleware does)."""
+        return self.head_window + self.think
+
+
+@dataclass(frozen=True)
+class Stage:
+    """Where a cell plays: the variant server, the client hosts, the settings, and how the
+    cell lends its working slot out while it only waits (``Slots``)."""
+
+    server: ServerProcess
+    resources: Resources
+    settings: Settings
+    idle: Idle = contextlib.nullcontext
+    app: AppProcess | None = None  # app mode: cells go to the app, which calls the server
+
+
+@dataclass(frozen=True)
+class Matrix:
+    variants: Sequence[Variant]
+    clients: Sequence[Client]
+    networks: Sequence[str] = ("direct",)
+    scenarios: Sequence[str] = ("stream",)
+    #: The networks of the scenarios other than ``stream`` (None: ``networks``).
+    scenario_networks: Sequence[str] | None = None
+
+    def cells(self) -> list[Cell]:
+        def networks(scenario: str) -> Sequence[str]:
+            if scenario == "stream" or self.scenario_networks is None:
+                return self.networks
+            return [n for n in self.networks if n in self.scenario_networks]
+
+        return [
+            Cell(v.name, c.name, n, s)
+            for s in self.scenarios
+            for n in networks(s)
+            for v in self.variants
+            for c in self.clients
+        ]
+
+
+async def run_matrix(
+    matrix: Matrix,
+    variant_specs: Sequence[str],
+    settings: Settings,
+    on_result: Callable[[Result, int, int], None] = lambda r, i, n: None,
+    expected: Mapping[str, str] | None = None,
+    app: App | None = None,
+    server: ServerProcess | None = None,
+) -> tuple[list[Result], dict[str, str]]:
+    """Run every cell against one variant server and one browser; return results and metadata.
+
+    ``server``: the variant server of ``variant_specs`` and ``settings.tokens``, begun by
+    the caller ahead of the run (``ServerProcess.begin``); ended with the run either way.
+
+    Up to ``settings.jobs`` cells work at once (see ``Slots``), in the order ``schedule``
+    makes of what ``expected`` (a baseline) says of them.
+
+    A variant server that dies is restarted on the same port (``ServerProcess``); the
+    cells running on it at that moment are ERROR, naming its death. If it cannot be
+    restarted, the run ends at once with ServerError.
+
+    With ``app`` (app mode), the matrix's one variant is ``app.variant()``: cells go to
+    the app's endpoint, and the variant server is the fake upstream the app calls. An app
+    that exits while cells run is started again (``AppProcess``); one that will not
+    start, or keeps dying, ends the run with AppError.
+    """
+    variants = {v.name: v for v in matrix.variants}
+    clients = {c.name: c for c in matrix.clients}
+    cells = matrix.cells()
+    waits = {k for k, verdict in (expected or {}).items() if verdict in WAITING_VERDICTS}
+    order = schedule(cells, expected)
+    results: dict[Cell, Result] = {}
+    slots = Slots(settings.jobs)
+    client_threads(slots.most_in_flight)
+    pools: dict[tuple[str, str], Turns] = {}
+
+    def connections(client: Client, network: str) -> Turns | None:
+        if client.connections_per_origin is None:
+            return None
+        # One short of the limit: a page's own keep-alive connection may hold one.
+        size = max(1, client.connections_per_origin - 1)
+        return pools.setdefault((client.group, network), Turns(size))
+
+    async with contextlib.AsyncExitStack() as stack:
+        # The processes of the run, ended all at once after the tasks are cancelled.
+        ends = await stack.enter_async_context(Together())
+        server = server or ServerProcess(variant_specs, settings.tokens)
+        ends.callback(server.stop)
+        # An app serves no blank page of ours: the browser makes it up (see Browser).
+        browser = await ends.enter(Browser(blank_page=app is not None))
+        node = await ends.enter(NodeHost())
+        resources = Resources(browser_context=browser.hub, node_host=node.hub)
+        # Chromium launches while the server imports its app: both take seconds.
+        wants_browser = any(c.group == "browser" for c in matrix.clients)
+        launch = asyncio.ensure_future(_launch(browser) if wants_browser else asyncio.sleep(0))
+        stack.callback(launch.cancel)
+        await server.start()
+        running = None
+        if app is not None:
+            running = await ends.enter(AppProcess(app, server.origin))
+        target: Listening = running or server
+        origins = {n: await ends.enter(network_origin(n, target)) for n in matrix.networks}
+        # Browser cells start once Chromium is up with a page per network, so that no
+        # cell's timings include them; the other cells start at once.
+        browser_ready = asyncio.ensure_future(
+            _warm(browser, origins.values()) if wants_browser else asyncio.sleep(0)
+        )
+        stack.callback(browser_ready.cancel)
+        stage = Stage(server, resources, settings, app=running)
+
+        async def one(place: int, cell: Cell) -> None:
+            client = clients[cell.client]
+            if client.group == "browser":
+                await asyncio.shield(browser_ready)
+            pool = connections(client, cell.network)
+            async with slots.cell(pool, place, waits=cell.key in waits) as idle:
+                result = await run_cell(
+                    cell, variants[cell.variant], client,
+                    origins[cell.network], replace(stage, idle=idle),
+                )  # fmt: skip
+            results[cell] = result
+            on_result(result, len(results), len(cells))
+
+        tasks = [asyncio.ensure_future(one(place, cell)) for place, cell in enumerate(order)]
+
+        async def every_cell() -> None:
+            await asyncio.gather(*tasks)
+            # A restart still under way when the last cell ended must succeed too: the
+            # same cells give the same exit code, however they were scheduled.
+            await server.running()
+            if running is not None:
+                await running.running()
+
+        cells_done = asyncio.ensure_future(every_cell())
+        broken = asyncio.ensure_future(server.broken.wait())
+        app_broken = asyncio.ensure_future(
+            running.broken.wait() if running else asyncio.Event().wait()
+        )
+        try:
+            await asyncio.wait(
+                {cells_done, broken, app_broken}, return_when=asyncio.FIRST_COMPLETED
+            )
+            if running is not None and running.broken.is_set():
+                raise ServerError(running.failure)
+            if not cells_done.done():
+                raise ServerError(server.failure)
+            cells_done.result()
+        finally:
+            for future in (cells_done, broken, app_broken, *tasks):
+                future.cancel()
+            await asyncio.gather(cells_done, broken, app_broken, *tasks, return_exceptions=True)
+        metadata = {"chromium": browser.version or "not started"}
+    return [results[c] for c in cells], metadata
+
+
+async def _launch(browser: Browser) -> None:
+    with contextlib.suppress(ClientFailed):  # each browser cell reports it
+        await browser.hub()
+
+
+async def _warm(browser: Browser, origins: Iterable[str]) -> None:
+    """Chromium up, with a page ready on each origin; a failure is each browser cell's."""
+    with contextlib.suppress(ClientFailed):
+        hub = await browser.hub()
+        await asyncio.gather(*(hub.warm(origin) for origin in origins))
+
+
+class Listening(Protocol):
+    """What clients connect to: the variant server, or an app under test."""
+
+    @property
+    def origin(self) -> str: ...
+
+    @property
+    def port(self) -> int: ...
+
+
+@contextlib.asynccontextmanager
+async def network_origin(network: str, server: Listening) -> AsyncIterator[str]:
+    """The origin clients use: the server itself, or a shaping proxy (its own process)."""
+    if network == "direct":
+        yield server.origin
+        return
+    listener = loopback_listener()
+    port = listener.getsockname()[1]
+    command = [sys.executable, "-m", "streamcompat.harness.engine.proxy", "--network", network]
+    process = spawn([*command, "--upstream-port", str(server.port)], listener=listener)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await end(process)
+
+
+def choose_method(client: Client, variant: Variant) -> str | None:
+    """POST (how LLM apps call) when both sides allow it, else GET, else None."""
+    for method in ("POST", "GET"):
+        if method in client.methods and method in variant.methods:
+            return method
+    return None
+
+
+async def run_cell(
+    cell: Cell, variant: Variant, client: Client, origin: str, stage: Stage
+) -> Result:
+    """Play the cell; replay it while its evidence contradicts a stall, within its deadline."""
+    settings = stage.settings
+    await stage.server.running()  # a restart under way is no part of the cell's time
+    if stage.app is not None:
+        await stage.app.running()  # nor is an app's
+    began = time.monotonic()
+    replayed: list[str] = []
+    while True:
+        remaining = settings.deadline - (time.monotonic() - began)
+        scenario = SCENARIOS[cell.scenario]
+        facts = await _attempt(variant, client, origin, stage, remaining, scenario)
+        why = unpaced(facts)
+        if not why or len(replayed) >= MAX_REPLAYS or facts.timed_out or facts.server_died:
+            break
+        if settings.deadline - (time.monotonic() - began) < 2 * settings.hold_window:
+            break
+        replayed.append(why)
+    facts.replayed = replayed
+    facts.started_at = began if replayed else facts.started_at
+    verdict, detail = judge(facts)
+    first, p50, p99, duration = measure(facts)
+    return Result(cell, verdict, detail, first, p50, p99, duration, facts)
+
+
+async def _attempt(
+    variant: Variant,
+    client: Client,
+    origin: str,
+    stage: Stage,
+    deadline: float,
+    scenario: Scenario = SCENARIOS["stream"],
+) -> Facts:
+    settings = stage.settings
+    stream = secrets.token_hex(8)
+    display = Display(variant.codec, client.kind)
+    lock = Lockstep(list(settings.tokens), display, stage.idle, scenario.abort_after)
+    facts = lock.facts
+    facts.fail_after = scenario.fail_after
+    facts.started_at = time.monotonic()
+    facts.deadline = settings.deadline
+    facts.think = settings.think
+    method = choose_method(client, variant)
+    if client.codecs is not None and variant.codec not in client.codecs:
+        facts.unsupported = (
+            f"{client.name} only reads {', '.join(sorted(client.codecs))} streams; "
+            f"{variant.name} is {variant.codec}"
+        )
+    elif method is None:
+        facts.unsupported = (
+            f"{client.name} can only {'/'.join(sorted(client.methods))}; "
+            f"{variant.name} answers {'/'.join(sorted(variant.methods))}"
+        )
+    else:
+        if stage.app is not None:
+            url, body = stage.app.app.request(origin, stream)
+        else:
+            url = f"{origin}/v/{variant.name}"
+            url = f"{url}?stream={stream}" if method == "GET" else url
+            body = {"stream": stream, "prompt": "Say something that breaks clients."}
+        request = Request(
+            cell_id=stream,
+            url=url,
+            method="POST" if method == "POST" else "GET",
+            body=body,
+            read_timeout=settings.deadline,
+            event=variant.event,
+            end_event=variant.end_event,
+            end_data=variant.end_data,
+            library_timeouts=settings.think > 0,
+        )
+        await _play(lock, client, request, stream, stage, deadline)
+    if stage.app is not None:
+        await stage.app.annotate(facts, stream)
+    facts.finished_at = facts.finished_at or time.monotonic()
+    return facts
+
+
+async def _play(
+    lock: Lockstep, client: Client, request: Request, stream: str, stage: Stage, deadline: float
+) -> None:
+    """Drive the client and pace the server until the cell ends: the client finishes or
+    fails, no response head comes within the head window, the deadline passes, or the
+    server the cell runs on dies."""
+    facts, settings = lock.facts, stage.settings
+    life = await stage.server.running()
+    life.expect(stream)
+    task = asyncio.ensure_future(client.drive(request, lock, stage.resources))
+    task.add_done_callback(lambda _: lock.client_finished())
+
+    async def play() -> None:
+        # The hold window for token 1, and the head window, start when the request
+        # reaches the server.
+        started = asyncio.ensure_future(life.started(stream, settings.connect_window))
+        try:
+            await asyncio.wait({started, task}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            _drop(started)
+        if started.done() and not started.cancelled() and started.result():
+            facts.arrived_at = time.monotonic()
+            if not await _paced(lock, life, stream, stage):
+                facts.no_head_within = settings.head_wait
+                return
+        elif not task.done():
+            facts.no_head_within = settings.connect_window
+            return
+        await asyncio.shield(task)
+
+    playing = asyncio.ensure_future(play())
+    died = asyncio.ensure_future(life.dead.wait())
+    try:
+        first = asyncio.FIRST_COMPLETED
+        await asyncio.wait({playing, died}, timeout=max(0.0, deadline), return_when=first)
+        if playing.done():
+            playing.result()
+        elif not died.done():
+            facts.timed_out = True
+    except ClientFailed as exc:
+        facts.failure = str(exc)
+    except ServerError:
+        pass  # its control channel closed: the server went, and _record says how
+    except Exception as exc:  # a client library raising is a verdict, not a crash
+        facts.failure = f"{type(exc).__name__}: {exc}" if str(exc).strip() else type(exc).__name__
+    finally:
+        facts.finished_at = time.monotonic()
+        lock.close()
+        for future in (playing, died, task):
+            future.cancel()
+        # Bounded: a driver must not keep the run. Whatever the driver still raises is
+        # not news: the cell's facts are recorded.
+        await asyncio.wait({playing, task}, timeout=DRIVER_EXIT_BOUND_S)
+        _drop(playing, died, task)
+        await _record(life, stream, facts, settings.hold_window)
+
+
+async def _paced(lock: Lockstep, life: ServerLife, stream: str, stage: Stage) -> bool:
+    """Pace the stream while watching for its response head; False if none came within
+    the head window (the server sent none and the client reported none)."""
+    settings = stage.settings
+    # App mode: the server's head is the upstream's, sent to the app; only the client
+    # can tell that the app answered.
+    sent = life.head(stream) if stage.app is None else asyncio.Event()
+    heard = asyncio.ensure_future(_head_within(lock, sent, settings.head_wait))
+    release = partial(life.release, stream)
+    if lock.facts.fail_after is not None:  # the error scenarios: the token after it fails
+        release = partial(life.release, stream, fail_at=lock.facts.fail_after + 1)
+    pacing = asyncio.ensure_future(lock.pace(release, settings.hold_window, settings.think))
+    try:
+        await asyncio.wait({heard, pacing}, return_when=asyncio.FIRST_COMPLETED)
+        if not heard.done():
+            pacing.result()  # pacing ended first: raise what it raised, if anything
+            async with stage.idle():  # only waiting now: lend the working slot out
+                if not await heard:
+                    raise _NoHead  # leaves without taking the slot back: the cell is over
+        if not heard.result():
+            return False
+        await pacing
+        return True
+    except _NoHead:
+        return False
+    finally:
+        # Waited for: pacing lends the working slot out and takes it back, and must be
+        # done with it before the cell gives its slot up.
+        for future in (heard, pacing):
+            future.cancel()
+        await asyncio.wait({heard, pacing}, timeout=DRIVER_EXIT_BOUND_S)
+        _drop(heard, pacing)
+
+
+class _NoHead(Exception):
+    """No response head came: the cell ends without waiting for its working slot."""
+
+
+async def _head_within(lock: Lockstep, sent: asyncio.Event, window: float) -> bool:
+    """True once a response head came: the server sent one, or the client reported one."""
+    client_heard = asyncio.ensure_future(lock.head_within(window))
+    server_sent = asyncio.ensure_future(sent.wait())
+    try:
+        await asyncio.wait({client_heard, server_sent}, return_when=asyncio.FIRST_COMPLETED)
+        return sent.is_set() or client_heard.result()
+    finally:
+        _drop(client_heard, server_sent)
+
+
+async def _record(life: ServerLife, stream: str, facts: Facts, settle: float = 0.0) -> None:
+    """The server's side of the cell (emission times, errors), or how the server died.
+
+    A client that left (the abort scenario) gets no more tokens from the harness: the
+    record is taken once the server's model run is over, waited for (``settle`` seconds
+    while the response waits, and as long again while the model runs as the response
+    asks, see ``ServerLife.take``).
+    """
+    record: dict[str, Any] | None = None
+    left = bool(facts.aborted_at) and not facts.timed_out
+    if not life.closed.is_set():
+        with contextlib.suppress(Exception):
+            if left:
+                record = await life.take(stream, settle=settle)
+            else:
+                life.release(stream, len(facts.tokens) + 1)  # let the server side finish
+                record = await life.take(stream)
+    if record is None and life.closed.is_set():  # it went while the cell ran
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(life.dead.wait(), 2 * STOP_BOUND_S)  # reap() is bounded
+        facts.server_died = life.death or f"its control channel closed{life.lost}"
+        return
+    if record is None:
+        return
+    facts.emitted_at = [float(t) for t in record["emitted_at"]]
+    facts.ended_at = float(record.get("ended_at") or 0.0)
+    facts.requests = int(record.get("requests") or 0)
+    facts.wire = _wire(record.get("wire"))
+    facts.generated = int(record.get("generated") or 0)
+    facts.cancelled_at = float(record.get("cancelled_at") or 0.0)
+    facts.let_run = bool(record.get("left"))
+    if left and not record.get("finished"):
+        facts.running_after = 2 * settle
+    if record.get("error"):
+        facts.server_note = str(record["error"])
+    elif record.get("started") and not record.get("consumed"):
+        facts.server_note = "the response never read the token stream (not streaming)"
+
+
+def _wire(record: dict[str, Any] | None) -> Wire | None:
+    """The server's ``Wire`` record (``servers.control``): bytes travel as latin-1 text."""
+    if not record or not record.get("status"):
+        return None  # no response head went out: nothing was sent
+
+    def write(kept: list[Any]) -> Write:
+        at, data, *rest = kept
+        left_out, tail = rest if rest else (0, "")
+        return Write(float(at), data.encode("latin-1"), int(left_out), tail.encode("latin-1"))
+
+    return Wire(
+        status=int(record["status"]),
+        headers=tuple((str(k), str(v)) for k, v in record.get("headers") or ()),
+        writes=tuple(write(w) for w in record.get("writes") or ()),
+        sent_bytes=int(record.get("sent_bytes") or 0),
+        sent_writes=int(record.get("sent_writes") or 0),
+        ended_at=float(record.get("ended_at") or 0.0),
+    )
+
+
+def _drop(*futures: asyncio.Future[Any]) -> None:
+    """Cancel what still runs; mark whatever they end with as seen (the cell's facts hold
+    what matters), so that asyncio never prints an exception nobody retrieved."""
+    for future in futures:
+        future.cancel()
+        future.add_done_callback(_seen)
+
+
+def _seen(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()

@@ -1,0 +1,459 @@
+"""Server process control: start the variant server, talk to its control channel, restart it
+when it dies, end it.
+
+The harness binds the listening socket itself (127.0.0.1, ephemeral port) and hands
+a copy of its file descriptor to uvicorn, so the port is known before the server starts
+and nothing else can take it. The harness keeps its own copy: a server that dies is
+restarted on the same socket, so origins and the proxies in front of it stay as they
+are, and requests made meanwhile wait in its backlog instead of being refused. The
+control channel is one end of a socket pair that only the harness and one server
+process hold (JSON lines, opened with the run's secret; see ``servers.control``):
+releasing a token is one small write, not an HTTP request. The channel closing is how
+a death is noticed, at once. Each server process runs in its own process group and is
+ended by PID, group first, whatever way the run ends; it also ends when the harness
+closes its end of the channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import IO, Any
+
+import aiohttp
+
+from streamcompat.harness.hosts.processes import (
+    STOP_BOUND_S,
+    Lifecycle,
+    end,
+    exited,
+    loopback_listener,
+    spawn,
+)
+
+START_BOUND_S = 30.0  # the server must answer its health check within this
+TAKE_BOUND_S = 10.0  # a stream's record must come back within this
+LINE_LIMIT = 1 << 20
+LOG_LINES = 3  # of a server's log, named in what is said about its death
+SIGNALS = {int(s) for s in signal.Signals}
+
+
+class ServerError(Exception):
+    """The variant server could not be started, or restarted, or stopped talking."""
+
+
+def describe_exit(code: int | None) -> str:
+    """``exited with code 3``, ``killed by SIGKILL``: how a process ended, as its user says it."""
+    if code is None:
+        return "still running"
+    if code < 0 and -code in SIGNALS:
+        return f"killed by {signal.Signals(-code).name}"
+    return f"exited with code {code}"
+
+
+def log_summary(text: str, lines: int = LOG_LINES, limit: int = 600) -> str:
+    """The last few lines that say something: a traceback's frames are left out (its last
+    line, the exception, stays), so that a death is told in one line, never as a traceback."""
+    kept = [
+        line.strip()
+        for line in text.splitlines()
+        if line.strip()
+        and not line.startswith((" ", "\t"))
+        and not line.startswith("Traceback (most recent call last)")
+    ]
+    return " | ".join(kept[-lines:])[-limit:]
+
+
+@dataclass
+class _Seen:
+    """What the server told of one stream so far."""
+
+    started: asyncio.Event = field(default_factory=asyncio.Event)  # its request arrived
+    head: asyncio.Event = field(default_factory=asyncio.Event)  # its response head went out
+
+
+class ServerLife:
+    """One process of the variant server, from its start to its death, and its control channel.
+
+    Cells hold on to the life they started on: what they release and take goes to that
+    process, and if it dies, ``dead`` is set and ``death`` says how (exit code or signal,
+    the end of its log).
+    """
+
+    def __init__(
+        self, number: int, process: subprocess.Popen[bytes], log: IO[bytes], channel: socket.socket
+    ) -> None:
+        self.number = number  # 1 for the first process of a run, 2 for its first restart, ...
+        self.process = process
+        self.log = log
+        self._channel: socket.socket | None = channel  # the control socket, until connected
+        self.control: asyncio.StreamWriter | None = None
+        self.lost = ""  # why the control channel closed, once it has
+        self.closed = asyncio.Event()  # the control channel closed: the server is gone or going
+        self.dead = asyncio.Event()  # the process ended, and ``death`` says how
+        self.death = ""
+        #: Called as the channel closes, in the same step: nobody is handed a closed life.
+        self.on_close: Callable[[], None] = lambda: None
+        self._listen: asyncio.Task[None] | None = None
+        self._seen: dict[str, _Seen] = {}
+        self._answers: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._ids = itertools.count(1)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    async def connect(self, secret: str) -> None:
+        sock, self._channel = self._channel, None
+        if sock is None:
+            raise ServerError("the variant server's control channel is closed")
+        reader, self.control = await asyncio.open_connection(sock=sock, limit=LINE_LIMIT)
+        self.send({"secret": secret})
+        self._listen = asyncio.ensure_future(self._read_control(reader))
+
+    def send(self, message: dict[str, Any]) -> None:
+        # Closed once its reader has ended: nothing written now could be answered.
+        if self.control is None or self.control.is_closing() or self.closed.is_set():
+            raise ServerError(f"the variant server's control channel is closed{self.lost}")
+        self.control.write(json.dumps(message).encode() + b"\n")
+
+    async def _read_control(self, reader: asyncio.StreamReader) -> None:
+        why = ": the variant server closed it"
+        try:
+            while line := await reader.readline():
+                message = json.loads(line)
+                if "id" in message:
+                    answer = self._answers.pop(int(message["id"]), None)
+                    if answer is not None and not answer.done():
+                        answer.set_result(message)
+                elif message.get("ev") in ("started", "head"):
+                    # Only streams a cell expects: a stray request (an EventSource
+                    # reconnecting after its cell ended) leaves nothing behind.
+                    if (seen := self._seen.get(str(message.get("stream")))) is not None:
+                        (seen.started if message["ev"] == "started" else seen.head).set()
+                elif message.get("ev") == "refused":
+                    why = f": refused ({message.get('why')})"
+                    break
+        except (OSError, ValueError) as exc:
+            why = f": {exc!r}"
+        finally:
+            self.lost = why
+            for answer in self._answers.values():
+                if not answer.done():
+                    answer.set_exception(ServerError(f"the control channel closed{why}"))
+                    answer.exception()  # nobody may be waiting for it any more
+            self._answers.clear()
+            self.closed.set()
+            self.on_close()
+
+    def _of(self, stream: str) -> _Seen:
+        return self._seen.setdefault(stream, _Seen())
+
+    async def reap(self) -> None:
+        """Once the channel closed: wait (bounded) for the process to end, and say how it did."""
+        how = ""
+        if not await exited(self.process, STOP_BOUND_S):
+            await end(self.process)
+            how = "closed its control channel and was ended, "
+        tail = log_summary(self.read_log())
+        said = f"its log ends: {tail}" if tail else "its log is empty"
+        self.death = f"{how}{describe_exit(self.process.returncode)}; {said}"
+        self.dead.set()
+
+    def read_log(self) -> str:
+        # Read by name: the file's own offset is shared with the server writing to it.
+        with contextlib.suppress(OSError), open(self.log.name, "rb") as log:
+            return log.read().decode("utf-8", "replace")
+        return ""
+
+    async def close(self) -> None:
+        """End the process (closing its channel ends it too) and forget it."""
+        if self._channel is not None:  # never connected
+            self._channel.close()
+            self._channel = None
+        if self.control is not None:
+            self.control.close()  # the server ends when its channel closes, too
+        if self._listen is not None:
+            self._listen.cancel()
+        await end(self.process)
+        with contextlib.suppress(Exception):
+            self.log.close()
+
+    # What cells ask of their server.
+
+    def expect(self, stream: str) -> None:
+        """Note ``stream`` before its request is made, so its start is not missed."""
+        self._of(stream)
+
+    async def started(self, stream: str, timeout: float) -> bool:
+        """True once a request for ``stream`` reached the server; False after ``timeout``."""
+        try:
+            await asyncio.wait_for(self._of(stream).started.wait(), timeout)
+        except asyncio.TimeoutError:
+            return False
+        return True
+
+    def head(self, stream: str) -> asyncio.Event:
+        """Set once the server has sent the response head of ``stream``."""
+        return self._of(stream).head
+
+    def release(self, stream: str, upto: int, fail_at: int = 0) -> None:
+        """Let ``stream`` emit up to token ``upto`` (one past the last: its end); with
+        ``fail_at``, its model raises instead of producing that token (the error scenario)."""
+        message: dict[str, Any] = {"op": "release", "stream": stream, "upto": upto}
+        if fail_at:
+            message["fail_at"] = fail_at
+        self.send(message)
+
+    async def take(self, stream: str, settle: float = 0.0) -> dict[str, Any]:
+        """The stream's record (emission times, errors), which the server then forgets;
+        with ``settle`` (the abort scenario: its client has left), once its model run is
+        over, or it was not after ``settle`` seconds and then ``settle`` more while the
+        model ran as the response asked (``servers.control.Streams.settled``)."""
+        self._seen.pop(stream, None)
+        key = next(self._ids)
+        answer = asyncio.get_running_loop().create_future()
+        self._answers[key] = answer
+        try:
+            message: dict[str, Any] = {"op": "take", "stream": stream, "id": key}
+            if settle:
+                message["settle"] = settle
+            self.send(message)
+            bound = TAKE_BOUND_S + 2 * settle
+            record: dict[str, Any] = await asyncio.wait_for(answer, bound)
+        finally:
+            self._answers.pop(key, None)
+        return record
+
+
+class ServerProcess(Lifecycle):
+    """``async with ServerProcess(["builtin"]) as server:`` — a running variant server.
+
+    If a server process that was up dies, it is noticed at once (its control channel
+    closes), and a new one is started on the same listening socket; ``running()`` returns
+    the process to use, waiting for a restart under way. A restart that fails sets
+    ``broken`` (``failure`` says why): the run cannot go on.
+    """
+
+    def __init__(self, variant_specs: Sequence[str], tokens: Sequence[str] | None = None) -> None:
+        self.variant_specs = list(variant_specs)
+        self.tokens = list(tokens) if tokens is not None else None
+        self.secret = secrets.token_urlsafe(24)
+        self.port = 0
+        self.life: ServerLife | None = None
+        self.lives = 0  # server processes started: 1 + restarts
+        self.broken = asyncio.Event()  # the server died and could not be restarted
+        self.failure = ""
+        self._listener: socket.socket | None = None  # the harness's copy, for restarts
+        self._ready: asyncio.Future[ServerLife] | None = None  # the process cells should use
+        self._restart: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._session: aiohttp.ClientSession | None = None
+        self._tmp = tempfile.TemporaryDirectory(prefix="streamcompat-")
+
+    @property
+    def origin(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def process(self) -> subprocess.Popen[bytes] | None:
+        return self.life.process if self.life else None
+
+    @property
+    def pid(self) -> int | None:
+        return self.life.pid if self.life else None
+
+    def begin(self) -> None:
+        """Start the server process now, and wait for it later (``start``): its imports
+        (a second or two of CPU: fastapi, langchain) then overlap what the harness does
+        meanwhile. ``stop`` ends it, begun or started."""
+        if self._listener is None:
+            self._listener = loopback_listener()
+            self.port = self._listener.getsockname()[1]
+            self._spawn()
+
+    async def start(self) -> None:
+        self.begin()
+        life = self.life
+        assert life is not None
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=70))
+        await self._healthy(life)
+        self._ready = asyncio.get_running_loop().create_future()
+        self._serve(life)
+
+    async def running(self) -> ServerLife:
+        """The server process to use now: after a restart under way, if there is one.
+
+        Raises ServerError if the server died and could not be restarted.
+        """
+        if self._ready is None:
+            raise ServerError("the variant server was not started")
+        return await asyncio.shield(self._ready)
+
+    def _command(self) -> list[str]:
+        command = [sys.executable, "-m", "streamcompat.servers"]
+        for spec in self.variant_specs:
+            command += ["--variants", spec]
+        if self.tokens is not None:
+            path = os.path.join(self._tmp.name, "tokens.json")
+            if not os.path.exists(path):
+                with open(path, "w", encoding="utf-8") as f:
+                    json.dump(self.tokens, f)
+            command += ["--tokens-file", path]
+        return command
+
+    async def _launch(self) -> ServerLife:
+        """Start a server process on the harness's listening socket; return it once healthy."""
+        return await self._healthy(self._spawn())
+
+    def _spawn(self) -> ServerLife:
+        """Start a server process on the harness's listening socket (``life``)."""
+        assert self._listener is not None
+        number = self.lives + 1
+        env = dict(os.environ, STREAMCOMPAT_SECRET=self.secret, PYTHONUNBUFFERED="1")
+        log = open(os.path.join(self._tmp.name, f"server-{number}.log"), "w+b")  # noqa: SIM115
+        ours, theirs = socket.socketpair()
+        try:
+            command = [*self._command(), "--control-fd", str(theirs.fileno())]
+            # A copy of the listener: spawn closes what it is given, the harness keeps its own.
+            process = spawn(
+                command,
+                listener=self._listener.dup(),
+                env=env,
+                log=log,
+                pass_fds=[theirs.fileno()],
+            )
+        except BaseException:
+            ours.close()
+            log.close()
+            raise
+        finally:
+            theirs.close()  # the server holds its own copy
+        self.lives = number
+        life = self.life = ServerLife(number, process, log, ours)
+        return life
+
+    async def _healthy(self, life: ServerLife) -> ServerLife:
+        """``life``, once it has taken its control channel and answers a health check."""
+        try:
+            await life.connect(self.secret)
+            await self._wait_healthy(life)
+        except BaseException:
+            await life.close()
+            raise
+        return life
+
+    def _serve(self, life: ServerLife) -> None:
+        """Hand ``life`` to the cells waiting for it, and watch it for its death."""
+        assert self._ready is not None
+        self._ready.set_result(life)
+        life.on_close = partial(self._died, life)
+        if life.closed.is_set():  # it went before it could be watched
+            self._died(life)
+
+    def _died(self, life: ServerLife) -> None:
+        """``life``'s channel closed: from now on, cells wait for its successor."""
+        if self._stopping:
+            return
+        self._ready = asyncio.get_running_loop().create_future()
+        self._restart = asyncio.ensure_future(self._replace(life))
+
+    async def _replace(self, life: ServerLife) -> None:
+        """Say how ``life`` died, and start a new server process on the same socket."""
+        await life.reap()
+        await life.close()
+        assert self._ready is not None
+        try:
+            new = await self._launch()
+        except Exception as exc:  # whatever it is, the run cannot go on without a server
+            self.failure = (
+                f"the variant server died ({life.death}) and could not be restarted: {exc}"
+            )
+            self._ready.set_exception(ServerError(self.failure))
+            self._ready.exception()  # read by whoever asks; it need not be anyone
+            self.broken.set()
+            return
+        self._serve(new)
+
+    async def _wait_healthy(self, life: ServerLife) -> None:
+        # Connections queue in the listen backlog until uvicorn accepts, so one
+        # request simply waits for the server; polling only guards against its death.
+        deadline = time.monotonic() + START_BOUND_S
+        health = asyncio.ensure_future(self._health())
+        try:
+            while time.monotonic() < deadline:
+                done, _ = await asyncio.wait({health}, timeout=0.1)
+                if done and health.exception() is not None:
+                    # Refused: most likely the server is exiting; let it, to say why.
+                    await exited(life.process, STOP_BOUND_S)
+                if life.process.poll() is not None:
+                    raise ServerError(
+                        f"the variant server {describe_exit(life.process.returncode)}: "
+                        f"{log_summary(life.read_log()) or 'its log is empty'}"
+                    )
+                if done:
+                    if health.exception() is None and health.result() == 200:
+                        return
+                    problem = health.exception() or f"HTTP {health.result()}"
+                    raise ServerError(f"the variant server's health check failed: {problem}")
+            raise ServerError(f"the variant server did not answer within {START_BOUND_S:.0f} s")
+        finally:
+            health.cancel()
+
+    async def _health(self) -> int:
+        assert self._session is not None
+        async with self._session.get(f"{self.origin}/_sc/health") as response:
+            return response.status
+
+    def log_tail(self) -> str:
+        """The current server process's log, summarized (see ``log_summary``)."""
+        return log_summary(self.life.read_log()) if self.life else ""
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._restart is not None:
+            self._restart.cancel()
+            await asyncio.gather(self._restart, return_exceptions=True)
+            self._restart = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+        life, self.life = self.life, None
+        if life is not None:
+            await life.close()
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+        self._tmp.cleanup()
+
+    # The current process's control channel, for callers that do not follow restarts.
+
+    def _current(self) -> ServerLife:
+        if self.life is None:
+            raise ServerError("the variant server is not running")
+        return self.life
+
+    def expect(self, stream: str) -> None:
+        self._current().expect(stream)
+
+    async def started(self, stream: str, timeout: float) -> bool:
+        return await self._current().started(stream, timeout)
+
+    def release(self, stream: str, upto: int) -> None:
+        self._current().release(stream, upto)
+
+    async def take(self, stream: str) -> dict[str, Any]:
+        return await self._current().take(stream)

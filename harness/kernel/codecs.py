@@ -1,0 +1,100 @@
+"""Codecs: how the payloads a client surfaces map back to tokens.
+
+A codec decodes one payload (a line or an event's data) into the text the user would
+display. ``Display`` applies it unit by unit, the way the usual few lines of client
+code would, so that the shown text can be compared with the tokens. Byte clients show
+their chunks as they are: they know no framing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from streamcompat.harness.kernel.model import UnitKind
+
+
+class DecodeError(ValueError):
+    """A payload the user's code could not decode (their code would raise here)."""
+
+
+def _text(payload: str) -> str:
+    return payload
+
+
+def _json_field(key: str) -> Callable[[str], str]:
+    def decode(payload: str) -> str:
+        try:
+            value = json.loads(payload)[key]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise DecodeError(f"not a JSON object with {key!r}: {_clip(payload)}") from exc
+        if not isinstance(value, str):
+            raise DecodeError(f"{key!r} is not a string: {_clip(payload)}")
+        return value
+
+    return decode
+
+
+def _json_string(payload: str) -> str:
+    try:
+        value = json.loads(payload)
+    except ValueError as exc:
+        raise DecodeError(f"not JSON: {_clip(payload)}") from exc
+    if not isinstance(value, str):
+        raise DecodeError(f"not a JSON string: {_clip(payload)}")
+    return value
+
+
+def _openai(payload: str) -> str:
+    if payload.strip() == "[DONE]":  # the OpenAI stream's end sentinel, not content
+        return ""
+    try:
+        choices = json.loads(payload)["choices"]
+        # Azure's first chunk and include_usage's last one have no choices: no content.
+        choice = choices[0] if choices else {}
+    except (ValueError, KeyError, IndexError, TypeError) as exc:
+        raise DecodeError(f"not a chat.completion.chunk: {_clip(payload)}") from exc
+    content = (choice.get("delta") or {}).get("content")
+    return content if isinstance(content, str) else ""
+
+
+def codec(name: str) -> Callable[[str], str]:
+    """The decoder for a codec name: ``text``, ``json``, ``json:<key>`` or ``openai``."""
+    if name == "text":
+        return _text
+    if name == "json":
+        return _json_string
+    if name.startswith("json:") and len(name) > 5:
+        return _json_field(name[5:])
+    if name == "openai":
+        return _openai
+    raise ValueError(f"unknown codec {name!r} (known: text, json, json:<key>, openai)")
+
+
+def _clip(text: str, limit: int = 60) -> str:
+    return repr(text if len(text) <= limit else text[:limit] + "…")
+
+
+class Display:
+    """The text a user of one client kind would see, fed one surfaced unit at a time."""
+
+    def __init__(self, codec_name: str, kind: UnitKind) -> None:
+        self.decode = codec(codec_name)
+        self.structured = codec_name != "text"
+        self.kind = kind
+        self.units = 0
+
+    def feed(self, payload: str) -> str:
+        """Decode one unit and return the text it adds to the display."""
+        self.units += 1
+        if self.kind == "chunk":
+            # A byte client's user shows what arrives; chunk boundaries are the network's,
+            # so decoding each chunk would make the verdict depend on read alignment.
+            return payload
+        if self.kind == "line":
+            if self.structured:
+                # NDJSON readers skip blank lines; everything else must decode.
+                return self.decode(payload) if payload.strip() else ""
+            # A line reader removed the newline; the user prints one line per line.
+            return payload if self.units == 1 else "\n" + payload
+        return self.decode(payload)

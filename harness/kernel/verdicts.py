@@ -1,0 +1,289 @@
+"""Verdicts and measurements: pure functions of a cell's recorded facts."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+from streamcompat.harness.kernel.model import Facts, Verdict
+
+
+def judge(facts: Facts) -> tuple[Verdict, str]:
+    """The cell's verdict and one human sentence saying why."""
+    verdict, detail = _judge(facts)
+    if facts.server_note and verdict is not Verdict.PASS:
+        detail = f"{detail} — {'app' if facts.app else 'server'}: {facts.server_note}"
+    if facts.think and verdict is not Verdict.PASS:
+        detail = (
+            f"{detail} (the model thought {facts.think:g} s before its first token; the "
+            "client kept its library's default timeouts)"
+        )
+    if facts.requests > 1:  # a retry or reconnect: every request is a generation paid for
+        who = "the app called the upstream" if facts.app else "the client requested the stream"
+        detail = f"{detail} ({who} {facts.requests} times)"
+    if facts.replayed:
+        detail = f"{detail} (replayed: {'; '.join(facts.replayed)})"
+    return verdict, detail
+
+
+def later_bytes_at(facts: Facts, k: int) -> float:
+    """When the bytes after token k (1-based) were produced: token k+1, or the end after n.
+
+    The server's emission time where it reported one; else the harness's release of
+    them, which they cannot precede.
+    """
+    n = len(facts.tokens)
+    if k < n and len(facts.emitted_at) > k:
+        return facts.emitted_at[k]
+    if k == n and facts.ended_at:
+        return facts.ended_at
+    return facts.released_at[k] if len(facts.released_at) > k else math.inf
+
+
+def held_back(facts: Facts) -> bool:
+    """True if the stalled token was surfaced, by the client's own clock, only at or
+    after the moment the bytes after it were produced.
+
+    Only the token the harness stalled on was tested: it surfaced no earlier tokens late
+    (it heard of each before it released the next), and released everything after the
+    stall at once.
+    """
+    k = facts.stalled_at
+    if not k or len(facts.surfaced_at) < k:
+        return False
+    return facts.surfaced_at[k - 1] >= later_bytes_at(facts, k)
+
+
+def unpaced(facts: Facts) -> str:
+    """Why the evidence contradicts the stall, if it does: the harness gave up on token k,
+    yet the client surfaced it before the bytes after it were produced (its report came
+    late). Tokens after k were then released at once, so their delivery was not tested.
+    """
+    k = facts.stalled_at
+    if not k or len(facts.surfaced_at) < k or held_back(facts):
+        return ""
+    early = (later_bytes_at(facts, k) - facts.surfaced_at[k - 1]) * 1000
+    return (
+        f"the harness heard of token {k} only after its hold window, but the client "
+        f"surfaced it {early:.0f} ms before the next bytes were produced"
+    )
+
+
+def _judge(facts: Facts) -> tuple[Verdict, str]:
+    if facts.unsupported or facts.server_died:
+        return _stream(facts)
+    if facts.abort_after:
+        return abort(facts) or _noting(_stream(facts), _not_asked(facts))
+    if facts.fail_after is not None:
+        return failure(facts) or _noting(_before_failure(facts), _not_reached(facts))
+    return _stream(facts)
+
+
+def _noting(judged: tuple[Verdict, str], note: str) -> tuple[Verdict, str]:
+    return judged[0], f"{judged[1]} ({note})"
+
+
+def _not_asked(facts: Facts) -> str:
+    return f"abort: it never surfaced token {facts.abort_after}, so it was not asked to leave"
+
+
+def _fail_after(facts: Facts) -> int:
+    """After which token the chain failed (0: before its first)."""
+    return facts.fail_after or 0
+
+
+def _chain_failed(k: int) -> str:
+    return f"the chain failed after token {k}" if k else "the chain failed before its first token"
+
+
+def _not_reached(facts: Facts) -> str:
+    k = _fail_after(facts)
+    if facts.timed_out and len(facts.surfaced_at) >= k:
+        return f"error: {_chain_failed(k)}, and nothing ended the stream"
+    if not k:
+        return f"error: {_chain_failed(k)}, but the client had failed on the response first"
+    return f"error: {_chain_failed(k)}; the client had not shown tokens 1..{k}"
+
+
+def abort(facts: Facts) -> tuple[Verdict, str] | None:
+    """The abort scenario's verdict: did generation stop once the client had left? None
+    if the client never got as far as token k (the stream's verdict then applies)."""
+    k = facts.abort_after
+    if not facts.stop_requested_at:
+        return None
+    said = f"; it said: {facts.failure}" if facts.failure else ""
+    if not facts.aborted_at:
+        if facts.timed_out:
+            return Verdict.TIMEOUT, (
+                f"asked to leave after token {k}, the client had not left "
+                f"by the {facts.deadline:g} s deadline{said}"
+            )
+        return Verdict.ERROR, (
+            f"asked to leave after token {k}, the client did not say it had left{said}"
+        )
+    left = f"the client left after token {k}"
+    n = len(facts.tokens)
+    if facts.cancelled_at and not facts.ended_at and not facts.let_run:
+        ms = max(0.0, facts.cancelled_at - facts.aborted_at) * 1000
+        return Verdict.STOPPED, (
+            f"{left}; the server cancelled generation {ms:.0f} ms later, while its "
+            "response waited for the next token"
+        )
+    idle = f"{left}; the server did not notice while its response waited for the next token"
+    if facts.cancelled_at and not facts.ended_at:
+        more = max(0, facts.generated - (k + 1))  # token k+1 was out when it was asked
+        return Verdict.STOPPED, (
+            f"{idle}; let run, generation was cancelled after {more} more "
+            f"token{'s' * (more != 1)} (when the response next wrote)"
+        )
+    if facts.ended_at:
+        return Verdict.LEAK, f"{idle}; let run, generation went on to token {n} of {n}"
+    if facts.running_after:
+        return Verdict.LEAK, (
+            f"{left}; {facts.running_after:g} s later generation was neither cancelled nor "
+            f"ended (at token {facts.generated} of {n}): nothing cancelled it"
+        )
+    return Verdict.ERROR, f"{left}, but the server kept no record of the stream's run"
+
+
+def failure(facts: Facts) -> tuple[Verdict, str] | None:
+    """The error scenario's verdict: was the user told that the chain failed after token
+    k? A client that raised once the failure was out was told, even if it was still
+    holding some of the k tokens back. None if it got the content wrong, failed first,
+    or ended quietly without tokens 1..k (the stream's verdict then applies)."""
+    k = _fail_after(facts)
+    seen = len(facts.surfaced_at)
+    if facts.timed_out or facts.no_head_within or seen > k:
+        return None  # (more than k: the variant did not fail where the chain did)
+    failed = _chain_failed(k)
+    if facts.diverged:  # what came after token k was not a token
+        if seen < k:
+            return None
+        return Verdict.TOLD, f"{failed}; the failure reached the user as data: {facts.diverged}"
+    if facts.failure and _after_the_failure(facts):
+        held = "" if seen == k else f" (it had shown {seen} of them: it was holding text back)"
+        return Verdict.TOLD, f"{failed}{held}; the client raised: {facts.failure}"
+    if seen < k or facts.failure:
+        return None
+    if facts.replays:
+        return Verdict.TRUNCATED, (
+            f"{failed}; EventSource only fired error, as at any end of a body: it would "
+            "reconnect and run the chain again, and said nothing of a failure"
+        )
+    how = f" ({facts.end_note})" if facts.end_note else ""
+    if not k:  # FastAPI's EventSourceResponse: a 200 with an empty body that ends cleanly
+        return Verdict.TRUNCATED, (
+            f"{failed}; the client ended as if the stream were whole{how}: an empty "
+            "answer, and nothing said of a failure"
+        )
+    return Verdict.TRUNCATED, (
+        f"{failed}; the client ended as if the stream were whole{how}, showing "
+        f"{k} of {len(facts.tokens)} tokens and nothing else"
+    )
+
+
+def _after_the_failure(facts: Facts) -> bool:
+    """The client had taken the response and ended after the harness let the failure out:
+    it did not fail on something else first (EventSource refusing a content type may
+    say so only once the body is over)."""
+    k = _fail_after(facts)
+    out = len(facts.released_at) > k and facts.client_done_at >= facts.released_at[k]
+    return facts.opened and out
+
+
+def _before_failure(facts: Facts) -> tuple[Verdict, str]:
+    """The stream's verdict of a client that never showed tokens 1..k exactly. Content
+    it got wrong comes first: the cut that made it raise afterwards is the scenario's."""
+    if facts.diverged and facts.failure:
+        verdict, detail = _stream(replace(facts, failure=""))
+        return verdict, f"{detail}; then it raised: {facts.failure}"
+    return _stream(facts)
+
+
+def _stream(facts: Facts) -> tuple[Verdict, str]:
+    """The stream scenario's verdict: did every token surface, exact and as produced?"""
+    n = len(facts.tokens)
+    seen = len(facts.surfaced_at)
+    if facts.unsupported:
+        return Verdict.UNSUPPORTED, facts.unsupported
+    if facts.server_died:
+        said = f"; the client said: {facts.failure}" if facts.failure else ""
+        return Verdict.ERROR, (
+            f"the variant server died after {seen} of {n} tokens surfaced "
+            f"({facts.server_died}); the harness restarted it{said}"
+        )
+    if facts.failure:
+        return Verdict.ERROR, f"client failed after {seen} of {n} tokens: {facts.failure}"
+    if facts.no_head_within:
+        window = f"{facts.no_head_within:g} s"
+        if not facts.arrived_at and facts.app:  # the upstream is the server; the note says
+            return Verdict.TIMEOUT, f"no response head within {window}"
+        if not facts.arrived_at:
+            return Verdict.TIMEOUT, f"the request did not reach the server within {window}"
+        if facts.app:
+            return Verdict.TIMEOUT, (
+                f"no response head within {window} of the app calling the fake upstream "
+                "(the app sent none; the client was still waiting)"
+            )
+        return Verdict.TIMEOUT, (
+            f"no response head within {window} of the request reaching the server "
+            "(the server sent none; the client was still waiting)"
+        )
+    if facts.timed_out:
+        at = f"the {facts.deadline:g} s deadline" if facts.deadline else "the deadline"
+        if seen == n and not facts.diverged:
+            what = f"all {n} tokens surfaced, but the end of the stream never came"
+        else:
+            what = f"{seen} of {n} tokens surfaced and the end never came"
+        return Verdict.TIMEOUT, f"the client had not finished at {at}: {what}"
+    if not facts.shown and not facts.diverged:
+        how = f"HTTP {facts.status} {facts.content_type}".strip() if facts.opened else "no response"
+        units = f"{facts.units} empty units" if facts.units else "no unit"
+        note = f" ({facts.end_note})" if facts.end_note else ""
+        return Verdict.SILENT, f"connected ({how}) but {units} surfaced before the end{note}"
+    if facts.diverged:
+        return Verdict.CORRUPT, f"after {seen} of {n} tokens: {facts.diverged}"
+    if seen < n:
+        return (
+            Verdict.CORRUPT,
+            f"the stream ended after {seen} of {n} tokens; the rest never surfaced",
+        )
+    if facts.replays:
+        return Verdict.REPLAYS, (
+            "every token surfaced, but the stream ended without an end event: the client "
+            "fired its error event while reconnecting, and EventSource shows the tokens again"
+        )
+    if held_back(facts):
+        k = facts.stalled_at
+        late = (facts.surfaced_at[k - 1] - later_bytes_at(facts, k)) * 1000
+        after = f"token {k + 1}" if k < n else "the end of the stream"
+        return Verdict.BUFFERED, (
+            f"content exact, but token {k} of {n} was held back: the client surfaced it "
+            f"{late:.0f} ms after {after} was produced (it waited for later bytes)"
+        )
+    if why := unpaced(facts):
+        return Verdict.PASS, (
+            f"all {n} tokens surfaced, exact; {why}, so the tokens after it were not paced"
+        )
+    return Verdict.PASS, f"all {n} tokens surfaced, exact, each before the next was produced"
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Nearest-rank percentile (q in 0..100), None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def measure(facts: Facts) -> tuple[float | None, float | None, float | None, float]:
+    """Time to first token, per-token lag p50/p99 and cell duration, in milliseconds."""
+    origin = facts.requested_at or facts.started_at
+    first = (facts.surfaced_at[0] - origin) * 1000 if facts.surfaced_at else None
+    lags = [
+        (shown - emitted) * 1000
+        for shown, emitted in zip(facts.surfaced_at, facts.emitted_at, strict=False)
+    ]
+    duration = max(0.0, facts.finished_at - facts.started_at) * 1000
+    return first, percentile(lags, 50), percentile(lags, 99), duration

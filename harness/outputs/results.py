@@ -1,0 +1,150 @@
+"""Results: ``index.json`` (read by every other report) and the console matrix."""
+
+from __future__ import annotations
+
+import json
+import platform
+from collections.abc import Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from streamcompat.harness.kernel.model import Result, Verdict, Wire
+
+SCHEMA_VERSION = 1
+LIBRARIES = (
+    "requests",
+    "aiohttp",
+    "playwright",
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "langchain-core",
+)
+
+
+def versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+def wire_record(wire: Wire | None, cell_began: float) -> dict[str, Any] | None:
+    """A cell's ``wire`` in ``index.json``: bytes as latin-1 text (one character per byte,
+    so ``text.encode("latin-1")`` gives them back), times in ms from the cell's start.
+    A write is ``[ms, bytes]``, or ``[ms, first bytes, bytes left out, last bytes]``;
+    ``ended_ms`` is when the body ended (None: not before the cell did)."""
+    if wire is None:
+        return None
+    sent: list[list[Any]] = []
+    for w in wire.writes:
+        at = _ms((w.at - cell_began) * 1000)
+        data = w.data.decode("latin-1")
+        sent.append([at, data, w.left_out, w.tail.decode("latin-1")] if w.left_out else [at, data])
+    return {
+        "status": wire.status,
+        "headers": [list(pair) for pair in wire.headers],
+        "server_sent": sent,
+        "sent_bytes": wire.sent_bytes,
+        "sent_writes": wire.sent_writes,
+        "truncated": wire.truncated,
+        "ended_ms": _ms((wire.ended_at - cell_began) * 1000) if wire.ended_at else None,
+    }
+
+
+def cell_record(result: Result, run_began: float | None = None) -> dict[str, Any]:
+    """One cell of ``index.json``; ``run_began`` (monotonic) places the cell on the run's
+    timeline (``started_ms``)."""
+    facts = result.facts
+    started = None if run_began is None else (facts.started_at - run_began) * 1000
+    return {
+        "variant": result.cell.variant,
+        "client": result.cell.client,
+        "network": result.cell.network,
+        "scenario": result.cell.scenario,
+        "verdict": result.verdict.value,
+        "detail": result.detail,
+        "first_token_ms": _ms(result.first_token_ms),
+        "lag_ms_p50": _ms(result.lag_ms_p50),
+        "lag_ms_p99": _ms(result.lag_ms_p99),
+        "duration_ms": _ms(result.duration_ms),
+        "started_ms": _ms(started),
+        "tokens": len(facts.tokens),
+        "tokens_surfaced": len(facts.surfaced_at),
+        "stalled_at": facts.stalled_at or None,
+        # Relative to the cell's start, for timeline pictures.
+        "emitted_ms": [_ms((t - facts.started_at) * 1000) for t in facts.emitted_at],
+        "surfaced_ms": [_ms((t - facts.started_at) * 1000) for t in facts.surfaced_at],
+        "wire": wire_record(facts.wire, facts.started_at),
+        # App mode: the wire is what the fake upstream sent the app, not what the app sent.
+        **({"app": facts.app} if facts.app else {}),
+    }
+
+
+def index(
+    results: Sequence[Result], run: dict[str, Any], run_began: float | None = None
+) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA_VERSION,
+        "run": run,
+        "cells": [cell_record(r, run_began) for r in results],
+    }
+
+
+def write_index(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    path.write_text(text + "\n", encoding="utf-8")
+
+
+def matrix_table(results: Sequence[Result]) -> str:
+    """Variants as rows, clients as columns, one table per network (and scenario)."""
+    lines: list[str] = []
+    for where in dict.fromkeys((r.cell.network, r.cell.scenario) for r in results):
+        network, scenario = where
+        cells = [r for r in results if (r.cell.network, r.cell.scenario) == where]
+        variants = list(dict.fromkeys(r.cell.variant for r in cells))
+        clients = list(dict.fromkeys(r.cell.client for r in cells))
+        verdicts = {(r.cell.variant, r.cell.client): r.verdict.value for r in cells}
+        first = max(len("variant"), *(len(v) for v in variants))
+        widths = [max(len(c), 11) for c in clients]
+        lines.append(
+            f"network: {network}" + (f", scenario: {scenario}" if scenario != "stream" else "")
+        )
+        header = (
+            "variant".ljust(first)
+            + "  "
+            + "  ".join(c.ljust(w) for c, w in zip(clients, widths, strict=True))
+        )
+        lines += [header, "-" * len(header)]
+        for v in variants:
+            row = "  ".join(
+                verdicts.get((v, c), "-").ljust(w) for c, w in zip(clients, widths, strict=True)
+            )
+            lines.append(v.ljust(first) + "  " + row)
+        lines.append("")
+    return "\n".join(lines)
+
+
+def progress_line(result: Result, done: int, total: int) -> str:
+    mark = "ok" if result.verdict.passed else "  "
+    return (
+        f"[{done:>3}/{total}] {mark} {result.cell.key}: {result.verdict.value} "
+        f"({result.duration_ms / 1000:.2f} s)"
+    )
+
+
+def summary(results: Sequence[Result]) -> str:
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.verdict.value] = counts.get(r.verdict.value, 0) + 1
+    parts = [f"{counts[v.value]} {v.value}" for v in Verdict if v.value in counts]
+    return f"{len(results)} cells: " + ", ".join(parts)

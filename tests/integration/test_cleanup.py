@@ -1,0 +1,91 @@
+"""A run leaves no process behind: on success, on a failing cell, on SIGTERM, Ctrl-C and
+even SIGKILL of the harness."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support import CLI, ROOT
+from tests.support.procs import alive, descendants
+
+
+def start(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], threading.Event, list[str]]:
+    """Start the CLI; the event is set once its first cell has a verdict."""
+    process = subprocess.Popen(
+        [*CLI, "run", "--results", str(tmp_path), *args],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    first_cell = threading.Event()
+    lines: list[str] = []
+
+    def read() -> None:
+        assert process.stderr is not None
+        for line in process.stderr:
+            lines.append(line)
+            if line.startswith("[  1/"):
+                first_cell.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    return process, first_cell, lines
+
+
+def run_processes(process: subprocess.Popen[str], first_cell: threading.Event) -> set[int]:
+    """The PIDs under the harness once a cell ran: the server, Playwright, Chromium."""
+    assert first_cell.wait(120), "no cell finished within 120 s"
+    found = descendants(process.pid)
+    assert found, "the run should have started a server and a browser"
+    return found
+
+
+def assert_all_gone(pids: set[int]) -> None:
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(map(alive, pids)):
+        time.sleep(0.05)  # polling /proc, bounded: processes end asynchronously
+    assert not [p for p in pids if alive(p)], "processes of the run were left behind"
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_signal_mid_run_ends_server_and_browser(tmp_path: Path, sig: int, code: int) -> None:
+    process, first_cell, lines = start(tmp_path)
+    pids = run_processes(process, first_cell)
+    assert len(pids) >= 3  # uvicorn, Playwright's driver, Chromium (and its helpers)
+    process.send_signal(sig)
+    assert process.wait(60) == code, "".join(lines)
+    assert_all_gone(pids)
+    assert any("interrupted" in line for line in lines)
+
+
+def test_run_with_a_failing_cell_ends_everything(tmp_path: Path) -> None:
+    process, first_cell, lines = start(
+        tmp_path, "--variant", "raw", "--clients", "requests,browser-eventsource"
+    )
+    pids = run_processes(process, first_cell)
+    assert process.wait(120) == 0, "".join(lines)
+    assert (tmp_path / "index.json").exists()
+    assert_all_gone(pids)
+    assert any("ERROR" in line for line in lines)  # raw × browser-eventsource is refused
+
+
+def test_unreachable_plugin_is_a_clear_setup_error(tmp_path: Path) -> None:
+    run = subprocess.run(
+        [*CLI, "run", "--variants", "nope_xyz:V"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert run.returncode == 2
+    assert "cannot import nope_xyz" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_even_sigkill_of_the_harness_leaves_nothing(tmp_path: Path) -> None:
+    # No handler runs: the servers and proxies die with their parent (PR_SET_PDEATHSIG),
+    # Playwright's driver and its Chromium when the driver's pipe closes.
+    process, first_cell, _ = start(tmp_path)
+    pids = run_processes(process, first_cell)
+    process.kill()
+    process.wait(30)
+    assert_all_gone(pids)

@@ -1,0 +1,536 @@
+"""Speed, cost and stability figures: run the matrix several times and print what it cost.
+
+    python -m tools.bench [--runs 3] [--period-ms 50] [streamcompat run arguments]
+
+Per run and summarised over runs (min / median / max): wall time, cells per second, the
+median and p95 duration of a PASS cell (and the browser PASS cells' median), the delivery
+lag the harness adds to Python clients, and CPU seconds per cell by role (the harness, the
+variant server, the proxy, Chromium, Playwright's driver, Node clients, curl). Then whether
+every run gave the same verdict in every cell. Figures only: nothing here asserts a time.
+
+CPU is measured by sampling /proc for the run's process tree every period (Linux); the
+harness's own figure is read from its final /proc entry before it is reaped.
+``harness.stress`` runs the matrix under CPU load with the same run-once and verdict diff.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import resource
+import select
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from streamcompat.harness.kernel.model import Cell
+from streamcompat.harness.kernel.verdicts import percentile
+
+PROC = Path("/proc")
+TICKS_PER_S = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+END_BOUND_S = 20.0  # an interrupted run gets this long to end its servers and browser
+
+# CPU roles, in print order, with their labels.
+ROLES = {
+    "harness": "harness",
+    "server": "variant server",
+    "proxy": "proxy",
+    "chromium": "Chromium",
+    "playwright": "Playwright driver",
+    "node": "Node clients",
+    "curl": "curl",
+    "other": "other",
+}
+SERVERS = "streamcompat.servers"  # the variant server's package
+SHELLS = frozenset({"sh", "bash", "dash"})  # Debian's /usr/bin/chromium is a shell script
+
+
+class RunFailed(Exception):
+    """A run ended without writing index.json (a usage error, a crash, an interrupt)."""
+
+
+# --- processes by role --------------------------------------------------------------------
+
+
+def role_of(argv: Sequence[str]) -> str:
+    """The role of a process of a run, from its command line."""
+    # Chromium retitles its helpers: one argv entry holding the whole line, spaces and all.
+    words = [word for arg in argv for word in arg.split()]
+    if not words:
+        return "other"
+    program = os.path.basename(words[0])
+    if program in SHELLS and len(words) > 1:
+        program = os.path.basename(words[1])
+    modules = {words[i + 1] for i, word in enumerate(words[:-1]) if word == "-m"}
+    if any(m == SERVERS or m.startswith(f"{SERVERS}.") for m in modules):
+        return "server"
+    if "streamcompat.harness.engine.proxy" in modules:
+        return "proxy"
+    if "streamcompat.harness.cli" in modules or program == "streamcompat":
+        return "harness"
+    if "chrom" in program or program == "headless_shell":
+        return "chromium"
+    if words[0] == "/proc/self/exe" and any(w.startswith("--type=") for w in words):
+        return "chromium"  # a helper Chromium started from its own binary (network service)
+    if program.startswith("node"):
+        return "playwright" if "run-driver" in words else "node"
+    if program == "curl":
+        return "curl"
+    return "other"
+
+
+@dataclass(frozen=True)
+class Stat:
+    """The fields of /proc/PID/stat a sample needs."""
+
+    pid: int
+    ppid: int
+    started: int  # clock ticks after boot: with the pid, it names one process
+    cpu_ticks: int  # utime + stime, all threads
+    name: str  # comm: what is left of a zombie's command line
+
+
+def parse_stat(text: str) -> Stat:
+    # The name may hold spaces and parentheses; the fields follow the last ')'.
+    fields = text[text.rindex(")") + 2 :].split()
+    name = text[text.index("(") + 1 : text.rindex(")")]
+    return Stat(
+        pid=int(text[: text.index(" ")]),
+        ppid=int(fields[1]),
+        started=int(fields[19]),
+        cpu_ticks=int(fields[11]) + int(fields[12]),
+        name=name,
+    )
+
+
+Key = tuple[int, int]  # pid and start time: one process, even if its pid is reused later
+
+
+@dataclass
+class ProcessTree:
+    """The processes under one root, each with its role and its last CPU figure.
+
+    Fed listings of /proc: a process belongs if it is the root, was seen in the tree
+    before (it stays, even reparented), or its parent belongs. Only the last figure of
+    each process is kept, so a process is undercounted by what it used after its last
+    sample, and one that lived less than a period may be missed.
+    """
+
+    root: int
+    roles: dict[Key, str] = field(default_factory=dict)
+    cpu_ticks: dict[Key, int] = field(default_factory=dict)
+    argvs: dict[Key, list[str]] = field(default_factory=dict)
+    unsettled: set[Key] = field(default_factory=set)  # forks that have not exec'd yet
+    outside: set[int] = field(default_factory=set)  # listed pids known not to belong
+
+    def observe(
+        self, listed: Iterable[int], stat_of: Callable[[int], Stat | None],
+        argv_of: Callable[[int], list[str]],
+    ) -> None:  # fmt: skip
+        pids = set(listed)
+        self.outside &= pids  # a pid that left the listing may come back as another process
+        stats = {s.pid: s for pid in pids - self.outside if (s := stat_of(pid)) is not None}
+        members = [p for p, s in stats.items() if p == self.root or (p, s.started) in self.roles]
+        belong = {self.root, *members}
+        joined = members
+        while joined:  # parents before children, whatever the listing order
+            joined = [p for p, s in stats.items() if p not in belong and s.ppid in belong]
+            belong.update(joined)
+            members += joined
+        self.outside |= stats.keys() - belong
+        for pid in members:
+            stat = stats[pid]
+            key = (pid, stat.started)
+            if key not in self.roles or key in self.unsettled:
+                parent = stats.get(stat.ppid)
+                parent_key = None if parent is None else (parent.pid, parent.started)
+                self._classify(key, argv_of(pid) or [stat.name], parent_key)
+            self.cpu_ticks[key] = stat.cpu_ticks
+
+    def _classify(self, key: Key, argv: list[str], parent: Key | None) -> None:
+        self.argvs[key] = argv
+        self.unsettled.discard(key)
+        inherited = self.roles.get(parent) if parent else None
+        if key[0] == self.root:
+            self.roles[key] = "harness"
+        elif inherited and parent and argv == self.argvs[parent]:
+            # Forked, not exec'd (yet): its parent's, until it shows a command line of its own.
+            self.roles[key] = inherited
+            self.unsettled.add(key)
+        else:
+            role = role_of(argv)
+            if role == "other" and inherited and inherited != "harness":
+                role = inherited  # a helper of a browser or client (the Chromium launcher's)
+            self.roles[key] = role
+
+    def cpu_by_role(self) -> dict[str, float]:
+        """CPU seconds per role."""
+        found = dict.fromkeys(ROLES, 0.0)
+        for key, ticks in self.cpu_ticks.items():
+            found[self.roles[key]] += ticks / TICKS_PER_S
+        return found
+
+
+def _stat(pid: int) -> Stat | None:
+    try:
+        return parse_stat((PROC / str(pid) / "stat").read_text())
+    except (OSError, ValueError, IndexError):
+        return None  # it ended between the listing and the read
+
+
+def _argv(pid: int) -> list[str]:
+    try:
+        raw = (PROC / str(pid) / "cmdline").read_bytes()
+    except OSError:
+        return []
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+
+
+def _listing() -> list[int]:
+    return [int(name) for name in os.listdir(PROC) if name.isdigit()]
+
+
+# --- one run --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cpu:
+    by_role: dict[str, float]  # CPU seconds, sampled (the harness's own: its final figure)
+    reaped_s: float  # wait4: the harness and every process it (or they) reaped, exactly
+    sampler_s: float  # what this sampling cost bench itself
+    period_s: float
+
+
+@dataclass
+class Run:
+    wall_s: float
+    returncode: int
+    output: str  # the run's stdout and stderr
+    index: dict[str, Any]
+    cpu: Cpu | None = None
+
+    def verdicts(self) -> dict[str, str]:
+        return verdicts(self.index)
+
+    def gate_failures(self, strict: bool = False) -> list[str]:
+        return gate_failures(self.output, strict)
+
+
+def run_once(run_args: Sequence[str], folder: Path, sample_period: float | None = None) -> Run:
+    """One ``streamcompat run``; with ``sample_period``, its CPU by role is sampled too."""
+    folder.mkdir(parents=True, exist_ok=True)
+    results = folder / "results"
+    command = [
+        sys.executable,
+        "-m",
+        "streamcompat.harness.cli",
+        "run",
+        "--quiet",
+        "--results",
+        str(results),
+    ]
+    cpu: Cpu | None = None
+    began = time.monotonic()
+    with (folder / "output.log").open("w+b") as log:
+        process = subprocess.Popen(
+            [*command, *run_args], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            if sample_period is not None and PROC.is_dir():
+                cpu = sample_until_exit(process, sample_period)
+            else:
+                process.wait()
+        finally:
+            _end(process)
+        wall = time.monotonic() - began
+        log.seek(0)
+        output = log.read().decode(errors="replace")
+    assert process.returncode is not None
+    index_path = results / "index.json"
+    if not index_path.exists():
+        tail = "\n".join(output.splitlines()[-15:])
+        raise RunFailed(f"streamcompat run exited {process.returncode} without results:\n{tail}")
+    index = json.loads(index_path.read_text(encoding="utf-8"))
+    return Run(wall, process.returncode, output, index, cpu)
+
+
+def sample_until_exit(process: subprocess.Popen[bytes], period: float) -> Cpu:
+    """Sample ``process``'s tree every ``period`` until it exits, then reap it."""
+    tree = ProcessTree(process.pid)
+    own_before = _own_cpu_s()
+    exited = os.pidfd_open(process.pid)  # readable once the run has exited (not reaped)
+    try:
+        while True:
+            tree.observe(_listing(), _stat, _argv)
+            ready, _, _ = select.select([exited], [], [], period)
+            if ready:
+                break
+    finally:
+        os.close(exited)
+    tree.observe(_listing(), _stat, _argv)  # a zombie still shows its final figure
+    sampler = _own_cpu_s() - own_before
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return Cpu(tree.cpu_by_role(), usage.ru_utime + usage.ru_stime, sampler, period)
+
+
+def _own_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _end(process: subprocess.Popen[bytes]) -> None:
+    """If bench is leaving early, end the run by PID (SIGTERM: it ends its own children)."""
+    if process.returncode is not None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(END_BOUND_S)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(END_BOUND_S)
+
+
+# --- what the runs say ------------------------------------------------------------------
+
+
+def verdicts(index: Mapping[str, Any]) -> dict[str, str]:
+    """Cell key -> verdict, from an index.json."""
+    names = [f.name for f in dataclasses.fields(Cell)]
+    return {Cell(**{n: c[n] for n in names if n in c}).key: c["verdict"] for c in index["cells"]}
+
+
+def verdict_changes(runs: Sequence[Mapping[str, str]]) -> dict[str, list[str | None]]:
+    """Each cell whose verdict was not the same in every run: its verdict per run (None:
+    the cell did not run)."""
+    keys = dict.fromkeys(key for run in runs for key in run)
+    per_run = {key: [run.get(key) for run in runs] for key in keys}
+    return {key: found for key, found in per_run.items() if len(set(found)) > 1}
+
+
+def describe_change(key: str, per_run: Sequence[str | None]) -> str:
+    return f"{key}: " + ", ".join(v or "(not run)" for v in per_run)
+
+
+def gate_failures(output: str, strict: bool = False) -> list[str]:
+    """The lines for which a run's gate failed; none when it passed."""
+    lines = output.splitlines()
+    verdict = [line for line in lines if line.startswith("gate: FAILED")]
+    if not verdict:
+        return []
+    failing = ("regression:", "missing:") + (("improvement:", "new:") if strict else ())
+    return [line for line in lines if line.startswith(failing)] or verdict
+
+
+def client_groups() -> dict[str, str]:
+    """Client name -> group (python, browser, node, cli)."""
+    from streamcompat.clients import (
+        CLIENTS,  # the columns of the matrix; imported only when measuring
+    )
+
+    return {c.name: c.group for c in CLIENTS}
+
+
+# --- figures ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Figures:
+    """One run's figures; None where a run has nothing to measure."""
+
+    cells: int
+    wall_s: float  # as bench saw it: start-up and reports included
+    inside_s: float  # the run's own wall time (index.json)
+    pass_median_ms: float | None
+    pass_p95_ms: float | None
+    browser_median_ms: float | None
+    first_token_median_ms: float | None
+    python_lag_p50_ms: float | None
+    cpu: Cpu | None
+
+    @property
+    def cells_per_s(self) -> float | None:
+        return self.cells / self.inside_s if self.inside_s else None
+
+    def cpu_per_cell(self) -> dict[str, float] | None:
+        if self.cpu is None or not self.cells:
+            return None
+        return {role: s / self.cells for role, s in self.cpu.by_role.items()}
+
+    def rows(self) -> list[tuple[str, float | None]]:
+        """Label and value of every figure, for the summary over runs."""
+        per_cell = self.cpu_per_cell()
+        cpu_rows: list[tuple[str, float | None]] = []
+        if per_cell is not None:
+            for role, label in ROLES.items():
+                value = per_cell.get(role, 0.0)
+                shown = value or role != "other"  # "other" only if something was left over
+                cpu_rows.append((f"CPU s/cell {label}", value if shown else None))
+            cpu_rows.append(("CPU ms/cell total", 1000 * sum(per_cell.values())))
+        return [
+            ("wall time (s)", self.wall_s),
+            ("cells/s", self.cells_per_s),
+            ("PASS median (ms)", self.pass_median_ms),
+            ("PASS p95 (ms)", self.pass_p95_ms),
+            ("browser PASS median (ms)", self.browser_median_ms),
+            ("first token median (ms)", self.first_token_median_ms),
+            ("Python lag p50 (ms)", self.python_lag_p50_ms),
+            *cpu_rows,
+        ]
+
+
+def _median(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def measure(run: Run, groups: Mapping[str, str]) -> Figures:
+    cells = run.index["cells"]
+    passing = [c for c in cells if c["verdict"] == "PASS"]
+    durations = [c["duration_ms"] for c in passing]
+    browser = [c["duration_ms"] for c in passing if groups.get(c["client"]) == "browser"]
+    firsts = [c["first_token_ms"] for c in passing if c["first_token_ms"] is not None]
+    python_lags = [
+        c["lag_ms_p50"]
+        for c in passing
+        if groups.get(c["client"]) == "python" and c["lag_ms_p50"] is not None
+    ]
+    return Figures(
+        cells=len(cells),
+        wall_s=run.wall_s,
+        inside_s=run.index["run"]["wall_s"],
+        pass_median_ms=_median(durations),
+        pass_p95_ms=percentile(durations, 95),
+        browser_median_ms=_median(browser),
+        first_token_median_ms=_median(firsts),
+        python_lag_p50_ms=_median(python_lags),
+        cpu=run.cpu,
+    )
+
+
+def number(value: float | None) -> str:
+    """A figure with as many digits as its size deserves; '–' for none."""
+    if value is None:
+        return "–"
+    size = abs(value)
+    digits = 0 if size >= 100 else 1 if size >= 10 else 2 if size >= 1 else 3
+    return f"{value:.{digits}f}"
+
+
+def describe(k: int, figures: Figures, gate: Sequence[str]) -> str:
+    """A run's figures, a few lines."""
+    f = figures
+    lines = [
+        f"run {k}: {f.cells} cells in {number(f.wall_s)} s ({number(f.inside_s)} s inside "
+        f"the run), {number(f.cells_per_s)} cells/s; gate " + ("FAILED" if gate else "ok"),
+        *(f"  {line}" for line in gate),
+        f"  PASS cells: median {number(f.pass_median_ms)} ms, p95 {number(f.pass_p95_ms)} ms, "
+        f"browser median {number(f.browser_median_ms)} ms; first token median "
+        f"{number(f.first_token_median_ms)} ms; Python-client lag p50 "
+        f"{number(f.python_lag_p50_ms)} ms",
+    ]
+    per_cell = f.cpu_per_cell()
+    if f.cpu is not None and per_cell is not None:
+        roles = ", ".join(
+            f"{ROLES[r]} {number(s)}" for r, s in per_cell.items() if s or r != "other"
+        )
+        total = sum(per_cell.values())
+        lines += [
+            f"  CPU s/cell: {roles}; total {number(total)} s ({number(1000 * total)} ms/cell)",
+            f"  CPU of the run: {number(sum(f.cpu.by_role.values()))} s sampled, "
+            f"{number(f.cpu.reaped_s)} s by wait4 (what the tree reaped itself); "
+            f"the sampling cost bench {number(f.cpu.sampler_s)} s",
+        ]
+    return "\n".join(lines)
+
+
+def summarise(runs: Sequence[Figures]) -> str:
+    """min / median / max of every figure over the runs (a figure no run has is left out)."""
+    table: dict[str, list[float]] = {}
+    for figures in runs:
+        for label, value in figures.rows():
+            table.setdefault(label, [])
+            if value is not None:
+                table[label].append(value)
+    width = max(len(label) for label in table)
+    title = f"over {len(runs)} run" + "s" * (len(runs) != 1)
+    lines = [f"{title:<{width}}  {'min':>8}  {'median':>8}  {'max':>8}"]
+    for label, values in table.items():
+        if values:
+            low, mid, high = min(values), statistics.median(values), max(values)
+            lines.append(f"{label:<{width}}  {number(low):>8}  {number(mid):>8}  {number(high):>8}")
+    return "\n".join(lines)
+
+
+def stability(changes: Mapping[str, Sequence[str | None]], runs: int) -> str:
+    if not changes:
+        return f"verdicts identical in all {runs} runs"
+    shown = "; ".join(describe_change(k, v) for k, v in list(changes.items())[:10])
+    more = f" (and {len(changes) - 10} more)" if len(changes) > 10 else ""
+    return f"{len(changes)} cells changed between runs: {shown}{more}"
+
+
+# --- the command ---------------------------------------------------------------------------
+
+
+def split_args(
+    parser: argparse.ArgumentParser, argv: Sequence[str]
+) -> tuple[argparse.Namespace, list[str]]:
+    """This tool's options, and the rest for ``streamcompat run`` (all of it after ``--``)."""
+    argv = list(argv)
+    cut = argv.index("--") if "--" in argv else len(argv)
+    own, rest = parser.parse_known_args(argv[:cut])
+    return own, rest + argv[cut + 1 :]
+
+
+def tool_parser(prog: str, runs: int) -> argparse.ArgumentParser:
+    """The options bench and stress share; ``split_args`` hands the rest to the run."""
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        allow_abbrev=False,  # any other option goes to streamcompat run, unabbreviated
+        epilog="Other arguments (or all after --) go to streamcompat run.",
+    )
+    parser.add_argument("--runs", type=int, default=runs)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = tool_parser("python -m tools.bench", runs=3)
+    parser.add_argument(
+        "--period-ms", type=float, default=50.0, help="how often /proc is sampled for CPU"
+    )
+    args, run_args = split_args(parser, sys.argv[1:] if argv is None else argv)
+    groups = client_groups()
+    measured: list[Figures] = []
+    runs: list[Run] = []
+    with tempfile.TemporaryDirectory(prefix="streamcompat-bench-") as tmp:
+        for k in range(args.runs):
+            try:
+                run = run_once(run_args, Path(tmp) / str(k), args.period_ms / 1000)
+            except RunFailed as exc:
+                print(f"bench: {exc}", file=sys.stderr)
+                return 2
+            runs.append(run)
+            measured.append(measure(run, groups))
+            print(describe(k + 1, measured[-1], run.gate_failures()), flush=True)
+    print(summarise(measured))
+    print(
+        f"CPU is sampled from /proc every {args.period_ms:.0f} ms: a process is undercounted "
+        "by up to one period of its CPU, and one that lives less than a period may be "
+        "missed. wait4 counts exactly what the harness and its children reaped, short-lived "
+        "processes included, but not what init reaped (Chromium's zygotes)."
+    )
+    changes = verdict_changes([run.verdicts() for run in runs])
+    print(stability(changes, args.runs))
+    return 0 if not changes else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

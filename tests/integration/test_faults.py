@@ -28,8 +28,7 @@ from streamcompat.harness.kernel.model import (
     Verdict,
 )
 from streamcompat.servers.variants import VARIANTS
-from tests.support import hostile_plugins
-from tests.support import CLI, ROOT
+from tests.support import CLI, ROOT, hostile_plugins
 from tests.support.procs import marked
 
 HOSTILE = "tests.support.hostile_plugins:VARIANTS"

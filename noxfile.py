@@ -143,7 +143,7 @@ def scenarios(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Speed, CPU and stability figures: the default matrix three times (--runs N; other
     args go to run)."""
-    session.install(".[all]")
+    session.install("-e", ".[all]")  # tools/ runs from the checkout
     chromium(session)
     node_packages(session)
     session.run("python", "-m", "tools.bench", "--runs", "3", *session.posargs)
@@ -153,7 +153,7 @@ def bench(session: nox.Session) -> None:
 def stress(session: nox.Session) -> None:
     """The default matrix five times, every core kept busy: fails on any verdict change or
     gate failure (--runs N; other args go to run)."""
-    session.install(".[all]")
+    session.install("-e", ".[all]")  # tools/ runs from the checkout
     chromium(session)
     node_packages(session)
     session.run("python", "-m", "tools.stress", *session.posargs)

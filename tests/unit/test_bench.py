@@ -15,24 +15,26 @@ import pytest
 from tests.support.procs import alive
 from tools import stress
 from tools.bench import (
-    TICKS_PER_S,
-    Cpu,
     Figures,
-    ProcessTree,
     Run,
-    Stat,
     describe,
     gate_failures,
     measure,
     number,
-    parse_stat,
-    role_of,
-    sample_until_exit,
     split_args,
     stability,
     summarise,
     verdict_changes,
     verdicts,
+)
+from tools.proctree import (
+    TICKS_PER_S,
+    Cpu,
+    ProcessTree,
+    Stat,
+    parse_stat,
+    role_of,
+    sample_until_exit,
 )
 from tools.stress import cpu_load, run_summary
 

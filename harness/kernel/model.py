@@ -6,7 +6,7 @@ Everything else imports this module; it imports nothing of the project.
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -38,6 +38,90 @@ class Verdict(str, enum.Enum):
     def passed(self) -> bool:
         """The cell did what its scenario asks (stream: PASS; abort: STOPPED; error: TOLD)."""
         return self in (Verdict.PASS, Verdict.STOPPED, Verdict.TOLD)
+
+    @property
+    def facts(self) -> VerdictFacts:
+        return FACTS[self]
+
+
+@dataclass(frozen=True)
+class VerdictFacts:
+    """What the gate, the reports and the docs say of a verdict, in one place."""
+
+    rank: int  # the gate: a lower rank is better; a change to a higher one is a regression
+    tint: str  # report.html: the badge's background, its text, the cell card's edge
+    ink: str
+    edge: str
+    mark: str  # matrix.md
+    meaning: str  # one line, for the docs and the report's legend
+
+
+_GREEN = ("#d3f9d8", "#1b5e20", "#2f9e44")
+_RED = ("#ffc9c9", "#8b0000", "#e03131")
+_ORANGE = ("#ffd8a8", "#7a2e00", "#e8590c")
+_GREY = ("#e9ecef", "#495057", "#adb5bd")
+
+#: Every verdict's facts. Ranks: the scenarios' passes are PASS's equals; their failures keep
+#: the content exact, like a held-back token; REPLAYS shows every token twice, worse than
+#: held back; the rest lose the content.
+FACTS: Mapping[Verdict, VerdictFacts] = {
+    Verdict.PASS: VerdictFacts(
+        0, *_GREEN, "✅", "all tokens, exact, each surfaced before the next was produced"
+    ),
+    Verdict.STOPPED: VerdictFacts(
+        0, *_GREEN, "✅", "abort: the client left after token k, and generation stopped"
+    ),
+    Verdict.TOLD: VerdictFacts(
+        0, *_GREEN, "✅", "error: the chain failed after token k, and the client said so"
+    ),
+    Verdict.BUFFERED: VerdictFacts(
+        1,
+        "#ffe8a1",
+        "#7a4a00",
+        "#f08c00",
+        "❌",
+        "exact, but a token was held back: the client surfaced it, by its own clock, only "
+        "after later bytes were produced",
+    ),
+    Verdict.LEAK: VerdictFacts(
+        1, *_ORANGE, "❌", "abort: the client left after token k, and generation went on"
+    ),
+    Verdict.TRUNCATED: VerdictFacts(
+        1, *_RED, "❌", "error: the chain failed after token k; the client ended as if whole"
+    ),
+    Verdict.REPLAYS: VerdictFacts(
+        2,
+        "#c5f6fa",
+        "#0b4f5c",
+        "#1098ad",
+        "❌",
+        "every token, exact, but the stream had no end marker: EventSource reconnects and "
+        "shows the whole stream again",
+    ),
+    Verdict.CORRUPT: VerdictFacts(
+        3, *_RED, "❌", "content differs: lost, merged, framing leaked, mojibake"
+    ),
+    Verdict.SILENT: VerdictFacts(
+        3, "#e5dbff", "#3b1f8f", "#7048e8", "❌", "connected, nothing surfaced"
+    ),
+    Verdict.ERROR: VerdictFacts(
+        3,
+        "#fcc2d7",
+        "#7c1440",
+        "#c2255c",
+        "❌",
+        "the client raised or refused, or the server died",
+    ),
+    Verdict.TIMEOUT: VerdictFacts(
+        3,
+        *_ORANGE,
+        "❌",
+        "no response head within the head window, or no end by the cell's deadline",
+    ),
+    Verdict.UNSUPPORTED: VerdictFacts(
+        2, *_GREY, "➖", "the client cannot make this request at all"
+    ),
+}
 
 
 @dataclass(frozen=True)

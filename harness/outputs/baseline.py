@@ -11,24 +11,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from streamcompat.harness.kernel.model import Result, Verdict
+from streamcompat.harness.kernel.model import FACTS, Result, Verdict
 
 #: Lower is better. A move to a lower rank is an improvement; any other change regresses.
-RANK = {
-    Verdict.PASS: 0,
-    # A scenario's pass; its failures keep the content exact, like a held-back token.
-    Verdict.STOPPED: 0,
-    Verdict.TOLD: 0,
-    Verdict.BUFFERED: 1,
-    Verdict.LEAK: 1,
-    Verdict.TRUNCATED: 1,
-    Verdict.REPLAYS: 2,  # every token shown, then shown again: worse than held back
-    Verdict.UNSUPPORTED: 2,
-    Verdict.CORRUPT: 3,
-    Verdict.SILENT: 3,
-    Verdict.ERROR: 3,
-    Verdict.TIMEOUT: 3,
-}
+RANK = {verdict: facts.rank for verdict, facts in FACTS.items()}  # the gate's order
 
 
 @dataclass

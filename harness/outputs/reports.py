@@ -28,7 +28,7 @@ UNSUPPORTED = Verdict.UNSUPPORTED.value
 KNOWN = tuple(v.value for v in Verdict)
 #: The verdicts that pass their scenario (PASS, STOPPED, TOLD).
 PASSING = frozenset(v.value for v in Verdict if v.passed)
-MARKS = {**dict.fromkeys(PASSING, "✅"), UNSUPPORTED: "➖"}  # anything else fails: ❌
+MARKS = {verdict.value: facts.mark for verdict, facts in model.FACTS.items()}
 
 
 def write_reports(folder: Path, index: dict[str, Any]) -> list[Path]:
@@ -442,20 +442,10 @@ def timeline_svg(cell: Cell, cell_id: str) -> str:
     return "".join(parts)
 
 
-# Per verdict: tint and ink for its badge and matrix cell, and the edge colour of its card.
+# Per verdict: tint and ink for its badge and matrix cell, and the edge colour of its card;
+# a verdict this version does not know (an old index.json) is grey.
 VERDICT_COLOURS = {
-    "PASS": ("#d3f9d8", "#1b5e20", "#2f9e44"),
-    "STOPPED": ("#d3f9d8", "#1b5e20", "#2f9e44"),
-    "TOLD": ("#d3f9d8", "#1b5e20", "#2f9e44"),
-    "BUFFERED": ("#ffe8a1", "#7a4a00", "#f08c00"),
-    "LEAK": ("#ffd8a8", "#7a2e00", "#e8590c"),
-    "TRUNCATED": ("#ffc9c9", "#8b0000", "#e03131"),
-    "REPLAYS": ("#c5f6fa", "#0b4f5c", "#1098ad"),
-    "CORRUPT": ("#ffc9c9", "#8b0000", "#e03131"),
-    "SILENT": ("#e5dbff", "#3b1f8f", "#7048e8"),
-    "ERROR": ("#fcc2d7", "#7c1440", "#c2255c"),
-    "TIMEOUT": ("#ffd8a8", "#7a2e00", "#e8590c"),
-    "UNSUPPORTED": ("#e9ecef", "#495057", "#adb5bd"),
+    **{v.value: (f.tint, f.ink, f.edge) for v, f in model.FACTS.items()},
     "other": ("#e9ecef", "#495057", "#adb5bd"),
 }
 VERDICT_CSS = "".join(

@@ -210,3 +210,14 @@ def test_a_client_that_requested_the_stream_again_has_the_count_in_its_detail() 
     verdict, detail = judge(complete(requests=3))
     assert verdict is Verdict.PASS and "requested the stream 3 times" in detail
     assert "requested" not in judge(complete(requests=1))[1]
+
+
+def test_every_verdict_has_its_facts_and_the_gate_orders_them_as_the_words_say() -> None:
+    from streamcompat.harness.kernel.model import FACTS
+
+    assert set(FACTS) == set(Verdict)
+    assert all(FACTS[v].mark == "✅" for v in Verdict if v.passed)
+    assert all(FACTS[v].mark == "❌" for v in Verdict if not v.passed and v != Verdict.UNSUPPORTED)
+    assert {v for v in Verdict if FACTS[v].rank == 0} == {v for v in Verdict if v.passed}
+    assert FACTS[Verdict.BUFFERED].rank < FACTS[Verdict.REPLAYS].rank < FACTS[Verdict.CORRUPT].rank
+    assert all(f.meaning and f.tint.startswith("#") for f in FACTS.values())

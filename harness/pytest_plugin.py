@@ -28,7 +28,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
@@ -36,6 +36,8 @@ import pytest
 
 if TYPE_CHECKING:
     from streamcompat.harness.engine.runner import Matrix, Settings
+    from streamcompat.harness.front.gate import Gate
+    from streamcompat.harness.front.selection import Request
     from streamcompat.harness.kernel.model import Result
     from streamcompat.harness.outputs.baseline import Comparison
 
@@ -126,11 +128,18 @@ class CompatRun:
 
     def compare(self, baseline: Baseline) -> Comparison:
         """Regressions, missing cells, improvements and new cells (``harness.baseline``)."""
-        from streamcompat.harness.outputs.baseline import compare
+        from streamcompat.harness.front.gate import verdicts_of
 
-        given = _expected(_located(self.root, baseline))
-        expected = {k: v for k, v in given.items() if k not in self.skipped_keys}
-        return compare(expected, self.results, partial=self.partial)
+        expected = verdicts_of(_located(self.root, baseline))
+        return self._gate(expected).compare(expected, self.results)
+
+    def _gate(self, held: Mapping[str, str], strict: bool = False) -> Gate:
+        """The gate's rules (``harness.front.gate``) for this run and a baseline of ``held``."""
+        from streamcompat.harness.front.gate import Gate, leaves_out_scenarios
+
+        scenarios = tuple(dict.fromkeys(r.cell.scenario for r in self.results)) or ("stream",)
+        partial = self.partial or leaves_out_scenarios(scenarios, held)
+        return Gate(partial=partial, strict=strict, skipped_keys=self.skipped_keys)
 
     def assert_matches(self, baseline: Baseline, *, strict: bool = False) -> None:
         """Fail, naming every cell that differs, unless the run matches ``baseline``.
@@ -156,7 +165,7 @@ class CompatRun:
             raise AssertionError(f"streamcompat: {exc}") from None
         if found.improvements and not strict:
             self.notices[f"improvements against {what}: update the baseline"] = None
-        if not found.failed(strict):
+        if not self._gate({}, strict).failed(found):
             return
         # The CLI's lines (``regression: v × c × n: PASS → CORRUPT (detail)``), but only
         # those that fail: a cell named here is a cell to look at.
@@ -170,19 +179,10 @@ class CompatRun:
         )
 
     def _write(self, path: Path) -> None:
-        kept: dict[str, str] = {}
-        if path.exists():
-            with contextlib.suppress(ValueError, OSError):  # unreadable: replaced
-                kept = _expected(path)
-            ran = self.verdicts
-            if not self.partial:  # a full run's cells are all there is, but for skipped ones
-                kept = {k: v for k, v in kept.items() if k in self.skipped_keys}
-            kept = {k: v for k, v in kept.items() if k not in ran}
-        from streamcompat.harness.outputs.baseline import write
+        from streamcompat.harness.front.gate import kept_cells
 
-        cells = {**kept, **self.verdicts}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write(path, cells)
+        old = kept_cells(path)
+        cells = self._gate(old).update(path, old, self.results)
         self.notices[f"baseline written: {path} ({len(cells)} cells)"] = None
 
 
@@ -229,30 +229,21 @@ class CompatRunner:
                 "not `async def` (or from a sync fixture)",
                 pytrace=False,
             )
-        from streamcompat.harness.cli import UsageError
-        from streamcompat.harness.engine.runner import Settings
         from streamcompat.harness.engine.server import ServerError
+        from streamcompat.harness.front.selection import Request, UsageError
+        from streamcompat.harness.front.settings import settings_of
         from streamcompat.servers.plugins import PluginError
 
         located = None if baseline is None else _located(self.root, baseline)
         if isinstance(located, Path) and not self.update and not located.exists():
             raise AssertionError(_no_baseline(located))  # before a run that could not pass
-        given = Settings()
-        settings = replace(
-            given,
-            hold_window=given.hold_window if hold_window is None else hold_window,
-            head_window=given.head_window if head_window is None else head_window,
-            deadline=given.deadline if deadline is None else deadline,
-            jobs=given.jobs if jobs is None else jobs,
-        )
-        specs = _names(variants)
+        request = Request.of(_names(variants), variants=only, clients=clients, networks=networks)
+        specs = list(request.specs) if _names(variants) else []
         try:
-            for name in ("hold_window", "head_window", "deadline"):
-                if not getattr(settings, name) > 0:
-                    raise UsageError(f"{name} must be a positive number of seconds")
-            matrix, skipped, not_run = self._matrix(
-                specs, variants=only, clients=clients, networks=networks
+            settings = settings_of(
+                hold_window=hold_window, head_window=head_window, deadline=deadline, jobs=jobs
             )
+            matrix, skipped, not_run = self._matrix(specs, request)
             expected = None if located is None or self.update else _scheduling(located)
             began = time.monotonic()
             found, metadata = self._play(matrix, specs, settings, expected)
@@ -262,7 +253,7 @@ class CompatRunner:
         run = CompatRun(
             found,
             skipped=skipped,
-            partial=bool(_names(clients) or _names(networks) or _names(only)),
+            partial=request.restricted,
             skipped_keys=not_run,
             update=self.update,
             root=self.root,
@@ -276,46 +267,37 @@ class CompatRunner:
         return run
 
     def _matrix(
-        self, specs: list[str], *, variants: Names, clients: Names, networks: Names
+        self, specs: list[str], request: Request
     ) -> tuple[Matrix, dict[str, str], frozenset[str]]:
         """The cells to run, as ``streamcompat run`` selects them; the clients and
         variants this environment cannot run, and why; and the keys of their cells. If no
         cell is left, the test is skipped."""
-        from streamcompat.harness.cli import (
-            UsageError,
-            select_clients,
-            select_networks,
-            select_variants,
-            unavailable,
-            variants_unavailable,
-        )
         from streamcompat.harness.engine.runner import Matrix
+        from streamcompat.harness.front.availability import available
+        from streamcompat.harness.front.selection import UsageError
         from streamcompat.harness.kernel.model import Cell
 
         if not specs:
             raise UsageError("no variants given: e.g. streamcompat_run('mypkg:VARIANTS')")
-        every_client = select_clients(_names(clients))
-        every_variant = select_variants(specs, _names(variants))
-        skipped = unavailable(every_client)
-        skipped_variants = variants_unavailable(every_variant)
+        every_client = request.select_clients()
+        every_variant = request.select_variants()
+        skipped = available(every_client, every_variant)
         matrix = Matrix(
-            variants=[v for v in every_variant if v.name not in skipped_variants],
-            clients=[c for c in every_client if c.name not in skipped],
-            networks=select_networks(_names(networks)),
+            variants=[v for v in every_variant if v.name not in skipped.variants],
+            clients=[c for c in every_client if c.name not in skipped.clients],
+            networks=request.select_networks(),
         )
-        for name, why in skipped.items():
-            self.notices[f"skipped {name}: {why}"] = None
-        for name, why in skipped_variants.items():
-            self.notices[f"skipped variant {name}: {why}"] = None
+        for what, why in skipped.notices():
+            self.notices[f"skipped {what}: {why}"] = None
         not_run = frozenset(
             Cell(v.name, c.name, n).key
             for v in every_variant for c in every_client for n in matrix.networks
-            if v.name in skipped_variants or c.name in skipped
+            if skipped.covers(Cell(v.name, c.name, n).key)
         )  # fmt: skip
         if not matrix.cells():
-            lacking = "; ".join(f"{k}: {v}" for k, v in {**skipped, **skipped_variants}.items())
+            lacking = "; ".join(f"{k}: {v}" for k, v in skipped.reasons.items())
             pytest.skip(f"streamcompat: nothing requested can run here ({lacking})")
-        return matrix, {**skipped, **skipped_variants}, not_run
+        return matrix, skipped.reasons, not_run
 
     @staticmethod
     def _play(
@@ -336,8 +318,9 @@ class CompatRunner:
 
 def _names(value: Names) -> list[str]:
     """``"a,b"`` or ``["a", "b,c"]`` as a list of names, as the CLI splits them."""
-    values = [value] if isinstance(value, str) else list(value)
-    return [part.strip() for v in values for part in v.split(",") if part.strip()]
+    from streamcompat.harness.front.selection import names
+
+    return names(value)
 
 
 def _scheduling(baseline: Path | Mapping[str, str]) -> dict[str, str] | None:
@@ -359,11 +342,9 @@ def _located(root: Path, baseline: Baseline) -> Path | Mapping[str, str]:
 
 
 def _expected(baseline: Baseline) -> dict[str, str]:
-    if isinstance(baseline, Mapping):
-        return {str(k): str(v) for k, v in baseline.items()}
-    from streamcompat.harness.outputs.baseline import load
+    from streamcompat.harness.front.gate import verdicts_of
 
-    return load(Path(baseline))
+    return verdicts_of(baseline if isinstance(baseline, Mapping) else Path(baseline))
 
 
 @contextlib.contextmanager
@@ -399,21 +380,10 @@ def _write_results(
     began: float,
 ) -> None:
     """index.json and the reports, as ``streamcompat run --results`` writes them."""
-    from streamcompat.harness.outputs.reports import write_reports
-    from streamcompat.harness.outputs.results import index, versions, write_index
+    from streamcompat.harness.front.record import run_record, write_results
 
-    about = {
-        "variants": list(specs),
-        "versions": {**versions(), **metadata},
-        "settings": {
-            "hold_window_s": settings.hold_window,
-            "head_window_s": settings.head_window,
-            "deadline_s": settings.deadline,
-            "jobs": settings.jobs,
-        },
-        "wall_s": round(time.monotonic() - began, 3),
-        "skipped": run.skipped,
-    }
-    data = index(run.results, about, began)
-    write_index(folder / "index.json", data)
-    write_reports(folder, data)
+    about = run_record(
+        specs=specs, settings=settings, script="default", scenarios=("stream",),
+        found=metadata, wall_s=time.monotonic() - began, skipped=run.skipped,
+    )  # fmt: skip
+    write_results(folder, run.results, about, began)

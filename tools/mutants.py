@@ -83,7 +83,7 @@ class Mutant:
 
 
 MUTANTS: tuple[Mutant, ...] = (
-    # The gate (harness/outputs/baseline.py, harness/cli.py).
+    # The gate (harness/outputs/baseline.py, harness/front/gate.py, harness/cli.py).
     Mutant(
         "baseline: --strict ignored (strict no longer fails on improvements or new cells)",
         "harness/outputs/baseline.py",
@@ -106,15 +106,15 @@ MUTANTS: tuple[Mutant, ...] = (
         (BASELINE,),
     ),
     Mutant(
-        "cli: --update-baseline does not write the baseline",
-        "harness/cli.py",
-        "        baseline.save(path, results, keep)\n",
+        "gate: --update-baseline does not write the baseline",
+        "harness/front/gate.py",
+        "        baseline.write(path, cells)\n",
         "        pass\n",
         (BASELINE,),
     ),
     Mutant(
-        "cli: a malformed baseline is read as no baseline (not exit 2)",
-        "harness/cli.py",
+        "gate: a malformed baseline is read as no baseline (not exit 2)",
+        "harness/front/gate.py",
         "return None, str(exc)  # reported by the gate, after the run",
         'return None, ""',
         (BASELINE,),

@@ -1,0 +1,92 @@
+"""Which of the chosen clients and variants can run here, and why the others cannot.
+
+A client whose program (``node``, ``curl``) or npm packages this machine lacks, or a
+variant or client whose Python library is not installed, is skipped with a notice: it is
+not run, and its baseline cells are neither compared nor dropped (see ``gate``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from streamcompat.harness.kernel.model import Cell, Client, Variant
+
+#: What to install for the libraries an app under test often pins itself.
+EXTRAS_HINT = "pip install 'streamcompat[sse]'"
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """The clients and variants this environment cannot run, each with its reason."""
+
+    clients: Mapping[str, str] = field(default_factory=dict)
+    variants: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def reasons(self) -> dict[str, str]:
+        """By name, clients then variants: what index.json's ``skipped`` holds."""
+        return {**self.clients, **self.variants}
+
+    def notices(self) -> list[tuple[str, str]]:
+        """``(what, why)`` for each, ``what`` as a notice names it ("curl", "variant x")."""
+        return [*self.clients.items(), *((f"variant {n}", w) for n, w in self.variants.items())]
+
+    def covers(self, key: str) -> bool:
+        """Whether the cell of ``key`` is of a skipped client or variant."""
+        try:
+            cell = Cell.from_key(key)
+        except ValueError:
+            return False  # not a cell's key: the comparison reports it as missing
+        return cell.client in self.clients or cell.variant in self.variants
+
+
+def available(clients: Sequence[Client], variants: Sequence[Variant]) -> Skipped:
+    """What of ``clients`` and ``variants`` cannot run here."""
+    return Skipped(unavailable(clients), variants_unavailable(variants))
+
+
+def lacking(modules: Sequence[str]) -> list[str]:
+    """The modules of ``modules`` that cannot be imported here."""
+    return [m for m in modules if importlib.util.find_spec(m) is None]
+
+
+def unavailable(clients: Sequence[Client]) -> dict[str, str]:
+    """Clients whose programs or npm packages this machine lacks, with the reason."""
+    from streamcompat.clients import npm  # the clients' package: imported when needed
+
+    missing = {
+        c.name: f"{', '.join(gone)} not installed"
+        for c in clients
+        if (gone := [x for x in c.requires if shutil.which(x) is None])
+    }
+    missing |= {
+        c.name: f"{', '.join(gone)} not installed ({EXTRAS_HINT})"
+        for c in clients
+        if c.name not in missing and (gone := lacking(c.modules))
+    }
+    wanting = [c for c in clients if c.npm and c.name not in missing]
+    if wanting and npm.installed() is None:
+        # First use outside a checkout: install them once, saying so.
+        print(
+            f"streamcompat: installing the clients' npm packages into {npm.cache_root()} "
+            "(once; `streamcompat setup` does it ahead)",
+            file=sys.stderr,
+        )
+        try:
+            npm.install()
+        except (npm.SetupFailed, OSError) as exc:
+            missing |= {c.name: f"npm packages not installed ({exc})" for c in wanting}
+    return missing
+
+
+def variants_unavailable(variants: Sequence[Variant]) -> dict[str, str]:
+    """Variants whose response needs a library this environment lacks, with the reason."""
+    return {
+        v.name: f"{', '.join(gone)} not installed ({EXTRAS_HINT})"
+        for v in variants
+        if (gone := lacking(v.modules))
+    }

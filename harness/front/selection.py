@@ -1,0 +1,172 @@
+"""What a run is asked for: the variants, clients, networks and scenarios by name (from
+flags, the config file, or the fixture's arguments), checked against what exists.
+
+Both front ends select through here, so ``--clients python`` and ``clients="python"``
+choose the same cells, and an unknown name is the same usage error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from streamcompat.harness.engine.app import App
+from streamcompat.harness.engine.proxy import DESCRIPTIONS, NETWORKS
+from streamcompat.harness.engine.runner import Matrix
+from streamcompat.harness.kernel.model import Client, Variant
+from streamcompat.harness.kernel.scenarios import DEFAULT_SCENARIOS, SCENARIOS
+from streamcompat.servers.plugins import BUILTIN, load_variants
+
+#: The networks by name, with what each does: the one place the front ends read the
+#: networks' table (``engine.proxy``).
+NETWORK_DESCRIPTIONS: dict[str, str] = {name: DESCRIPTIONS[name] for name in NETWORKS}
+DEFAULT_NETWORKS = ("direct", "split")
+
+
+class UsageError(Exception):
+    """The run cannot be made as asked; the message says why, in one sentence."""
+
+
+def names(value: str | Sequence[str]) -> list[str]:
+    """``"a,b"`` or ``["a", "b,c"]`` (a flag given twice) as one list of names."""
+    values = [value] if isinstance(value, str) else list(value)
+    return [part.strip() for v in values for part in v.split(",") if part.strip()]
+
+
+@dataclass(frozen=True)
+class Request:
+    """A run's selection as asked, names not yet checked. Empty means the default."""
+
+    specs: tuple[str, ...] = (BUILTIN,)
+    variants: tuple[str, ...] = ()  # names among the specs' variants (--variant, only=)
+    clients: tuple[str, ...] = ()  # names or groups
+    networks: tuple[str, ...] = ()
+    scenarios: tuple[str, ...] = ()
+
+    @classmethod
+    def of(
+        cls,
+        specs: Sequence[str] = (),
+        *,
+        variants: str | Sequence[str] = (),
+        clients: str | Sequence[str] = (),
+        networks: str | Sequence[str] = (),
+        scenarios: str | Sequence[str] = (),
+    ) -> Request:
+        return cls(
+            tuple(specs) or (BUILTIN,),
+            tuple(names(variants)),
+            tuple(names(clients)),
+            tuple(names(networks)),
+            tuple(names(scenarios)),
+        )
+
+    @property
+    def restricted(self) -> bool:
+        """Variants, clients or networks were named: the baseline's other cells are not
+        this run's (scenarios are judged per baseline file: see ``gate.partial``)."""
+        return bool(self.variants or self.clients or self.networks)
+
+    def select_clients(self) -> list[Client]:
+        return select_clients(self.clients)
+
+    def select_variants(self) -> list[Variant]:
+        return select_variants(self.specs, self.variants)
+
+    def select_networks(self) -> tuple[str, ...]:
+        return select_networks(self.networks)
+
+    def select_scenarios(self) -> tuple[str, ...]:
+        return select_scenarios(self.scenarios)
+
+    def scenario_networks(self) -> tuple[str, ...] | None:
+        """Where scenarios other than ``stream`` run: what a client does when it leaves,
+        or a chain fails, is the client's and the server's (on split the 510 cells gave
+        the same verdicts, measured, in more time), so ``direct`` unless networks were named."""
+        return None if self.networks else ("direct",)
+
+
+def every_client() -> tuple[Client, ...]:
+    from streamcompat.clients import CLIENTS  # the clients' package: imported when needed
+
+    return CLIENTS
+
+
+def select_clients(wanted: Sequence[str]) -> list[Client]:
+    """Clients by name or by group (``python``, ``browser``, ...); all when none is asked."""
+    every = every_client()
+    if not wanted:
+        return list(every)
+    chosen = [c for c in every if c.name in wanted or c.group in wanted]
+    unknown = [w for w in wanted if w not in {c.name for c in every} | {c.group for c in every}]
+    if unknown:
+        raise UsageError(
+            f"unknown client(s): {', '.join(unknown)}; known: {', '.join(c.name for c in every)}"
+        )
+    return chosen
+
+
+def select_networks(wanted: Sequence[str]) -> tuple[str, ...]:
+    return _select("network", wanted, tuple(NETWORK_DESCRIPTIONS), DEFAULT_NETWORKS)
+
+
+def select_scenarios(wanted: Sequence[str]) -> tuple[str, ...]:
+    return _select("scenario", wanted, tuple(SCENARIOS), DEFAULT_SCENARIOS)
+
+
+def _select(
+    what: str, wanted: Sequence[str], known: tuple[str, ...], default: tuple[str, ...]
+) -> tuple[str, ...]:
+    """``wanted`` in its order, once each; ``all``: every one; nothing: the default."""
+    if not wanted:
+        return default
+    if "all" in wanted:
+        return known
+    unknown = [w for w in wanted if w not in known]
+    if unknown:
+        raise UsageError(f"unknown {what}(s): {', '.join(unknown)}; known: {', '.join(known)}")
+    return tuple(dict.fromkeys(wanted))
+
+
+def select_variants(specs: Sequence[str], wanted: Sequence[str]) -> list[Variant]:
+    variants = load_variants(specs)
+    unknown = [n for n in wanted if n not in {v.name for v in variants}]
+    if unknown:
+        raise UsageError(f"unknown variant(s): {', '.join(unknown)}")
+    return [v for v in variants if not wanted or v.name in wanted]
+
+
+def app_of(options: Any) -> App | None:
+    """The app to gate, from ``streamcompat run``'s app-mode options (None: the variants'
+    run); it stands where the variants would."""
+    if not options.app:
+        return None
+    if options.variants or options.variant:
+        raise UsageError("--app gates an app; --variants/--variant do not go with it")
+    return App(
+        command=options.app,
+        endpoint=options.endpoint,
+        body=options.body,
+        codec=options.codec,
+        event=options.event,
+        end_event=options.end_event,
+        end_data=options.end_data,
+        name=options.app_name,
+        start_timeout=options.app_start_timeout,
+        log=options.results / f"{options.app_name}.log",
+    )
+
+
+def cells_line(matrix: Matrix) -> str:
+    """What a run will play: its cells, and the matrix's shape."""
+    cells = matrix.cells()
+    shape = f"{len(matrix.variants)} variants × {len(matrix.clients)} clients"
+    if matrix.scenarios == ("stream",):
+        shape += f" × {len(matrix.networks)} networks"
+    else:  # each scenario with the networks it runs on
+        on = {
+            s: dict.fromkeys(c.network for c in cells if c.scenario == s) for s in matrix.scenarios
+        }
+        shape += "; " + "; ".join(f"{s} on {', '.join(n)}" for s, n in on.items())
+    return f"{len(cells)} cells ({shape})"

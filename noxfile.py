@@ -36,6 +36,10 @@ nox.options.download_python = "never"
 # (seconds of CPU each).
 os.environ.setdefault("UV_COMPILE_BYTECODE", "1")
 
+# Every session installs the checkout editable: a plain install would be shadowed in each
+# process started from the checkout by its own streamcompat/ folder (which holds only
+# __init__.py; the subpackages are the top-level harness/, servers/, clients/).
+
 # `streamcompat run --clients <group>`: one CI job per group and Python.
 CLIENT_GROUPS = ("python", "browser", "node", "cli")
 BROWSER_GROUPS = frozenset({"browser"})  # drive Chromium
@@ -123,7 +127,7 @@ def npm_installed(node_clients: Path) -> bool:
 @nox.session
 def compat(session: nox.Session) -> None:
     """Run the matrix on the built-in variants, write results/, gate against the baseline."""
-    session.install(".[all]")
+    session.install("-e", ".[all]")  # editable, as every session here
     chromium(session)
     node_packages(session)
     session.run("streamcompat", "run", *session.posargs)
@@ -133,7 +137,7 @@ def compat(session: nox.Session) -> None:
 def scenarios(session: nox.Session) -> None:
     """The abort and error scenarios on the built-in variants (direct network), each gated
     against its own baseline; opt-in, as they are not part of the default run."""
-    session.install(".[all]")
+    session.install("-e", ".[all]")  # editable, as every session here
     chromium(session)
     node_packages(session)
     session.run("streamcompat", "run", "--scenario", "abort,error,error-first", *session.posargs)
@@ -162,7 +166,7 @@ def stress(session: nox.Session) -> None:
 @nox.session(default=False)
 def spec(session: nox.Session) -> None:
     """The differential: every SSE-parsing client against the WHATWG spec corpus."""
-    session.install(".[all]")
+    session.install("-e", ".[all]")  # editable, as every session here
     chromium(session)
     node_packages(session)
     session.run("streamcompat", "spec", *session.posargs)
@@ -173,7 +177,7 @@ def spec(session: nox.Session) -> None:
 )
 def compat_group(session: nox.Session, group: str) -> None:
     """One client group on one Python; the gate compares only the cells that ran."""
-    session.install(".[all]")
+    session.install("-e", ".[all]")  # editable, as every session here
     if group in BROWSER_GROUPS:
         chromium(session)
     if group in NPM_GROUPS:

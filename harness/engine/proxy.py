@@ -6,9 +6,10 @@ Usage::
         ...  # point the client at 127.0.0.1:proxy.port
 
 Client->server bytes are always forwarded unchanged; only the server->client
-direction is shaped (see ``DESCRIPTIONS``).  Half-closes are propagated both
-ways.  Waits on peers (reads, drains) last until the peer acts or the proxy
-exits; everything the proxy itself waits for has a bound.
+direction is shaped, by the network's shaper (``SHAPERS``; what each does:
+``kernel.networks``).  Half-closes are propagated both ways.  Waits on peers
+(reads, drains) last until the peer acts or the proxy exits; everything the
+proxy itself waits for has a bound.
 
 ``split`` cuts each server write where stream parsers break, as computed by the
 pure function ``split_cuts``: inside every multi-byte UTF-8 sequence, between CR
@@ -29,30 +30,17 @@ import re
 import signal
 import socket
 import sys
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from types import TracebackType
 from typing import Any
 
 from streamcompat.harness.hosts.processes import run_child_loop
 
-__all__ = ["DESCRIPTIONS", "NETWORKS", "Proxy", "split_cuts"]
+__all__ = ["SHAPERS", "Proxy", "split_cuts"]
 
 log = logging.getLogger(__name__)
 Reader = asyncio.StreamReader
 Writer = asyncio.StreamWriter
-
-NETWORKS: tuple[str, ...] = ("direct", "split", "coalesce", "buffer-16k")
-
-DESCRIPTIONS: dict[str, str] = {
-    "direct": "Forwards server bytes exactly as they are read, one write per read.",
-    "split": "Cuts each server write where parsers break, each piece its own drained write: "
-    "inside every UTF-8 sequence, between CR and LF, inside SSE field names and after the "
-    "colon, after every line end; past 512 bytes of one write, 509-byte pieces.",
-    "coalesce": "Joins up to 3 server reads into one write, flushing early when "
-    "the server is quiet for 50 ms or ends.",
-    "buffer-16k": "Holds server bytes until 16 KiB accumulate or the server ends, "
-    "like nginx proxy buffering, unless the response says X-Accel-Buffering: no.",
-}
 
 LOOPBACK = "127.0.0.1"
 READ_SIZE = 65536
@@ -118,8 +106,8 @@ class Proxy:
         upstream_port: int,
         sock: socket.socket | None = None,
     ) -> None:
-        if network not in NETWORKS:
-            raise ValueError(f"unknown network {network!r}; choose from {NETWORKS}")
+        if network not in SHAPERS:
+            raise ValueError(f"unknown shaper {network!r}; choose from {tuple(SHAPERS)}")
         if upstream_host != LOOPBACK:
             raise ValueError(f"upstream must be {LOOPBACK}, not {upstream_host!r}")
         self.network = network
@@ -200,15 +188,7 @@ class Proxy:
             writer.write_eof()
 
     async def _forward_down(self, reader: Reader, writer: Writer) -> None:
-        if self.network == "split":
-            await self._down_split(reader, writer)
-        elif self.network == "coalesce":
-            await self._down_coalesce(reader, writer)
-        elif self.network == "buffer-16k":
-            await self._down_buffered(reader, writer)
-        else:
-            while data := await self._read(reader):
-                await self._write(writer, data)
+        await SHAPERS[self.network](self, reader, writer)
         if writer.can_write_eof():
             writer.write_eof()
 
@@ -222,6 +202,10 @@ class Proxy:
         writer.write(data)
         self.downstream_writes += 1
         await writer.drain()
+
+    async def _down_direct(self, reader: Reader, writer: Writer) -> None:
+        while data := await self._read(reader):
+            await self._write(writer, data)
 
     async def _down_split(self, reader: Reader, writer: Writer) -> None:
         while data := await self._read(reader):
@@ -261,6 +245,16 @@ class Proxy:
                     held.clear()
         if held:
             await self._write(writer, bytes(held))
+
+
+#: The shapers of the server->client direction, by network name: a network whose origin
+#: is a shaper (``kernel.networks``) has its entry here.
+SHAPERS: dict[str, Callable[[Proxy, Reader, Writer], Awaitable[None]]] = {
+    "direct": Proxy._down_direct,
+    "split": Proxy._down_split,
+    "coalesce": Proxy._down_coalesce,
+    "buffer-16k": Proxy._down_buffered,
+}
 
 
 class ResponseScanner:
@@ -400,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
     competes with the harness's own event loop (which paces cells and drives clients).
     """
     parser = argparse.ArgumentParser(prog="python -m streamcompat.harness.engine.proxy")
-    parser.add_argument("--network", choices=NETWORKS, required=True)
+    parser.add_argument("--network", choices=tuple(SHAPERS), required=True)
     parser.add_argument("--upstream-port", type=int, required=True)
     parser.add_argument("--fd", type=int, required=True, help="a listening loopback socket")
     args = parser.parse_args(argv)

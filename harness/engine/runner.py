@@ -11,26 +11,23 @@ import heapq
 import itertools
 import os
 import secrets
-import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Any, Protocol
+from typing import Any
 
 from streamcompat.harness.engine.app import App, AppProcess
 from streamcompat.harness.engine.lockstep import Idle, Lockstep
+from streamcompat.harness.engine.networks import Listening, network_origin
 from streamcompat.harness.engine.server import ServerError, ServerLife, ServerProcess
 from streamcompat.harness.hosts.browser import Browser
 from streamcompat.harness.hosts.node_host import NodeHost
 from streamcompat.harness.hosts.processes import (
     STOP_BOUND_S,
     Together,
-    end,
-    loopback_listener,
-    spawn,
 )
 from streamcompat.harness.kernel.codecs import Display
 from streamcompat.harness.kernel.model import (
@@ -390,32 +387,6 @@ async def _warm(browser: Browser, origins: Iterable[str]) -> None:
     with contextlib.suppress(ClientFailed):
         hub = await browser.hub()
         await asyncio.gather(*(hub.warm(origin) for origin in origins))
-
-
-class Listening(Protocol):
-    """What clients connect to: the variant server, or an app under test."""
-
-    @property
-    def origin(self) -> str: ...
-
-    @property
-    def port(self) -> int: ...
-
-
-@contextlib.asynccontextmanager
-async def network_origin(network: str, server: Listening) -> AsyncIterator[str]:
-    """The origin clients use: the server itself, or a shaping proxy (its own process)."""
-    if network == "direct":
-        yield server.origin
-        return
-    listener = loopback_listener()
-    port = listener.getsockname()[1]
-    command = [sys.executable, "-m", "streamcompat.harness.engine.proxy", "--network", network]
-    process = spawn([*command, "--upstream-port", str(server.port)], listener=listener)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await end(process)
 
 
 def choose_method(client: Client, variant: Variant) -> str | None:

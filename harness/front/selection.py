@@ -12,16 +12,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from streamcompat.harness.engine.app import App
-from streamcompat.harness.engine.proxy import DESCRIPTIONS, NETWORKS
 from streamcompat.harness.engine.runner import Matrix
 from streamcompat.harness.kernel.model import Client, Variant
+from streamcompat.harness.kernel.networks import DEFAULT_NETWORKS as DEFAULT_NETWORKS
+from streamcompat.harness.kernel.networks import NETWORKS
 from streamcompat.harness.kernel.scenarios import DEFAULT_SCENARIOS, SCENARIOS
 from streamcompat.servers.plugins import BUILTIN, load_variants
 
-#: The networks by name, with what each does: the one place the front ends read the
-#: networks' table (``engine.proxy``).
-NETWORK_DESCRIPTIONS: dict[str, str] = {name: DESCRIPTIONS[name] for name in NETWORKS}
-DEFAULT_NETWORKS = ("direct", "split")
+#: The networks by name, with what each does (``kernel.networks``).
+NETWORK_DESCRIPTIONS: dict[str, str] = {name: n.description for name, n in NETWORKS.items()}
 
 
 class UsageError(Exception):

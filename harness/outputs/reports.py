@@ -20,6 +20,7 @@ from typing import Any
 
 from streamcompat.harness.kernel import model
 from streamcompat.harness.kernel.model import Verdict
+from streamcompat.harness.kernel.networks import NETWORKS
 
 Cell = dict[str, Any]
 
@@ -670,7 +671,8 @@ def wire_html(cell: Cell) -> str:
     network = str(cell.get("network", "direct"))
     # App mode: the variant server is the fake upstream, and what it sent went to the app.
     sender = "the fake upstream sent the app" if cell.get("app") else "the server sent"
-    if network != "direct" and not cell.get("app"):
+    between = network not in NETWORKS or NETWORKS[network].between
+    if between and not cell.get("app"):
         notes.append(f"the {network} network's proxy then reshaped them for the client")
     more = f" ({'; '.join(notes)})" if notes else ""
     return (

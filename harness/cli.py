@@ -25,7 +25,9 @@ from pathlib import Path
 
 from streamcompat.harness.engine import differential
 from streamcompat.harness.engine.app import App
-from streamcompat.harness.engine.runner import Matrix, Settings, default_jobs, run_matrix
+from streamcompat.harness.engine.plan import Matrix, Settings
+from streamcompat.harness.engine.runner import run_matrix
+from streamcompat.harness.engine.schedule import default_jobs
 from streamcompat.harness.engine.server import ServerError, ServerProcess
 from streamcompat.harness.front import config, selection
 from streamcompat.harness.front import gate as rules

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, TypeAlias
 import pytest
 
 if TYPE_CHECKING:
-    from streamcompat.harness.engine.runner import Matrix, Settings
+    from streamcompat.harness.engine.plan import Matrix, Settings
     from streamcompat.harness.front.gate import Gate
     from streamcompat.harness.front.selection import Request
     from streamcompat.harness.kernel.model import Result
@@ -272,7 +272,7 @@ class CompatRunner:
         """The cells to run, as ``streamcompat run`` selects them; the clients and
         variants this environment cannot run, and why; and the keys of their cells. If no
         cell is left, the test is skipped."""
-        from streamcompat.harness.engine.runner import Matrix
+        from streamcompat.harness.engine.plan import Matrix
         from streamcompat.harness.front.availability import available
         from streamcompat.harness.front.selection import UsageError
         from streamcompat.harness.kernel.model import Cell

@@ -9,7 +9,7 @@ out (so that the harness can tell a server that never answers from a client that
 not say it was answered). A release costs a write on a socket, not an HTTP request
 through the app.
 
-The same wrapper keeps, per stream, what its response put on the wire (``Wire``): the
+The same wrapper keeps, per stream, what its response put on the wire (``WireCapture``): the
 head the app sent, and each body write with the moment it went to the socket, bounded.
 """
 
@@ -45,7 +45,7 @@ WRITE_EDGE = 256
 _REQUEST_STREAMS: ContextVar[list[str] | None] = ContextVar("request_streams", default=None)
 
 
-class Wire:
+class WireCapture:
     """What one stream's responses put on the wire, bounded (see WIRE_KEEP_BYTES).
 
     Each kept write is ``[at, bytes]``, or ``[at, first bytes, bytes left out, last
@@ -120,7 +120,7 @@ class Streams:
 
     def __init__(self) -> None:
         self.gates: OrderedDict[str, Gate] = OrderedDict()
-        self.wires: OrderedDict[str, Wire] = OrderedDict()
+        self.wires: OrderedDict[str, WireCapture] = OrderedDict()
         self.push: Callable[[dict[str, Any]], None] = lambda message: None
 
     def gate(self, stream: str) -> Gate:
@@ -136,12 +136,12 @@ class Streams:
         self.push({"ev": "started", "stream": stream})
         return gate
 
-    def wire(self, stream: str) -> Wire:
-        return _bounded(self.wires, stream, Wire)
+    def wire(self, stream: str) -> WireCapture:
+        return _bounded(self.wires, stream, WireCapture)
 
     def observe(self, app: ASGIApp) -> ASGIApp:
         """``app``, telling the harness when a stream's response head has gone out, and
-        keeping what each stream's response sent (``Wire``)."""
+        keeping what each stream's response sent (``WireCapture``)."""
 
         async def observed(scope: Scope, receive: Receive, send: Send) -> None:
             if scope["type"] != "http":
@@ -149,7 +149,9 @@ class Streams:
                 return
             started: list[str] = []  # filled by ``start`` while the endpoint runs
             token = _REQUEST_STREAMS.set(started)
-            wire: Wire | None = None  # held, not looked up: a write after ``take`` goes nowhere
+            wire: WireCapture | None = (
+                None  # held, not looked up: a write after ``take`` goes nowhere
+            )
 
             async def sending(message: Message) -> None:
                 nonlocal wire

@@ -23,8 +23,15 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from streamcompat.harness.engine.server import ServerError, describe_exit, log_summary
-from streamcompat.harness.hosts.processes import Lifecycle, end, exited, spawn
+from streamcompat.harness.engine.server import ServerError
+from streamcompat.harness.hosts.processes import (
+    Lifecycle,
+    describe_exit,
+    end,
+    exited,
+    log_summary,
+    spawn,
+)
 from streamcompat.harness.kernel.codecs import codec as find_codec
 from streamcompat.harness.kernel.model import Facts, Variant
 

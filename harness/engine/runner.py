@@ -7,21 +7,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import heapq
-import itertools
-import os
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
 from streamcompat.harness.engine.app import App, AppProcess
 from streamcompat.harness.engine.lockstep import Idle, Lockstep
 from streamcompat.harness.engine.networks import Listening, network_origin
+from streamcompat.harness.engine.plan import Matrix, Settings
+from streamcompat.harness.engine.schedule import (
+    WAITING_VERDICTS,
+    Slots,
+    Turns,
+    client_threads,
+    schedule,
+)
 from streamcompat.harness.engine.server import ServerError, ServerLife, ServerProcess
 from streamcompat.harness.hosts.browser import Browser
 from streamcompat.harness.hosts.node_host import NodeHost
@@ -39,191 +42,15 @@ from streamcompat.harness.kernel.model import (
     Resources,
     Result,
     Variant,
-    Wire,
-    Write,
 )
 from streamcompat.harness.kernel.scenarios import SCENARIOS, Scenario
-from streamcompat.harness.kernel.tokens import DEFAULT_TOKENS
+from streamcompat.harness.kernel.server_record import ServerRecord
 from streamcompat.harness.kernel.verdicts import judge, measure, unpaced
 
 #: A cell whose evidence contradicts its stall is played again, at most this often.
 MAX_REPLAYS = 2
 #: How long a cancelled client driver may take to clean up (close its sockets, end curl).
 DRIVER_EXIT_BOUND_S = 5.0
-
-
-def default_jobs() -> int:
-    """Cells working at once: one per CPU this process may use, and one more to fill the
-    gaps while round trips are in flight. More only queue each round trip behind others'
-    (2 cores: 3 jobs gave 26 cells/s and a 117 ms PASS median, 4 jobs 22 cells/s and
-    208 ms). Cells waiting out a hold window do not count (see ``Slots``), and verdicts do
-    not depend on it (causal stalls)."""
-    return usable_cpus() + 1
-
-
-def usable_cpus() -> int:
-    """CPUs this process may run on (a container's or taskset's limit, not the host's)."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return os.cpu_count() or 1
-
-
-#: Verdicts of cells that wait out a hold window: scheduled first when a baseline says so.
-WAITING_VERDICTS = frozenset({"BUFFERED", "SILENT", "TIMEOUT"})
-#: Verdicts of the quickest cells (every token at once, or the client's own end): last.
-QUICK_VERDICTS = frozenset({"PASS", "STOPPED", "TOLD"})
-
-
-def schedule(cells: Sequence[Cell], expected: Mapping[str, str] | None) -> list[Cell]:
-    """The order cells start in, from what a baseline expects of them (only the order:
-    verdicts do not depend on it). Cells that will wait out a hold window go first, so
-    that their waits overlap other cells' work; the quickest go last, so that the run
-    ends soon after its last cell starts (a cell that waits a second, started last, was
-    the run's last second). Otherwise in matrix order; without a baseline, unchanged."""
-    expected = expected or {}
-
-    def when(cell: Cell) -> int:
-        verdict = expected.get(cell.key)
-        if verdict in WAITING_VERDICTS:
-            return 0
-        return 2 if verdict in QUICK_VERDICTS else 1
-
-    return sorted(cells, key=when)
-
-
-#: Cells in flight, waiting ones included, per working slot (pages, sockets, threads for
-#: blocking clients stay bounded). A waiting cell costs a socket and no CPU: 4 per slot
-#: left the cores idle while the first hold windows ran out.
-IN_FLIGHT_PER_JOB = 8
-
-
-class Turns:
-    """A semaphore that serves its waiters in order of their place in the schedule
-    (lowest first), not of arrival: a cell that queues late, or takes its slot back after
-    a hold window, keeps its turn."""
-
-    def __init__(self, size: int) -> None:
-        self.free = max(1, size)
-        self._waiting: list[tuple[float, int, asyncio.Future[None]]] = []
-        self._arrivals = itertools.count()
-
-    def locked(self) -> bool:
-        return self.free == 0
-
-    async def acquire(self, place: float = 0.0) -> None:
-        if self.free > 0 and not self._waiting:
-            self.free -= 1
-            return
-        turn = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._waiting, (place, next(self._arrivals), turn))
-        try:
-            await turn
-        except asyncio.CancelledError:
-            if turn.done() and not turn.cancelled():
-                self.release()  # given the turn, but cancelled before taking it: pass it on
-            raise
-
-    def release(self) -> None:
-        while self._waiting:
-            _, _, turn = heapq.heappop(self._waiting)
-            if not turn.done():  # a waiter cancelled meanwhile left its future behind
-                turn.set_result(None)
-                return
-        self.free += 1
-
-    @contextlib.asynccontextmanager
-    async def held(self, place: float = 0.0) -> AsyncIterator[None]:
-        await self.acquire(place)
-        try:
-            yield
-        finally:
-            self.release()
-
-
-class Slots:
-    """Admits ``jobs`` working cells at once, in schedule order; a cell lends its slot out
-    while it only waits out a hold window, so that a buffering client does not idle a core.
-
-    Cells expected to wait (``waits``) take at most half the places in flight: queued
-    first, they would otherwise take every place, and with a few cells that wait
-    unexpectedly (a parser that drops an event), leave the cores idle for their hold
-    windows (seen: 4 s of a 22 s run)."""
-
-    def __init__(self, jobs: int) -> None:
-        self.working = Turns(jobs)
-        self.most_in_flight = max(1, jobs) * IN_FLIGHT_PER_JOB
-        self.in_flight = Turns(self.most_in_flight)
-        self.waiting = Turns(self.most_in_flight // 2)
-
-    @contextlib.asynccontextmanager
-    async def cell(
-        self, connections: Turns | None = None, place: float = 0.0, waits: bool = False
-    ) -> AsyncIterator[Callable[[], AbstractAsyncContextManager[None]]]:
-        """Hold a slot for one cell; yields ``idle``, to enter while the cell only waits.
-
-        ``place`` is the cell's place in the schedule: lower goes first. ``connections``
-        bounds the cells of one client runtime on one origin. It is taken before the
-        working slot: a cell that holds a working slot never waits for a connection held
-        by a cell that lent its slot out (that would deadlock). ``waits``: a baseline
-        expects the cell to wait out a hold window.
-        """
-        holding = False
-
-        @contextlib.asynccontextmanager
-        async def idle() -> AsyncIterator[None]:
-            nonlocal holding
-            self.working.release()
-            holding = False
-            yield  # a cell cancelled or failing meanwhile leaves without its slot
-            await self.working.acquire(place)
-            holding = True
-
-        async with (
-            self.waiting.held(place) if waits else contextlib.nullcontext(),
-            self.in_flight.held(place),
-            connections.held(place) if connections else contextlib.nullcontext(),
-        ):
-            await self.working.acquire(place)
-            holding = True
-            try:
-                yield idle
-            finally:
-                if holding:  # not if cancelled while taking its slot back
-                    self.working.release()
-
-
-def client_threads(cells: int) -> None:
-    """Threads enough for ``cells`` blocking clients at once, for this event loop's
-    ``asyncio.to_thread``. A blocking client (requests) holds a thread for as long as its
-    cell is in flight; with the default pool (CPUs + 4 threads) cells would wait for one
-    while their clock runs, and a loaded run turn waiting cells into TIMEOUTs."""
-    workers = cells + 4  # and a few for the harness's own waits (reaping children)
-    asyncio.get_running_loop().set_default_executor(
-        ThreadPoolExecutor(workers, thread_name_prefix="streamcompat")
-    )
-
-
-@dataclass(frozen=True)
-class Settings:
-    hold_window: float = 1.0  # how long token k may take to surface before it counts as held
-    connect_window: float = 10.0  # how long the request may take to reach the server
-    #: How long a response head may take once the request reached the server (and the
-    #: model thought); a server that sends none by then ends the cell (TIMEOUT) long
-    #: before its deadline.
-    head_window: float = 5.0
-    deadline: float = 30.0  # every cell has a verdict by then, whatever happens
-    #: The model thinks this long before its first token; clients keep their libraries'
-    #: default timeouts meanwhile (``Request.library_timeouts``).
-    think: float = 0.0
-    jobs: int = field(default_factory=default_jobs)  # cells working at once
-    tokens: tuple[str, ...] = DEFAULT_TOKENS
-
-    @property
-    def head_wait(self) -> float:
-        """How long a response head may take once the request reached the server: the
-        head window, counted from the end of the model's think (a server may send its
-        head only with the first token, as GZipMiddleware does)."""
-        return self.head_window + self.think
 
 
 @dataclass(frozen=True)
@@ -236,30 +63,6 @@ class Stage:
     settings: Settings
     idle: Idle = contextlib.nullcontext
     app: AppProcess | None = None  # app mode: cells go to the app, which calls the server
-
-
-@dataclass(frozen=True)
-class Matrix:
-    variants: Sequence[Variant]
-    clients: Sequence[Client]
-    networks: Sequence[str] = ("direct",)
-    scenarios: Sequence[str] = ("stream",)
-    #: The networks of the scenarios other than ``stream`` (None: ``networks``).
-    scenario_networks: Sequence[str] | None = None
-
-    def cells(self) -> list[Cell]:
-        def networks(scenario: str) -> Sequence[str]:
-            if scenario == "stream" or self.scenario_networks is None:
-                return self.networks
-            return [n for n in self.networks if n in self.scenario_networks]
-
-        return [
-            Cell(v.name, c.name, n, s)
-            for s in self.scenarios
-            for n in networks(s)
-            for v in self.variants
-            for c in self.clients
-        ]
 
 
 async def run_matrix(
@@ -591,7 +394,7 @@ async def _record(life: ServerLife, stream: str, facts: Facts, settle: float = 0
     while the response waits, and as long again while the model runs as the response
     asks, see ``ServerLife.take``).
     """
-    record: dict[str, Any] | None = None
+    record: ServerRecord | None = None
     left = bool(facts.aborted_at) and not facts.timed_out
     if not life.closed.is_set():
         with contextlib.suppress(Exception):
@@ -607,39 +410,19 @@ async def _record(life: ServerLife, stream: str, facts: Facts, settle: float = 0
         return
     if record is None:
         return
-    facts.emitted_at = [float(t) for t in record["emitted_at"]]
-    facts.ended_at = float(record.get("ended_at") or 0.0)
-    facts.requests = int(record.get("requests") or 0)
-    facts.wire = _wire(record.get("wire"))
-    facts.generated = int(record.get("generated") or 0)
-    facts.cancelled_at = float(record.get("cancelled_at") or 0.0)
-    facts.let_run = bool(record.get("left"))
-    if left and not record.get("finished"):
+    facts.emitted_at = list(record.emitted_at)
+    facts.ended_at = record.ended_at
+    facts.requests = record.requests
+    facts.wire = record.wire
+    facts.generated = record.generated
+    facts.cancelled_at = record.cancelled_at
+    facts.let_run = record.left
+    if left and not record.finished:
         facts.running_after = 2 * settle
-    if record.get("error"):
-        facts.server_note = str(record["error"])
-    elif record.get("started") and not record.get("consumed"):
+    if record.error:
+        facts.server_note = record.error
+    elif record.started and not record.consumed:
         facts.server_note = "the response never read the token stream (not streaming)"
-
-
-def _wire(record: dict[str, Any] | None) -> Wire | None:
-    """The server's ``Wire`` record (``servers.control``): bytes travel as latin-1 text."""
-    if not record or not record.get("status"):
-        return None  # no response head went out: nothing was sent
-
-    def write(kept: list[Any]) -> Write:
-        at, data, *rest = kept
-        left_out, tail = rest if rest else (0, "")
-        return Write(float(at), data.encode("latin-1"), int(left_out), tail.encode("latin-1"))
-
-    return Wire(
-        status=int(record["status"]),
-        headers=tuple((str(k), str(v)) for k, v in record.get("headers") or ()),
-        writes=tuple(write(w) for w in record.get("writes") or ()),
-        sent_bytes=int(record.get("sent_bytes") or 0),
-        sent_writes=int(record.get("sent_writes") or 0),
-        ended_at=float(record.get("ended_at") or 0.0),
-    )
 
 
 def _drop(*futures: asyncio.Future[Any]) -> None:

@@ -22,7 +22,6 @@ import itertools
 import json
 import os
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -38,43 +37,22 @@ import aiohttp
 from streamcompat.harness.hosts.processes import (
     STOP_BOUND_S,
     Lifecycle,
+    describe_exit,
     end,
     exited,
+    log_summary,
     loopback_listener,
     spawn,
 )
+from streamcompat.harness.kernel.server_record import ServerRecord, parse_record
 
 START_BOUND_S = 30.0  # the server must answer its health check within this
 TAKE_BOUND_S = 10.0  # a stream's record must come back within this
 LINE_LIMIT = 1 << 20
-LOG_LINES = 3  # of a server's log, named in what is said about its death
-SIGNALS = {int(s) for s in signal.Signals}
 
 
 class ServerError(Exception):
     """The variant server could not be started, or restarted, or stopped talking."""
-
-
-def describe_exit(code: int | None) -> str:
-    """``exited with code 3``, ``killed by SIGKILL``: how a process ended, as its user says it."""
-    if code is None:
-        return "still running"
-    if code < 0 and -code in SIGNALS:
-        return f"killed by {signal.Signals(-code).name}"
-    return f"exited with code {code}"
-
-
-def log_summary(text: str, lines: int = LOG_LINES, limit: int = 600) -> str:
-    """The last few lines that say something: a traceback's frames are left out (its last
-    line, the exception, stays), so that a death is told in one line, never as a traceback."""
-    kept = [
-        line.strip()
-        for line in text.splitlines()
-        if line.strip()
-        and not line.startswith((" ", "\t"))
-        and not line.startswith("Traceback (most recent call last)")
-    ]
-    return " | ".join(kept[-lines:])[-limit:]
 
 
 @dataclass
@@ -218,7 +196,7 @@ class ServerLife:
             message["fail_at"] = fail_at
         self.send(message)
 
-    async def take(self, stream: str, settle: float = 0.0) -> dict[str, Any]:
+    async def take(self, stream: str, settle: float = 0.0) -> ServerRecord:
         """The stream's record (emission times, errors), which the server then forgets;
         with ``settle`` (the abort scenario: its client has left), once its model run is
         over, or it was not after ``settle`` seconds and then ``settle`` more while the
@@ -233,10 +211,10 @@ class ServerLife:
                 message["settle"] = settle
             self.send(message)
             bound = TAKE_BOUND_S + 2 * settle
-            record: dict[str, Any] = await asyncio.wait_for(answer, bound)
+            record = await asyncio.wait_for(answer, bound)
         finally:
             self._answers.pop(key, None)
-        return record
+        return parse_record(record)
 
 
 class ServerProcess(Lifecycle):
@@ -455,5 +433,5 @@ class ServerProcess(Lifecycle):
     def release(self, stream: str, upto: int) -> None:
         self._current().release(stream, upto)
 
-    async def take(self, stream: str) -> dict[str, Any]:
+    async def take(self, stream: str) -> ServerRecord:
         return await self._current().take(stream)

@@ -11,7 +11,7 @@ from typing import Any
 
 from streamcompat.harness.engine import differential
 from streamcompat.harness.engine.app import App
-from streamcompat.harness.engine.runner import Settings
+from streamcompat.harness.engine.plan import Settings
 from streamcompat.harness.kernel.model import Result
 from streamcompat.harness.outputs.reports import write_reports
 from streamcompat.harness.outputs.results import index, versions, write_index

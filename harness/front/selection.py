@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from streamcompat.harness.engine.app import App
-from streamcompat.harness.engine.runner import Matrix
+from streamcompat.harness.engine.plan import Matrix
 from streamcompat.harness.kernel.model import Client, Variant
 from streamcompat.harness.kernel.networks import DEFAULT_NETWORKS as DEFAULT_NETWORKS
 from streamcompat.harness.kernel.networks import NETWORKS

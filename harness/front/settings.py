@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from streamcompat.harness.engine.runner import Settings
+from streamcompat.harness.engine.plan import Settings
 from streamcompat.harness.front.selection import UsageError
 from streamcompat.harness.kernel.tokens import HOLD_WINDOWS, SCRIPTS, THINK_S
 

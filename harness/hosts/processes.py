@@ -222,3 +222,29 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
     # Only a group this harness created (the child's pid is its group id).
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
+
+
+LOG_LINES = 3  # of a process's log, named in what is said about its death
+SIGNALS = {int(s) for s in signal.Signals}
+
+
+def describe_exit(code: int | None) -> str:
+    """``exited with code 3``, ``killed by SIGKILL``: how a process ended, as its user says it."""
+    if code is None:
+        return "still running"
+    if code < 0 and -code in SIGNALS:
+        return f"killed by {signal.Signals(-code).name}"
+    return f"exited with code {code}"
+
+
+def log_summary(text: str, lines: int = LOG_LINES, limit: int = 600) -> str:
+    """The last few lines that say something: a traceback's frames are left out (its last
+    line, the exception, stays), so that a death is told in one line, never as a traceback."""
+    kept = [
+        line.strip()
+        for line in text.splitlines()
+        if line.strip()
+        and not line.startswith((" ", "\t"))
+        and not line.startswith("Traceback (most recent call last)")
+    ]
+    return " | ".join(kept[-lines:])[-limit:]

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from streamcompat.harness.engine.runner import Settings, Stage, run_cell
+from streamcompat.harness.engine.plan import Settings
+from streamcompat.harness.engine.runner import Stage, run_cell
 from streamcompat.harness.engine.server import ServerProcess
 from streamcompat.harness.kernel.model import (
     Cell,

@@ -20,7 +20,8 @@ import pytest
 from aiohttp import web
 
 from streamcompat.clients import with_curl, with_httpx, with_openai, with_sseclient
-from streamcompat.harness.engine.runner import Matrix, Settings, Stage, run_cell, run_matrix
+from streamcompat.harness.engine.plan import Matrix, Settings
+from streamcompat.harness.engine.runner import Stage, run_cell, run_matrix
 from streamcompat.harness.kernel.model import (
     Cell,
     ClientFailed,
@@ -31,6 +32,7 @@ from streamcompat.harness.kernel.model import (
     Variant,
     Verdict,
 )
+from streamcompat.harness.kernel.server_record import ServerRecord
 from streamcompat.harness.kernel.tokens import DEFAULT_TOKENS
 from streamcompat.servers.chain import Gate
 from streamcompat.servers.plugins import load_variants
@@ -142,8 +144,8 @@ class OpenAIStandIn:
     def release(self, stream: str, upto: int) -> None:
         self.gate(stream).release(upto)
 
-    async def take(self, stream: str) -> dict[str, Any]:
-        return {"emitted_at": self.gates.pop(stream, Gate()).emitted_at}
+    async def take(self, stream: str) -> ServerRecord:
+        return ServerRecord(emitted_at=tuple(self.gates.pop(stream, Gate()).emitted_at))
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -17,7 +17,8 @@ import pytest
 from streamcompat.clients import npm, with_node
 from streamcompat.clients.browser_sse import BROWSER_FETCH_SSE
 from streamcompat.clients.with_node import AXIOS, NODE_EVENTSOURCE, NODE_FETCH
-from streamcompat.harness.engine.runner import Settings, Stage, run_cell
+from streamcompat.harness.engine.plan import Settings
+from streamcompat.harness.engine.runner import Stage, run_cell
 from streamcompat.harness.engine.server import ServerProcess
 from streamcompat.harness.hosts.browser import Browser
 from streamcompat.harness.hosts.node_host import NodeHost

@@ -17,9 +17,9 @@ from streamcompat.harness.engine.server import (
     ServerError,
     ServerLife,
     ServerProcess,
-    describe_exit,
-    log_summary,
 )
+from streamcompat.harness.hosts.processes import describe_exit, log_summary
+from streamcompat.harness.kernel.server_record import ServerRecord
 from streamcompat.servers.chain import Gate, token_stream
 from tests.support import hostile_plugins
 from tests.support.procs import alive
@@ -106,18 +106,18 @@ def test_tokens_flow_only_as_released_and_the_end_last() -> None:
     got, held, end_held, record = with_server(test)
     assert got[0] == b"a" and held and end_held
     assert b"".join(got) == "".join(TOKENS).encode()
-    assert len(record["emitted_at"]) == 3 and record["done"] and record["requests"] == 1
-    assert record["ended_at"] >= record["emitted_at"][-1]
+    assert len(record.emitted_at) == 3 and record.done and record.requests == 1
+    assert record.ended_at >= record.emitted_at[-1]
 
 
 def test_a_taken_stream_is_forgotten() -> None:
-    async def test(server: ServerProcess) -> dict[str, Any]:
+    async def test(server: ServerProcess) -> ServerRecord:
         server.release("t1", 2)
         first = await server.take("t1")
-        assert first["released"] == 2
+        assert first.released == 2
         return await server.take("t1")
 
-    assert with_server(test)["released"] == 0
+    assert with_server(test).released == 0
 
 
 def test_the_server_ends_when_the_harness_closes_its_channel() -> None:
@@ -190,7 +190,7 @@ def test_the_server_says_when_a_response_head_went_out() -> None:
             finally:
                 request.cancel()
                 await asyncio.gather(request, return_exceptions=True)
-        return said, record["head_at"], silent
+        return said, record.head_at, silent
 
     said, head_at, silent = with_server(test, ["builtin", "tests.support.hostile_plugins:VARIANTS"])
     assert said and head_at > 0 and silent

@@ -10,17 +10,16 @@ from typing import Any
 import aiohttp
 from starlette.types import Message, Receive, Scope, Send
 
-from streamcompat.harness.engine.runner import _wire
 from streamcompat.harness.engine.server import ServerProcess
-from streamcompat.harness.kernel.model import Wire as WireFacts
-from streamcompat.harness.kernel.model import Write
+from streamcompat.harness.kernel.model import Wire, Write
+from streamcompat.harness.kernel.server_record import parse_wire
 from streamcompat.harness.outputs.results import wire_record
 from streamcompat.servers.control import (
     WIRE_KEEP_BYTES,
     WIRE_KEEP_WRITES,
     WRITE_EDGE,
     Streams,
-    Wire,
+    WireCapture,
 )
 from streamcompat.servers.framings import SSE_END, sse
 
@@ -28,13 +27,13 @@ TOKENS = ["a", " b", "\nc", " é🙂"]
 EVERY_BYTE = bytes(range(256))
 
 
-def kept(wire: Wire) -> bytes:
+def kept(wire: WireCapture) -> bytes:
     """The bytes a record keeps, in order (left-out middles skipped)."""
     return b"".join((w[1] + (w[3] if len(w) == 4 else "")).encode("latin-1") for w in wire.writes)
 
 
 def test_short_writes_are_kept_whole_with_their_times() -> None:
-    wire = Wire()
+    wire = WireCapture()
     wire.wrote(b"data: a\n\n", 1.5, more=True)
     wire.wrote(b"data: b\n\n", 2.5, more=True)
     assert wire.writes == [[1.5, "data: a\n\n"], [2.5, "data: b\n\n"]]
@@ -42,7 +41,7 @@ def test_short_writes_are_kept_whole_with_their_times() -> None:
 
 
 def test_the_bodys_empty_last_message_ends_it_without_counting_as_a_write() -> None:
-    wire = Wire()
+    wire = WireCapture()
     wire.wrote(b"x", 1.0, more=True)
     wire.wrote(b"", 2.0, more=False)
     assert wire.sent_writes == 1 and wire.ended_at == 2.0 and len(wire.writes) == 1
@@ -50,7 +49,7 @@ def test_the_bodys_empty_last_message_ends_it_without_counting_as_a_write() -> N
 
 def test_a_long_write_keeps_its_edges_and_counts_its_middle() -> None:
     body = b"data: " + b"x" * 10_000 + b"\n\n"
-    wire = Wire()
+    wire = WireCapture()
     wire.wrote(body, 1.0, more=True)
     [(at, first, left_out, last)] = wire.writes
     assert at == 1.0
@@ -60,7 +59,7 @@ def test_a_long_write_keeps_its_edges_and_counts_its_middle() -> None:
 
 
 def test_a_stream_keeps_at_most_its_budget_and_counts_the_rest() -> None:
-    wire = Wire()
+    wire = WireCapture()
     for k in range(3 * WIRE_KEEP_BYTES // 400):
         wire.wrote(bytes([k % 256]) * 400, float(k), more=True)
     assert len(kept(wire)) == WIRE_KEEP_BYTES  # the last kept write was cut to fit
@@ -70,20 +69,20 @@ def test_a_stream_keeps_at_most_its_budget_and_counts_the_rest() -> None:
 
 
 def test_a_stream_of_tiny_writes_keeps_at_most_its_write_bound() -> None:
-    wire = Wire()
+    wire = WireCapture()
     for k in range(WIRE_KEEP_WRITES + 50):
         wire.wrote(b".", float(k), more=True)
     assert len(wire.writes) == WIRE_KEEP_WRITES and wire.sent_writes == WIRE_KEEP_WRITES + 50
 
 
 def test_every_byte_survives_the_control_channel_facts_and_index() -> None:
-    wire = Wire()
+    wire = WireCapture()
     wire.head({"status": 200, "headers": [(b"content-type", b"text/plain; charset=utf-8")]})
     wire.wrote(EVERY_BYTE, 10.25, more=True)  # 256 bytes: kept whole
     wire.wrote(EVERY_BYTE * 4, 10.5, more=True)  # 1024 bytes: first and last 256
     wire.wrote(b"", 10.75, more=False)
     # As the control channel carries it (a JSON line), then as the harness records it.
-    facts = _wire(json.loads(json.dumps(wire.record())))
+    facts = parse_wire(json.loads(json.dumps(wire.record())))
     assert facts is not None
     assert facts.writes == (
         Write(10.25, EVERY_BYTE),
@@ -101,10 +100,10 @@ def test_every_byte_survives_the_control_channel_facts_and_index() -> None:
     assert record["status"] == 200 and record["sent_writes"] == 2
 
 
-def test_a_record_with_no_response_head_is_no_wire() -> None:
-    assert _wire(None) is None and _wire(Wire().record()) is None
+def test_a_record_with_no_response_head_is_noparse_wire() -> None:
+    assert parse_wire(None) is None and parse_wire(WireCapture().record()) is None
     assert wire_record(None, 0.0) is None
-    assert not WireFacts(sent_bytes=1, writes=(Write(0.0, b"x"),)).truncated
+    assert not Wire(sent_bytes=1, writes=(Write(0.0, b"x"),)).truncated
 
 
 def test_observe_keeps_each_streams_writes_and_take_forgets_them() -> None:
@@ -144,7 +143,7 @@ def test_observe_keeps_each_streams_writes_and_take_forgets_them() -> None:
 
 
 def test_a_real_sse_stream_records_the_framing_of_each_token_as_its_own_write() -> None:
-    async def main() -> tuple[bytes, list[float], WireFacts | None]:
+    async def main() -> tuple[bytes, list[float], Wire | None]:
         async with ServerProcess(["builtin"], TOKENS) as server:
             life = await server.running()
             life.expect("w1")
@@ -155,7 +154,7 @@ def test_a_real_sse_stream_records_the_framing_of_each_token_as_its_own_write() 
                 life.release("w1", len(TOKENS) + 1)
                 body = await asyncio.wait_for(response.read(), 10)
             record = await life.take("w1")
-            return body, record["emitted_at"], _wire(record["wire"])
+            return body, list(record.emitted_at), record.wire
 
     body, emitted_at, wire = asyncio.run(main())
     assert wire is not None and not wire.truncated

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from streamcompat.harness.engine.runner import Slots, Turns, schedule
+from streamcompat.harness.engine.schedule import Slots, Turns, schedule
 from streamcompat.harness.kernel.model import Cell
 
 
@@ -126,7 +126,7 @@ def test_every_cell_in_flight_can_hold_a_thread_for_a_blocking_client() -> None:
     # (the default pool has CPUs + 4) the later ones never start and the barrier breaks.
     import threading
 
-    from streamcompat.harness.engine.runner import client_threads
+    from streamcompat.harness.engine.schedule import client_threads
 
     cells = 20
     everyone = threading.Barrier(cells, timeout=10)

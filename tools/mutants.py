@@ -1,4 +1,4 @@
-"""Mutants: the fast tests must catch each mistake that issue #10 names.
+"""Mutants: the fast tests must catch each mistake on this list.
 
     python tools/mutants.py               # every mutant, one after another
     python tools/mutants.py lockstep      # only those whose name or file holds a word
@@ -8,23 +8,20 @@
 A mutant is one replacement of exact text in one file, and the test files that should
 catch it. For each, the repository's tracked files are copied to a scratch folder, the
 replacement is made there, and its test files run against the copy, fast tests only
-(``-m "not matrix"``): pytest failing is the mutant *caught*, passing is *survived*, any
-other exit (a collection error, say) is *broken*, which proves nothing. A mutant whose
-text is no longer in the source exactly once is *stale*. The unmutated copy's test files
-run once first, and must pass.
+(``-m "not matrix"``): pytest failing is *caught*, passing *survived*, any other exit
+*broken* (proves nothing); a mutant whose text is not in the source exactly once is
+*stale*. The unmutated copy's test files run once first, and must pass.
 
-The copy is what every process of those tests imports, the servers they start included
-(``python -m streamcompat.servers``): the installed package maps ``streamcompat.harness``
-and friends to the repository's top-level folders, so the copy's own ``streamcompat/``
-gets symlinks to the copy's ``harness/``, ``servers/`` and ``clients/``, and the copy is
-first on ``PYTHONPATH`` (pytest puts it first on ``sys.path`` too); a child process
-asked where it imports them from must answer the scratch folder, or nothing runs.
+Every process of those tests imports the copy, servers included: the copy's own
+``streamcompat/`` gets symlinks to its ``harness/``, ``servers/`` and ``clients/`` (as the
+installed package maps them) and the copy is first on ``PYTHONPATH``; a child asked where
+it imports them from must answer the scratch folder, or nothing runs.
 
 Exit code: 0 every mutant was caught; 1 one survived, broke or is stale; 2 the check
 could not be made (the unmutated tests fail, the copy is not what is imported).
 
-To add a mutant: an entry in ``MUTANTS`` — the mistake in words, the file, its ``old``
-text (enough of it to occur once), the ``new`` text, the test files that should catch it.
+To add a mutant: an entry in ``MUTANTS`` (the mistake in words, the file, its ``old`` text,
+occurring once, the ``new`` text, the test files that should catch it);
 ``tests/unit/test_mutants.py`` checks that every ``old`` text is still in the source once.
 """
 
@@ -43,7 +40,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]  # tools/ is in the repository's root
 PACKAGE = "streamcompat"  # installed, its subpackages are the repository's folders:
 SUBPACKAGES = ("harness", "servers", "clients")  # streamcompat.harness is harness/, ...
 NODE_MODULES = "clients/node/node_modules"  # not tracked; the copy shares the checkout's

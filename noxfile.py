@@ -5,6 +5,7 @@ nox -s tests               # the project's own tests (args after -- go to pytest
 nox -s lint                # ruff, mypy, and actionlint where it is installed
 nox -s scenarios           # the abort and error scenarios, gated against their baselines
 nox -s spec                # the differential: SSE-parsing clients against the spec corpus
+nox -s docs                # the docs' generated parts (a test fails when they are stale)
 nox -s bench               # speed, CPU-by-role and stability figures of the default matrix
 nox -s stress              # the default matrix 5 times under CPU load: any verdict change?
 nox -s mutants             # named mistakes, each in a scratch copy: do the fast tests catch it?
@@ -141,6 +142,13 @@ def scenarios(session: nox.Session) -> None:
     chromium(session)
     node_packages(session)
     session.run("streamcompat", "run", "--scenario", "abort,error,error-first", *session.posargs)
+
+
+@nox.session(default=False)
+def docs(session: nox.Session) -> None:
+    """Rewrite the docs' generated parts (the verdict table) from the code that holds them."""
+    session.install("-e", ".")
+    session.run("python", "-m", "tools.docs", *session.posargs)
 
 
 @nox.session(default=False)

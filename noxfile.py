@@ -37,10 +37,6 @@ nox.options.download_python = "never"
 # (seconds of CPU each).
 os.environ.setdefault("UV_COMPILE_BYTECODE", "1")
 
-# Every session installs the checkout editable: a plain install would be shadowed in each
-# process started from the checkout by its own streamcompat/ folder (which holds only
-# __init__.py; the subpackages are the top-level harness/, servers/, clients/).
-
 # `streamcompat run --clients <group>`: one CI job per group and Python.
 CLIENT_GROUPS = ("python", "browser", "node", "cli")
 BROWSER_GROUPS = frozenset({"browser"})  # drive Chromium
@@ -50,6 +46,14 @@ PYTHONS = ("3.10", "3.11", "3.12", "3.13")
 SYSTEM_CHROMIUMS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 ROOT = Path(__file__).resolve().parent
 NPM_STAMP = "node_modules/.streamcompat-lock"  # the package-lock.json it was installed from
+
+
+def install(session: nox.Session, extras: str = "all") -> None:
+    """Install the checkout editable, as every session does: a plain install would be
+    shadowed in each process started from the checkout by its own streamcompat/ folder
+    (which holds only __init__.py; the subpackages are the top-level harness/, servers/,
+    clients/)."""
+    session.install("-e", f".[{extras}]" if extras else ".")
 
 
 def chromium(session: nox.Session) -> None:
@@ -128,7 +132,7 @@ def npm_installed(node_clients: Path) -> bool:
 @nox.session
 def compat(session: nox.Session) -> None:
     """Run the matrix on the built-in variants, write results/, gate against the baseline."""
-    session.install("-e", ".[all]")  # editable, as every session here
+    install(session)
     chromium(session)
     node_packages(session)
     session.run("streamcompat", "run", *session.posargs)
@@ -138,7 +142,7 @@ def compat(session: nox.Session) -> None:
 def scenarios(session: nox.Session) -> None:
     """The abort and error scenarios on the built-in variants (direct network), each gated
     against its own baseline; opt-in, as they are not part of the default run."""
-    session.install("-e", ".[all]")  # editable, as every session here
+    install(session)
     chromium(session)
     node_packages(session)
     session.run("streamcompat", "run", "--scenario", "abort,error,error-first", *session.posargs)
@@ -147,7 +151,7 @@ def scenarios(session: nox.Session) -> None:
 @nox.session(default=False)
 def docs(session: nox.Session) -> None:
     """Rewrite the docs' generated parts (the verdict table) from the code that holds them."""
-    session.install("-e", ".")
+    install(session, "")
     session.run("python", "-m", "tools.docs", *session.posargs)
 
 
@@ -155,7 +159,7 @@ def docs(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Speed, CPU and stability figures: the default matrix three times (--runs N; other
     args go to run)."""
-    session.install("-e", ".[all]")  # tools/ runs from the checkout
+    install(session)  # tools/ runs from the checkout
     chromium(session)
     node_packages(session)
     session.run("python", "-m", "tools.bench", "--runs", "3", *session.posargs)
@@ -165,7 +169,7 @@ def bench(session: nox.Session) -> None:
 def stress(session: nox.Session) -> None:
     """The default matrix five times, every core kept busy: fails on any verdict change or
     gate failure (--runs N; other args go to run)."""
-    session.install("-e", ".[all]")  # tools/ runs from the checkout
+    install(session)  # tools/ runs from the checkout
     chromium(session)
     node_packages(session)
     session.run("python", "-m", "tools.stress", *session.posargs)
@@ -174,7 +178,7 @@ def stress(session: nox.Session) -> None:
 @nox.session(default=False)
 def spec(session: nox.Session) -> None:
     """The differential: every SSE-parsing client against the WHATWG spec corpus."""
-    session.install("-e", ".[all]")  # editable, as every session here
+    install(session)
     chromium(session)
     node_packages(session)
     session.run("streamcompat", "spec", *session.posargs)
@@ -185,7 +189,7 @@ def spec(session: nox.Session) -> None:
 )
 def compat_group(session: nox.Session, group: str) -> None:
     """One client group on one Python; the gate compares only the cells that ran."""
-    session.install("-e", ".[all]")  # editable, as every session here
+    install(session)
     if group in BROWSER_GROUPS:
         chromium(session)
     if group in NPM_GROUPS:
@@ -230,7 +234,7 @@ def matrix(session: nox.Session) -> None:
 @nox.session
 def tests(session: nox.Session) -> None:
     """The project's own tests: unit tests, the pinned matrix, process clean-up."""
-    session.install("-e", ".[test,all,examples]")
+    install(session, "test,all,examples")
     chromium(session)
     node_packages(session)
     session.run("pytest", *session.posargs)
@@ -240,7 +244,7 @@ def tests(session: nox.Session) -> None:
 def mutants(session: nox.Session) -> None:
     """Each mistake tools/mutants.py lists, made in a scratch copy of the repository: the
     fast tests must fail on every one (args after -- pick mutants by a word)."""
-    session.install("-e", ".[test,all,examples]")
+    install(session, "test,all,examples")
     chromium(session)
     node_packages(session)
     session.run("python", "tools/mutants.py", *session.posargs)
@@ -263,7 +267,7 @@ def typecheck_tree() -> Path:
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff (lint and format), mypy --strict, and actionlint on the workflows."""
-    session.install("-e", ".[lint,test,all,examples]")  # the pytest plugin is typed against pytest
+    install(session, "lint,test,all,examples")  # the pytest plugin is typed against pytest
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     with session.chdir(typecheck_tree()):

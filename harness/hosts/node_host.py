@@ -23,7 +23,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from streamcompat.harness.hosts.processes import end, spawn_piped
+from streamcompat.harness.hosts.processes import SIGNALS, end, spawn_piped
 from streamcompat.harness.hosts.scripts import ScriptCells, script_config
 from streamcompat.harness.kernel.model import ClientFailed, Reporter, Request
 
@@ -31,7 +31,6 @@ HOST_SCRIPT = Path(__file__).with_name("node_host.mjs")
 LINE_LIMIT = 16 * 1024 * 1024  # one report line holds a whole batch (a token may be 67 KB+)
 EXIT_WINDOW = 2.0  # how long a host whose stdout closed may take to finish its stderr
 TAIL_LINES = 40  # of stderr, kept to say why a host died
-SIGNALS = {int(s) for s in signal.Signals}
 
 
 class NodeHub:

@@ -150,7 +150,7 @@ def scenarios(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def docs(session: nox.Session) -> None:
-    """Rewrite the docs' generated parts (the verdict table) from the code that holds them."""
+    """Rewrite the docs' generated parts (verdict table, matrices) from the code and baselines."""
     install(session, "")
     session.run("python", "-m", "tools.docs", *session.posargs)
 

@@ -11,25 +11,104 @@ the text between is replaced whole, the rest of the file is left as it is.
 from __future__ import annotations
 
 import argparse
+import functools
+import json
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from streamcompat.harness.kernel.model import FACTS
+from streamcompat.clients import CLIENTS
+from streamcompat.harness.kernel.model import FACTS, KEY_SEPARATOR, Verdict
+from streamcompat.servers.variants import VARIANTS
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def verdict_table() -> str:
+def verdict_table(root: Path = ROOT) -> str:
     """Every verdict with its one-line meaning, in the gate's order of the table."""
     rows = [f"| `{verdict.value}` | {facts.meaning} |" for verdict, facts in FACTS.items()]
     return "\n".join(["| verdict | meaning |", "|---|---|", *rows])
 
 
-#: (file, block name) -> what the block holds.
-BLOCKS: dict[tuple[str, str], Callable[[], str]] = {
+def pinned(
+    root: Path, baseline: str, *, network: str, scenario: str | None
+) -> dict[tuple[str, str], str]:
+    """A pinned baseline's verdicts on one network (and scenario), by (variant, client)."""
+    cells = json.loads((root / baseline).read_text(encoding="utf-8"))["cells"]
+    tail = [network] if scenario is None else [network, scenario]
+    found: dict[tuple[str, str], str] = {}
+    for key, verdict in cells.items():
+        variant, client, *rest = key.split(KEY_SEPARATOR)
+        if rest == tail:
+            found[variant, client] = verdict
+    if not found:
+        raise ValueError(f"{baseline} pins no cell on {network} {scenario or ''}".rstrip())
+    return found
+
+
+def short(verdict: str) -> str:
+    """A verdict as a wide table shows it: passes bold, held back ``BUF``, the stream's life
+    gone wrong as it is, content lost in lower case (so the passes stand out), ``–`` for a
+    client that does not take the stream (UNSUPPORTED)."""
+    rank = FACTS[Verdict(verdict)].rank
+    if verdict == Verdict.UNSUPPORTED.value:
+        return "–"
+    if rank == 0:
+        return f"**{verdict}**"
+    if verdict == Verdict.BUFFERED.value:
+        return "BUF"
+    return verdict if rank == 1 else verdict.lower()
+
+
+def matrix(
+    root: Path,
+    baseline: str,
+    *,
+    network: str = "direct",
+    scenario: str | None = None,
+    variants: Sequence[str] | None = None,
+    clients: Sequence[str] | None = None,
+    cell: Callable[[str], str] = short,
+) -> str:
+    """Variants down, clients across, as the baseline pins them (``?`` where it pins none)."""
+    found = pinned(root, baseline, network=network, scenario=scenario)
+    rows = [v.name for v in VARIANTS] if variants is None else list(variants)
+    cols = [c.name for c in CLIENTS] if clients is None else list(clients)
+    lines = ["| variant | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    for row in rows:
+        shown = [cell(found[row, col]) if (row, col) in found else "?" for col in cols]
+        lines.append(f"| {row} | " + " | ".join(shown) + " |")
+    return "\n".join(lines)
+
+
+def default_matrix(root: Path = ROOT) -> str:
+    """The whole default matrix; the heading says whether ``split`` changed any cell."""
+    direct = pinned(root, "compat-baseline.json", network="direct", scenario=None)
+    split = pinned(root, "compat-baseline.json", network="split", scenario=None)
+    same = "`split` gives the same" if split == direct else "`split` differs: see the baseline"
+    size = f"{len(VARIANTS)} variants × {len(CLIENTS)} clients"
+    title = f"## The whole default matrix ({size}, direct; {same})"
+    return title + "\n\n" + matrix(root, "compat-baseline.json")
+
+
+#: (file, block name) -> what the block holds, from the checkout at ``root``.
+BLOCKS: dict[tuple[str, str], Callable[[Path], str]] = {
     ("README.md", "verdicts"): verdict_table,
+    ("README.md", "small-matrix"): functools.partial(
+        matrix,
+        baseline="compat-baseline.json",
+        variants=["raw", "raw-event-stream", "sse", "sse-json"],
+        clients=[c.name for c in CLIENTS[:6]],
+        cell=str,
+    ),
+    ("docs/findings.md", "default-matrix"): default_matrix,
+    **{
+        ("docs/scenarios.md", f"{scenario}-matrix"): functools.partial(
+            matrix, baseline=f"compat-{scenario}-baseline.json", scenario=scenario
+        )
+        for scenario in ("abort", "error", "error-first")
+    },
 }
 
 
@@ -49,7 +128,7 @@ def stale(root: Path = ROOT) -> dict[Path, str]:
     texts: dict[Path, str] = {}
     for (name, block), make in BLOCKS.items():
         path = root / name
-        texts[path] = render(texts.get(path) or path.read_text(encoding="utf-8"), block, make())
+        texts[path] = render(texts.get(path) or path.read_text(encoding="utf-8"), block, make(root))
     return {p: t for p, t in texts.items() if t != p.read_text(encoding="utf-8")}
 
 

@@ -37,7 +37,7 @@ NETWORKS: dict[str, Network] = {
     for n in (
         Network(
             "direct",
-            "Forwards server bytes exactly as they are read, one write per read.",
+            "The client talks to the server itself: nothing between them on loopback.",
             origin="server",
         ),
         Network(

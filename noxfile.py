@@ -98,6 +98,13 @@ def chromium(session: nox.Session) -> None:
         )
 
 
+def proxies(session: nox.Session) -> None:
+    """The real proxies the pinned real-network matrix runs on: installed as
+    ``streamcompat setup`` installs them (as root, with apt, services not started);
+    where they cannot be, their networks are skipped with a notice."""
+    session.run("streamcompat", "setup", "proxies")
+
+
 def node_packages(session: nox.Session) -> None:
     """Install the npm packages of clients/node, where the session installed it, if stale."""
     found = session.run(
@@ -233,10 +240,11 @@ def matrix(session: nox.Session) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The project's own tests: unit tests, the pinned matrix, process clean-up."""
+    """The project's own tests: unit tests, the pinned matrices, process clean-up."""
     install(session, "test,all,examples")
     chromium(session)
     node_packages(session)
+    proxies(session)
     session.run("pytest", *session.posargs)
 
 

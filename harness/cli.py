@@ -33,16 +33,17 @@ from streamcompat.harness.front import config, selection
 from streamcompat.harness.front import gate as rules
 from streamcompat.harness.front.availability import Skipped, available, unavailable
 from streamcompat.harness.front.incidents import Incidents
+from streamcompat.harness.front.listing import list_command
 from streamcompat.harness.front.record import run_record, write_differential, write_results
 from streamcompat.harness.front.selection import Request, UsageError
 from streamcompat.harness.front.settings import settings_of
-from streamcompat.harness.front.setup import setup_command
+from streamcompat.harness.front.setup import SETUP_PARTS, setup_command
 from streamcompat.harness.kernel.model import Result
 from streamcompat.harness.kernel.scenarios import DEFAULT_SCENARIOS, SCENARIOS
 from streamcompat.harness.kernel.tokens import HOLD_WINDOWS, SCRIPTS, THINK_S
 from streamcompat.harness.outputs.results import matrix_table, progress_line, summary
 from streamcompat.harness.spec.sse_corpus import CASES
-from streamcompat.servers.plugins import BUILTIN, PluginError, load_variants
+from streamcompat.servers.plugins import BUILTIN, PluginError
 
 __all__ = ["UsageError", "main", "parser", "unavailable"]
 
@@ -63,10 +64,15 @@ def parser() -> argparse.ArgumentParser:
             help="'builtin' (default) or module:attr naming a Variant or a list of them; "
             "repeatable",
         )
-    commands.add_parser(
+    setup = commands.add_parser(
         "setup",
-        help="install the clients' npm packages (per user) and find or install a Chromium",
+        help="install the clients' npm packages (per user), find or install a Chromium, "
+        "and install the real proxies (as root, with apt)",
     )
+    setup.add_argument(
+        "parts", nargs="*", metavar="PART",
+        help=f"only these: {', '.join(SETUP_PARTS)} (default: all)",
+    )  # fmt: skip
     spec = commands.add_parser(
         "spec", help="the differential: every SSE-parsing client against the spec corpus"
     )
@@ -86,8 +92,9 @@ def parser() -> argparse.ArgumentParser:
         ("--variant", "NAME", "run only these variants (repeatable, comma-separated)"),
         ("--clients", "NAMES", "client names or groups (python, browser, node, cli), "
          "comma-separated"),
-        ("--network", "NAMES", f"networks, comma-separated, or 'all': {networks} "
-         f"(default: {', '.join(selection.DEFAULT_NETWORKS)})"),
+        ("--network", "NAMES", f"networks, comma-separated, 'real' (the real proxies) or "
+         f"'all': {networks}; KIND:FILE runs a real proxy on your config, with @LISTEN@ and "
+         f"@UPSTREAM@ in it (default: {', '.join(selection.DEFAULT_NETWORKS)})"),
         ("--scenario", "NAMES", f"scenarios, comma-separated, or 'all': {', '.join(SCENARIOS)} "
          f"(default: {', '.join(DEFAULT_SCENARIOS)}); scenarios other than stream run on the "
          "direct network unless --network says otherwise, each gated against its own baseline"),
@@ -174,26 +181,6 @@ def add_app_options(run: argparse.ArgumentParser) -> None:
     )
 
 
-def list_command(args: argparse.Namespace) -> int:
-    variants = load_variants(args.variants or [BUILTIN])
-    print(f"variants ({len(variants)}):")
-    for v in variants:
-        print(f"  {v.name:<22} {v.content_type:<20} codec={v.codec:<11} {v.description}")
-    clients = selection.every_client()
-    print(f"clients ({len(clients)}):")
-    for c in clients:
-        print(f"  {c.name:<22} {c.group:<8} {c.kind:<6} {c.description}")
-    print(f"networks ({len(selection.NETWORK_DESCRIPTIONS)}):")
-    for name, description in selection.NETWORK_DESCRIPTIONS.items():
-        default = " (default)" if name in selection.DEFAULT_NETWORKS else ""
-        print(f"  {name:<22} {description}{default}")
-    print(f"scenarios ({len(SCENARIOS)}):")
-    for scenario in SCENARIOS.values():
-        default = " (default)" if scenario.name in DEFAULT_SCENARIOS else ""
-        print(f"  {scenario.name:<22} {scenario.description}{default}")
-    return 0
-
-
 def request_of(args: argparse.Namespace, specs: Sequence[str] = ()) -> Request:
     """The selection the flags (and the config file, their defaults) ask for."""
     return Request.of(
@@ -231,12 +218,13 @@ async def _run(
     request = request_of(args, specs)
     chosen = request.select_clients()
     variants = [app.variant()] if app else request.select_variants()
-    skipped = available(chosen, variants)
+    networks = request.select_networks()
+    skipped = available(chosen, variants, networks)
     _say_skipped(skipped)
     matrix = Matrix(
         variants=[v for v in variants if v.name not in skipped.variants],
         clients=[c for c in chosen if c.name not in skipped.clients],
-        networks=request.select_networks(),
+        networks=tuple(n for n in networks if n not in skipped.networks),
         scenarios=request.select_scenarios(),
         scenario_networks=request.scenario_networks(),
     )
@@ -283,7 +271,7 @@ async def _run(
     )
     codes = [
         gate(args, path, *read[path], [r for r in results if r.cell.scenario in scenarios],
-             skipped.clients, skipped.variants, scenarios)
+             skipped.clients, skipped.variants, scenarios, skipped.networks)
         for path, scenarios in gated.items()
     ]  # fmt: skip
     return max(codes)
@@ -314,6 +302,7 @@ def gate(
     skipped: Mapping[str, str],
     skipped_variants: Mapping[str, str] | None = None,
     scenarios: Sequence[str] | None = None,
+    skipped_networks: Mapping[str, str] | None = None,
 ) -> int:
     """Judge ``results`` against the baseline at ``path`` by ``harness.front.gate``'s rules
     (``scenarios``: those gated against it; default: the run's), saying what it found."""
@@ -326,7 +315,7 @@ def gate(
     judge = rules.Gate(
         partial=rules.partial(request, scenarios, old),
         strict=args.strict,
-        skipped=Skipped(skipped, skipped_variants or {}),
+        skipped=Skipped(skipped, skipped_variants or {}, skipped_networks or {}),
     )
     if args.update_baseline:
         judge.update(path, old, results)
@@ -421,7 +410,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "list":
             return list_command(args)
         if args.command == "setup":
-            return setup_command()
+            return setup_command(args.parts)
         return asyncio.run(_main(args))
     # OSError: a path given that cannot be read or written, a missing program.
     except (UsageError, PluginError, ServerError, OSError) as exc:

@@ -281,17 +281,18 @@ class CompatRunner:
             raise UsageError("no variants given: e.g. streamcompat_run('mypkg:VARIANTS')")
         every_client = request.select_clients()
         every_variant = request.select_variants()
-        skipped = available(every_client, every_variant)
+        every_network = request.select_networks()
+        skipped = available(every_client, every_variant, every_network)
         matrix = Matrix(
             variants=[v for v in every_variant if v.name not in skipped.variants],
             clients=[c for c in every_client if c.name not in skipped.clients],
-            networks=request.select_networks(),
+            networks=tuple(n for n in every_network if n not in skipped.networks),
         )
         for what, why in skipped.notices():
             self.notices[f"skipped {what}: {why}"] = None
         not_run = frozenset(
             Cell(v.name, c.name, n).key
-            for v in every_variant for c in every_client for n in matrix.networks
+            for v in every_variant for c in every_client for n in every_network
             if skipped.covers(Cell(v.name, c.name, n).key)
         )  # fmt: skip
         if not matrix.cells():

@@ -23,7 +23,7 @@ from streamcompat.harness.engine.server import ServerProcess
 from streamcompat.harness.hosts.browser import Browser
 from streamcompat.harness.hosts.node_host import NodeHost
 from streamcompat.harness.kernel.model import Client, ClientFailed, NeverStops, Request, Resources
-from streamcompat.harness.kernel.networks import NETWORKS
+from streamcompat.harness.kernel.networks import network as network_record
 from streamcompat.harness.spec.sse_corpus import CASES, Case
 from streamcompat.harness.spec.sse_oracle import parse
 
@@ -108,7 +108,7 @@ async def run_corpus(
             request = Request(
                 cell_id=f"{case.name}-{client.name}-{network}-{time.monotonic_ns()}",
                 url=f"{origin}/_sc/replay/{case.name}"
-                + ("?split=true" if NETWORKS[network].byte_chunks else ""),
+                + ("?split=true" if network_record(network).byte_chunks else ""),
                 method="GET",
                 body={},
                 read_timeout=CASE_DEADLINE_S,

@@ -16,7 +16,7 @@ from typing import Any
 
 from streamcompat.harness.engine.app import App, AppProcess
 from streamcompat.harness.engine.lockstep import Idle, Lockstep
-from streamcompat.harness.engine.networks import Listening, network_origin
+from streamcompat.harness.engine.networks import Listening, network_origin, which_hop
 from streamcompat.harness.engine.plan import Matrix, Settings
 from streamcompat.harness.engine.schedule import (
     WAITING_VERDICTS,
@@ -43,9 +43,10 @@ from streamcompat.harness.kernel.model import (
     Result,
     Variant,
 )
+from streamcompat.harness.kernel.networks import network as network_record
 from streamcompat.harness.kernel.scenarios import SCENARIOS, Scenario
 from streamcompat.harness.kernel.server_record import ServerRecord
-from streamcompat.harness.kernel.verdicts import judge, measure, unpaced
+from streamcompat.harness.kernel.verdicts import dropped_on_the_way, judge, measure, unpaced
 
 #: A cell whose evidence contradicts its stall is played again, at most this often.
 MAX_REPLAYS = 2
@@ -177,7 +178,7 @@ async def run_matrix(
                 future.cancel()
             await asyncio.gather(cells_done, broken, app_broken, *tasks, return_exceptions=True)
         metadata = {"chromium": browser.version or "not started"}
-    return [results[c] for c in cells], metadata
+    return which_hop([results[c] for c in cells], expected), metadata
 
 
 async def _launch(browser: Browser) -> None:
@@ -203,18 +204,20 @@ def choose_method(client: Client, variant: Variant) -> str | None:
 async def run_cell(
     cell: Cell, variant: Variant, client: Client, origin: str, stage: Stage
 ) -> Result:
-    """Play the cell; replay it while its evidence contradicts a stall, within its deadline."""
+    """Play the cell; replay it while its evidence contradicts a stall, or says a real proxy
+    dropped the stream on its own, within its deadline."""
     settings = stage.settings
     await stage.server.running()  # a restart under way is no part of the cell's time
     if stage.app is not None:
         await stage.app.running()  # nor is an app's
     began = time.monotonic()
     replayed: list[str] = []
+    between = network_record(cell.network).origin == "proxy"  # a real hop may drop a stream
     while True:
         remaining = settings.deadline - (time.monotonic() - began)
         scenario = SCENARIOS[cell.scenario]
         facts = await _attempt(variant, client, origin, stage, remaining, scenario)
-        why = unpaced(facts)
+        why = unpaced(facts) or (between and dropped_on_the_way(facts))
         if not why or len(replayed) >= MAX_REPLAYS or facts.timed_out or facts.server_died:
             break
         if settings.deadline - (time.monotonic() - began) < 2 * settings.hold_window:

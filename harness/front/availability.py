@@ -1,8 +1,9 @@
-"""Which of the chosen clients and variants can run here, and why the others cannot.
+"""Which of the chosen clients, variants and networks can run here, and why the others cannot.
 
-A client whose program (``node``, ``curl``) or npm packages this machine lacks, or a
-variant or client whose Python library is not installed, is skipped with a notice: it is
-not run, and its baseline cells are neither compared nor dropped (see ``gate``).
+A client whose program (``node``, ``curl``) or npm packages this machine lacks, a
+variant or client whose Python library is not installed, or a real proxy whose binary is
+missing, is skipped with a notice: it is not run, and its baseline cells are neither
+compared nor dropped (see ``gate``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from streamcompat.harness.hosts.proxies import PROXIES
 from streamcompat.harness.kernel.model import Cell, Client, Variant
+from streamcompat.harness.kernel.networks import network
 
 #: What to install for the libraries an app under test often pins itself.
 EXTRAS_HINT = "pip install 'streamcompat[sse]'"
@@ -21,19 +24,24 @@ EXTRAS_HINT = "pip install 'streamcompat[sse]'"
 
 @dataclass(frozen=True)
 class Skipped:
-    """The clients and variants this environment cannot run, each with its reason."""
+    """The clients, variants and networks this environment cannot run, each with its reason."""
 
     clients: Mapping[str, str] = field(default_factory=dict)
     variants: Mapping[str, str] = field(default_factory=dict)
+    networks: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def reasons(self) -> dict[str, str]:
-        """By name, clients then variants: what index.json's ``skipped`` holds."""
-        return {**self.clients, **self.variants}
+        """By name, clients, variants, networks: what index.json's ``skipped`` holds."""
+        return {**self.clients, **self.variants, **self.networks}
 
     def notices(self) -> list[tuple[str, str]]:
         """``(what, why)`` for each, ``what`` as a notice names it ("curl", "variant x")."""
-        return [*self.clients.items(), *((f"variant {n}", w) for n, w in self.variants.items())]
+        return [
+            *self.clients.items(),
+            *((f"variant {n}", w) for n, w in self.variants.items()),
+            *((f"network {n}", w) for n, w in self.networks.items()),
+        ]
 
     def covers(self, key: str) -> bool:
         """Whether the cell of ``key`` is of a skipped client or variant."""
@@ -41,12 +49,34 @@ class Skipped:
             cell = Cell.from_key(key)
         except ValueError:
             return False  # not a cell's key: the comparison reports it as missing
-        return cell.client in self.clients or cell.variant in self.variants
+        return (
+            cell.client in self.clients
+            or cell.variant in self.variants
+            or cell.network in self.networks
+        )
 
 
-def available(clients: Sequence[Client], variants: Sequence[Variant]) -> Skipped:
-    """What of ``clients`` and ``variants`` cannot run here."""
-    return Skipped(unavailable(clients), variants_unavailable(variants))
+def available(
+    clients: Sequence[Client], variants: Sequence[Variant], networks: Sequence[str] = ()
+) -> Skipped:
+    """What of ``clients``, ``variants`` and ``networks`` cannot run here."""
+    return Skipped(
+        unavailable(clients), variants_unavailable(variants), networks_unavailable(networks)
+    )
+
+
+def networks_unavailable(networks: Sequence[str]) -> dict[str, str]:
+    """Real proxies whose binary this machine lacks, with the package that has it."""
+    missing: dict[str, str] = {}
+    for name in networks:
+        kind = network(name).proxy
+        if kind is not None and PROXIES[kind].binary() is None:
+            proxy = PROXIES[kind]
+            missing[name] = (
+                f"{proxy.program} not installed (`apt-get install {proxy.package}` on "
+                "Debian/Ubuntu, or `streamcompat setup`)"
+            )
+    return missing
 
 
 def lacking(modules: Sequence[str]) -> list[str]:

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from streamcompat.harness.engine.app import App
 from streamcompat.harness.engine.plan import Matrix
 from streamcompat.harness.kernel.model import Client, Variant
 from streamcompat.harness.kernel.networks import DEFAULT_NETWORKS as DEFAULT_NETWORKS
-from streamcompat.harness.kernel.networks import NETWORKS
+from streamcompat.harness.kernel.networks import NETWORK_GROUPS as NETWORK_GROUPS
+from streamcompat.harness.kernel.networks import NETWORKS, network
 from streamcompat.harness.kernel.scenarios import DEFAULT_SCENARIOS, SCENARIOS
 from streamcompat.servers.plugins import BUILTIN, load_variants
 
@@ -107,7 +109,21 @@ def select_clients(wanted: Sequence[str]) -> list[Client]:
 
 
 def select_networks(wanted: Sequence[str]) -> tuple[str, ...]:
-    return _select("network", wanted, tuple(NETWORK_DESCRIPTIONS), DEFAULT_NETWORKS)
+    """Networks by name, by group (``real``: the real proxies), or ``KIND:FILE`` (a real
+    proxy on the user's config: the file must exist)."""
+    expanded = [n for w in wanted for n in NETWORK_GROUPS.get(w, (w,))]
+    own = [w for w in expanded if ":" in w]
+    for name in own:
+        try:
+            record = network(name)
+        except KeyError:
+            kinds = ", ".join(n.name for n in NETWORKS.values() if n.proxy)
+            raise UsageError(
+                f"unknown network {name!r}: a config of your own is KIND:FILE, KIND one of {kinds}"
+            ) from None
+        if not Path(str(record.config)).is_file():
+            raise UsageError(f"network {name}: no such file: {record.config}")
+    return _select("network", expanded, (*NETWORK_DESCRIPTIONS, *own), DEFAULT_NETWORKS)
 
 
 def select_scenarios(wanted: Sequence[str]) -> tuple[str, ...]:

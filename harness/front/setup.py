@@ -1,17 +1,79 @@
-"""``streamcompat setup``: what the clients need outside a checkout (the npm packages, a
-Chromium), installed ahead of a first run."""
+"""``streamcompat setup``: what the clients and networks need outside a checkout (the npm
+packages, a Chromium, the real proxies), installed ahead of a first run."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from streamcompat.harness.hosts.browser import find_chromium
+from streamcompat.harness.hosts.proxies import PROXIES
+
+#: apt must not start what it installs: a proxy is the harness's, per run, on loopback.
+POLICY_RC_D = Path("/usr/sbin/policy-rc.d")
+APT_BOUND_S = 900
 
 
-def setup_command() -> int:
-    """Install what the clients need outside a checkout: the npm packages, a Chromium."""
+def setup_command(parts: Sequence[str] = ()) -> int:
+    """Install what is missing of ``parts`` (all when none is named); 1 if one failed."""
+    unknown = [p for p in parts if p not in SETUP_PARTS]
+    if unknown:
+        print(
+            f"streamcompat setup: unknown part(s): {', '.join(unknown)}; "
+            f"known: {', '.join(SETUP_PARTS)}",
+            file=sys.stderr,
+        )
+        return 2
+    chosen = [p for p in SETUP_PARTS if not parts or p in parts]
+    return max(SETUP_PARTS[p]() for p in chosen)
+
+
+def setup_proxies() -> int:
+    """The real proxies this machine lacks, from the distribution (Debian/Ubuntu, as root,
+    with apt; services not started): a proxy that cannot be installed is only noted, as
+    its networks are then skipped with a notice naming its package."""
+    missing = {k.name: k.package for k in PROXIES.values() if k.binary() is None}
+    for kind in PROXIES.values():
+        if kind.name not in missing:
+            print(f"{kind.name}: {kind.binary()}")
+    if not missing:
+        return 0
+    if not (hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get")):
+        for name, package in missing.items():
+            print(f"{name}: not installed; its network is skipped (apt-get install {package})")
+        return 0
+    guard = not POLICY_RC_D.exists()
+    if guard:  # the Debian way to keep maintainer scripts from starting services
+        POLICY_RC_D.write_text("#!/bin/sh\nexit 101\n")
+        POLICY_RC_D.chmod(0o755)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    try:
+        _apt(["update", "-qq"], env)
+        for name, package in missing.items():
+            done = _apt(["install", "-y", "-qq", "--no-install-recommends", package], env)
+            said = "installed" if done and PROXIES[name].binary() else "could not be installed"
+            print(f"{name}: {package} {said}")
+    finally:
+        if guard:
+            POLICY_RC_D.unlink(missing_ok=True)
+    return 0
+
+
+def _apt(arguments: list[str], env: dict[str, str]) -> bool:
+    try:
+        done = subprocess.run(["apt-get", *arguments], env=env, timeout=APT_BOUND_S, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        print(f"apt-get {arguments[0]}: {exc}", file=sys.stderr)
+        return False
+    return done.returncode == 0
+
+
+def setup_npm() -> int:
+    """The clients' npm packages, per user."""
     from streamcompat.clients import npm
 
     try:
@@ -20,6 +82,11 @@ def setup_command() -> int:
         print(f"streamcompat setup: npm packages: {exc}", file=sys.stderr)
         return 1
     print(f"npm packages: {folder / 'node' / 'node_modules'}")
+    return 0
+
+
+def setup_chromium() -> int:
+    """A Chromium: the system's, Playwright's, or Playwright's downloaded now."""
     chromium = find_chromium() or _playwright_chromium()
     if chromium:
         print(f"Chromium: {chromium}")
@@ -43,3 +110,6 @@ def _playwright_chromium() -> str:
     with sync_playwright() as playwright:
         path = playwright.chromium.executable_path
     return path if Path(path).exists() else ""
+
+
+SETUP_PARTS = {"npm": setup_npm, "chromium": setup_chromium, "proxies": setup_proxies}

@@ -1,20 +1,24 @@
 """The networks: what sits between a server and its clients, as data.
 
 Variants and clients are records; so are networks. A network names how its origin is
-made (``origin``: the server itself, or a shaping proxy of the harness's own) and, for a
-shaper, which one (``engine.proxy.SHAPERS``). Adding a simulated network is one entry
-here and its shaper there; nothing else names networks.
+made (``origin``: the server itself, a shaping proxy of the harness's own, or a real
+proxy) and, for a shaper, which one (``engine.proxy.SHAPERS``), for a real proxy, which
+kind (``hosts.proxies.PROXIES``) and whose config. Adding a network is one entry here and
+its shaper or its proxy kind there; nothing else names networks.
+
+A real proxy with a user's config is named ``KIND:FILE`` (``nginx:deploy/nginx.conf``):
+``network`` makes its record from the kind's.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
-__all__ = ["DEFAULT_NETWORKS", "NETWORKS", "Network"]
+__all__ = ["DEFAULT_NETWORKS", "NETWORKS", "NETWORK_GROUPS", "REFERENCE", "Network", "network"]
 
 #: How a network's origin is made (``engine.networks.ORIGINS``).
-Origin = Literal["server", "shaper"]
+Origin = Literal["server", "shaper", "proxy"]
 
 
 @dataclass(frozen=True)
@@ -25,6 +29,8 @@ class Network:
     #: The spec differential's replays send one HTTP chunk per byte on this network, so
     #: that even clients on top of HTTP chunking meet its cuts.
     byte_chunks: bool = False
+    proxy: str | None = None  # a real proxy: its kind (``hosts.proxies.PROXIES``)
+    config: str | None = None  # a real proxy: the user's config file (None: the first one)
 
     @property
     def between(self) -> bool:
@@ -57,6 +63,50 @@ NETWORKS: dict[str, Network] = {
             "Holds server bytes until 16 KiB accumulate or the server ends, "
             "like nginx proxy buffering, unless the response says X-Accel-Buffering: no.",
         ),
+        Network(
+            "nginx",
+            "nginx (Debian's) with `proxy_pass` and its defaults: proxy buffering on, "
+            "HTTP/1.0 to the upstream, no compression.",
+            origin="proxy",
+            proxy="nginx",
+        ),
+        Network(
+            "caddy",
+            "Caddy (Debian's) with `reverse_proxy` and its defaults.",
+            origin="proxy",
+            proxy="caddy",
+        ),
+        Network(
+            "haproxy",
+            "HAProxy (Debian's) in HTTP mode with its default timeouts (50 s).",
+            origin="proxy",
+            proxy="haproxy",
+        ),
+        Network(
+            "apache",
+            "Apache httpd (Debian's) with mod_proxy_http `ProxyPass` and its defaults "
+            "(flushpackets off).",
+            origin="proxy",
+            proxy="apache",
+        ),
     )
 }
 DEFAULT_NETWORKS = ("direct", "split")
+#: Where nothing is between: what a cell on any other network is told apart from.
+REFERENCE = next(n.name for n in NETWORKS.values() if n.origin == "server")
+#: Names that stand for several networks in ``--network``.
+NETWORK_GROUPS: dict[str, tuple[str, ...]] = {
+    "real": tuple(n.name for n in NETWORKS.values() if n.origin == "proxy"),
+}
+
+
+def network(name: str) -> Network:
+    """The network called ``name``: an entry of NETWORKS, or ``KIND:FILE`` for a real proxy
+    of that kind on the user's config; KeyError if it is neither."""
+    if name in NETWORKS:
+        return NETWORKS[name]
+    kind, sep, config = name.partition(":")
+    base = NETWORKS.get(kind)
+    if not sep or not config or base is None or base.proxy is None:
+        raise KeyError(name)
+    return replace(base, name=name, description=f"{base.proxy} with {config}", config=config)

@@ -69,6 +69,22 @@ def unpaced(facts: Facts) -> str:
     )
 
 
+def dropped_on_the_way(facts: Facts) -> str:
+    """Why the evidence says a hop between ended the stream on its own, if it does: the
+    client read to a clean end of the body while the server's response had not ended
+    (so something between wrote that end), was never asked to leave and did not run out
+    of time. A real proxy does that now and
+    then (Caddy 2.6 closing its upstream connection as it reads); the cell says nothing of
+    framing then, so it is played again.
+    """
+    if facts.stop_requested_at or facts.ended_at or facts.timed_out:
+        return ""
+    if facts.failure or not facts.ended:
+        return ""
+    sent = facts.wire.sent_bytes if facts.wire else 0
+    return f"the path ended the stream after {sent} bytes of the server's; the server's did not end"
+
+
 def _judge(facts: Facts) -> tuple[Verdict, str]:
     if facts.unsupported or facts.server_died:
         return _stream(facts)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from streamcompat.harness.hosts.proxies import PROXIES
 from tests.support import CLI, ROOT
 from tests.support.procs import alive, descendants
 
@@ -88,4 +89,27 @@ def test_even_sigkill_of_the_harness_leaves_nothing(tmp_path: Path) -> None:
     pids = run_processes(process, first_cell)
     process.kill()
     process.wait(30)
+    assert_all_gone(pids)
+
+
+REAL_HERE = [n for n, k in PROXIES.items() if k.binary()]
+
+
+@pytest.mark.skipif(not REAL_HERE, reason="no real proxy installed")
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL, None])
+def test_real_proxies_and_their_workers_end_with_the_run(tmp_path: Path, sig: int | None) -> None:
+    # None: the run ends by itself. nginx's and Apache's workers are the master's
+    # children, so the PIDs found under the harness include them.
+    process, first_cell, lines = start(
+        tmp_path, "--variant", "raw", "--clients", "requests,curl",
+        "--network", ",".join(REAL_HERE), "--baseline", str(tmp_path / "none.json"),
+    )  # fmt: skip
+    pids = run_processes(process, first_cell)
+    names = {Path(f"/proc/{p}/exe").resolve().name for p in pids if alive(p)}
+    assert {PROXIES[n].program for n in REAL_HERE} <= names, names
+    if sig is None:
+        assert process.wait(120) == 0, "".join(lines)
+    else:
+        process.send_signal(sig)
+        process.wait(60)
     assert_all_gone(pids)

@@ -12,7 +12,7 @@ import pytest
 from streamcompat.harness.engine.networks import ORIGINS, network_origin
 from streamcompat.harness.engine.proxy import SHAPERS
 from streamcompat.harness.front import selection
-from streamcompat.harness.kernel.networks import DEFAULT_NETWORKS, NETWORKS
+from streamcompat.harness.kernel.networks import DEFAULT_NETWORKS, NETWORK_GROUPS, NETWORKS, network
 from tests.support import ROOT
 
 
@@ -66,3 +66,51 @@ def _compared_strings(tree: ast.AST) -> set[str]:
 def test_no_code_branches_on_a_network_name(path: Path) -> None:
     named = _compared_strings(ast.parse(path.read_text(encoding="utf-8"))) & set(NETWORKS)
     assert not named, f"compares against network names {sorted(named)}: read kernel.networks"
+
+
+def test_each_real_proxy_network_names_a_proxy_kind() -> None:
+    from streamcompat.harness.hosts.proxies import PROXIES
+
+    real = [n for n in NETWORKS.values() if n.origin == "proxy"]
+    assert {n.proxy for n in real} == set(PROXIES)
+    assert NETWORK_GROUPS["real"] == tuple(n.name for n in real)
+    assert not set(DEFAULT_NETWORKS) & set(NETWORK_GROUPS["real"])  # opt-in
+
+
+def test_kind_colon_file_is_a_real_proxy_on_the_users_config() -> None:
+    own = network("nginx:deploy/nginx.conf")
+    assert (own.name, own.origin, own.proxy, own.config) == (
+        "nginx:deploy/nginx.conf", "proxy", "nginx", "deploy/nginx.conf",
+    )  # fmt: skip
+    assert network("caddy") is NETWORKS["caddy"] and network("caddy").config is None
+    for bad in ("split:x.conf", "nginx:", "nope:x.conf", "nope"):
+        with pytest.raises(KeyError):
+            network(bad)
+
+
+def test_selection_expands_the_group_and_checks_a_users_file(tmp_path: Path) -> None:
+    conf = tmp_path / "nginx.conf"
+    conf.write_text("server {}\n")
+    assert selection.select_networks(["direct", "real"]) == ("direct", *NETWORK_GROUPS["real"])
+    assert selection.select_networks([f"nginx:{conf}"]) == (f"nginx:{conf}",)
+    with pytest.raises(selection.UsageError, match="no such file"):
+        selection.select_networks([f"nginx:{tmp_path / 'missing.conf'}"])
+    with pytest.raises(selection.UsageError, match="KIND:FILE, KIND one of nginx, caddy"):
+        selection.select_networks([f"split:{conf}"])
+
+
+def test_a_missing_proxy_binary_skips_its_networks_naming_the_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from streamcompat.harness.front.availability import Skipped, networks_unavailable
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr("shutil.which", lambda name, path=None: None)
+    missing = networks_unavailable(["direct", "split", "nginx", "nginx:x.conf", "apache"])
+    assert list(missing) == ["nginx", "nginx:x.conf", "apache"]
+    assert "apt-get install nginx" in missing["nginx"]
+    assert "apt-get install apache2-bin" in missing["apache"]
+    skipped = Skipped(networks=missing)
+    assert skipped.covers("raw × curl × nginx") and not skipped.covers("raw × curl × direct")
+    assert ("network apache", missing["apache"]) in skipped.notices()
+    assert skipped.reasons["nginx"] == missing["nginx"]

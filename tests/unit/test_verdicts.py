@@ -221,3 +221,30 @@ def test_every_verdict_has_its_facts_and_the_gate_orders_them_as_the_words_say()
     assert {v for v in Verdict if FACTS[v].rank == 0} == {v for v in Verdict if v.passed}
     assert FACTS[Verdict.BUFFERED].rank < FACTS[Verdict.REPLAYS].rank < FACTS[Verdict.CORRUPT].rank
     assert all(f.meaning and f.tint.startswith("#") for f in FACTS.values())
+
+
+def _dropped(**changes: object) -> Facts:
+    from streamcompat.harness.kernel.model import Wire
+
+    given: dict[str, object] = {"shown": "", "units": 0, "ended": True, "ended_at": 0.0}
+    return facts(**{**given, "wire": Wire(sent_bytes=21), **changes})
+
+
+@pytest.mark.parametrize(
+    ("f", "dropped"),
+    [
+        (_dropped(), True),  # a clean end the server never wrote: the hop wrote it
+        (_dropped(ended_at=10.4), False),  # the server ended: the end is the server's
+        (_dropped(ended=False), False),  # the client saw no end
+        (_dropped(failure="RemoteProtocolError"), False),  # it raised: a told failure
+        (_dropped(stop_requested_at=10.2), False),  # the client was asked to leave
+        (_dropped(timed_out=True), False),  # the deadline ended it
+    ],
+)
+def test_a_stream_the_path_ended_on_its_own_is_found(f: Facts, dropped: bool) -> None:
+    from streamcompat.harness.kernel.verdicts import dropped_on_the_way
+
+    said = dropped_on_the_way(f)
+    assert bool(said) == dropped
+    if dropped:
+        assert "after 21 bytes" in said

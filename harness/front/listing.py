@@ -1,0 +1,31 @@
+"""``streamcompat list``: every variant, client, network and scenario, with what each does."""
+
+from __future__ import annotations
+
+import argparse
+
+from streamcompat.harness.front import selection
+from streamcompat.harness.kernel.scenarios import DEFAULT_SCENARIOS, SCENARIOS
+from streamcompat.servers.plugins import BUILTIN, load_variants
+
+
+def list_command(args: argparse.Namespace) -> int:
+    variants = load_variants(args.variants or [BUILTIN])
+    print(f"variants ({len(variants)}):")
+    for v in variants:
+        print(f"  {v.name:<22} {v.content_type:<20} codec={v.codec:<11} {v.description}")
+    clients = selection.every_client()
+    print(f"clients ({len(clients)}):")
+    for c in clients:
+        print(f"  {c.name:<22} {c.group:<8} {c.kind:<6} {c.description}")
+    print(f"networks ({len(selection.NETWORK_DESCRIPTIONS)}):")
+    for name, description in selection.NETWORK_DESCRIPTIONS.items():
+        default = " (default)" if name in selection.DEFAULT_NETWORKS else ""
+        print(f"  {name:<22} {description}{default}")
+    for group, names in selection.NETWORK_GROUPS.items():
+        print(f"  {group:<22} group: {', '.join(names)}; KIND:FILE for your own config")
+    print(f"scenarios ({len(SCENARIOS)}):")
+    for scenario in SCENARIOS.values():
+        default = " (default)" if scenario.name in DEFAULT_SCENARIOS else ""
+        print(f"  {scenario.name:<22} {scenario.description}{default}")
+    return 0

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from streamcompat.clients import CLIENTS
 from streamcompat.harness.kernel.model import FACTS, KEY_SEPARATOR, Verdict
+from streamcompat.harness.kernel.networks import NETWORK_GROUPS
 from streamcompat.servers.variants import VARIANTS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,6 +93,29 @@ def default_matrix(root: Path = ROOT) -> str:
     return title + "\n\n" + matrix(root, "compat-baseline.json")
 
 
+def real_differences(root: Path = ROOT) -> str:
+    """Per variant and real network: the cells whose verdict differs from ``direct``'s,
+    as ``n × OLD → NEW`` (``=``: every client as on direct)."""
+    direct = pinned(root, "compat-baseline.json", network="direct", scenario=None)
+    cells = json.loads((root / "compat-real-baseline.json").read_text(encoding="utf-8"))["cells"]
+    pinned_here = {k.split(KEY_SEPARATOR)[2] for k in cells}
+    networks = [n for n in NETWORK_GROUPS["real"] if n in pinned_here]
+    lines = ["| variant | " + " | ".join(networks) + " |", "|---" * (len(networks) + 1) + "|"]
+    for variant in (v.name for v in VARIANTS):
+        shown = []
+        for net in networks:
+            changes: dict[str, int] = {}
+            for client in (c.name for c in CLIENTS):
+                now = cells.get(KEY_SEPARATOR.join((variant, client, net)))
+                before = direct.get((variant, client))
+                if now and before and now != before:
+                    change = f"{short(before)} → {short(now)}"
+                    changes[change] = changes.get(change, 0) + 1
+            shown.append("<br>".join(f"{n} × {c}" for c, n in changes.items()) or "=")
+        lines.append(f"| {variant} | " + " | ".join(shown) + " |")
+    return "\n".join(lines)
+
+
 #: (file, block name) -> what the block holds, from the checkout at ``root``.
 BLOCKS: dict[tuple[str, str], Callable[[Path], str]] = {
     ("README.md", "verdicts"): verdict_table,
@@ -103,6 +127,7 @@ BLOCKS: dict[tuple[str, str], Callable[[Path], str]] = {
         cell=str,
     ),
     ("docs/findings.md", "default-matrix"): default_matrix,
+    ("docs/findings.md", "real-networks"): real_differences,
     **{
         ("docs/scenarios.md", f"{scenario}-matrix"): functools.partial(
             matrix, baseline=f"compat-{scenario}-baseline.json", scenario=scenario
@@ -115,12 +140,12 @@ BLOCKS: dict[tuple[str, str], Callable[[Path], str]] = {
 def render(text: str, name: str, body: str) -> str:
     """``text`` with block ``name`` holding ``body``; ValueError if the block is missing."""
     pattern = re.compile(
-        rf"(<!-- generated: {re.escape(name)} -->\n).*?(\n<!-- end: {re.escape(name)} -->)",
+        rf"(<!-- generated: {re.escape(name)} -->\n).*?(<!-- end: {re.escape(name)} -->)",
         re.S,
     )
     if not pattern.search(text):
         raise ValueError(f"no generated block {name!r}")
-    return pattern.sub(lambda m: m.group(1) + body + m.group(2), text, count=1)
+    return pattern.sub(lambda m: m.group(1) + body + "\n" + m.group(2), text, count=1)
 
 
 def stale(root: Path = ROOT) -> dict[Path, str]:

@@ -22,6 +22,7 @@ ROLES = {
     "harness": "harness",
     "server": "variant server",
     "proxy": "proxy",
+    "real-proxy": "real proxy",
     "chromium": "Chromium",
     "playwright": "Playwright driver",
     "node": "Node clients",
@@ -29,6 +30,8 @@ ROLES = {
     "other": "other",
 }
 SERVERS = "streamcompat.servers"  # the variant server's package
+#: The real proxies' programs; nginx retitles its processes ("nginx: worker process").
+REAL_PROXIES = frozenset({"nginx", "nginx:", "caddy", "haproxy", "apache2"})
 SHELLS = frozenset({"sh", "bash", "dash"})  # Debian's /usr/bin/chromium is a shell script
 
 
@@ -59,6 +62,8 @@ def role_of(argv: Sequence[str]) -> str:
         return "playwright" if "run-driver" in words else "node"
     if program == "curl":
         return "curl"
+    if program in REAL_PROXIES:
+        return "real-proxy"
     return "other"
 
 

@@ -59,7 +59,7 @@ async def _proxy(network: Network, server: Listening) -> AsyncIterator[str]:
     kind = proxies.PROXIES[network.proxy]
     config = Path(network.config) if network.config else None
     try:
-        async with proxies.running(kind, server.port, config) as origin:
+        async with proxies.running(kind, server.port, config, network.preset) as origin:
             yield origin
     except proxies.ProxyError as exc:
         raise ServerError(f"network {network.name}: {exc}") from None

@@ -117,7 +117,7 @@ def select_networks(wanted: Sequence[str]) -> tuple[str, ...]:
         try:
             record = network(name)
         except KeyError:
-            kinds = ", ".join(n.name for n in NETWORKS.values() if n.proxy)
+            kinds = ", ".join(n.name for n in NETWORKS.values() if n.proxy == n.name)
             raise UsageError(
                 f"unknown network {name!r}: a config of your own is KIND:FILE, KIND one of {kinds}"
             ) from None

@@ -22,8 +22,8 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from streamcompat.harness.hosts.processes import end, exited, log_summary, spawn
@@ -32,6 +32,8 @@ __all__ = ["LISTEN", "PROXIES", "UPSTREAM", "ProxyError", "ProxyKind", "listenin
 
 LISTEN = "@LISTEN@"
 UPSTREAM = "@UPSTREAM@"
+#: The content types LLM streams go out as, which a compressing proxy is told to compress.
+STREAM_TYPES = "text/plain text/event-stream application/x-ndjson application/json"
 READY_BOUND_S = 15.0  # a proxy must accept connections within this, or it is reported
 POLL_S = 0.02  # between connection attempts while it starts (waiting on its exit meanwhile)
 
@@ -73,6 +75,9 @@ class ProxyKind:
     #: placeholders): the text, the line after which lines were added, and how many.
     adapt: Callable[[str], tuple[str, int, int]] = lambda text: (text, 0, 0)
     complaint_lines: int = 1  # how many of the complaint's lines say what and where
+    #: Other first configs, by name (``Network.preset``): the same proxy as users also
+    #: set it up, e.g. compressing what it forwards.
+    presets: Mapping[str, str] = field(default_factory=dict)
     #: What holds bytes back in it by default and how users turn that off, for the detail
     #: of a cell held back on it ("" where nothing is known to).
     holds_back: str = ""
@@ -158,6 +163,11 @@ PROXIES: dict[str, ProxyKind] = {
             first_config=f"server {{\n    listen {LISTEN};\n    location / {{\n"
             f"        proxy_pass http://{UPSTREAM};\n    }}\n}}\n",
             wrap=_nginx_main,
+            presets={
+                "gzip": f"server {{\n    listen {LISTEN};\n    gzip on;\n"
+                f"    gzip_types {STREAM_TYPES};\n    location / {{\n"
+                f"        proxy_pass http://{UPSTREAM};\n    }}\n}}\n",
+            },
             holds_back="nginx buffers proxied responses by default; send `X-Accel-Buffering: "
             "no` from the app, or set `proxy_buffering off;` in the location",
             command=_nginx_command,
@@ -171,6 +181,10 @@ PROXIES: dict[str, ProxyKind] = {
             f"    reverse_proxy {UPSTREAM}\n}}\n",
             wrap=None,
             command=_caddy_command,
+            presets={
+                "encode": f"http://{LISTEN} {{\n    bind 127.0.0.1\n    encode gzip\n"
+                f"    reverse_proxy {UPSTREAM}\n}}\n",
+            },
             complaint=re.compile(r"Error: .*"),
             env=_xdg,
             holds_back="Caddy's `encode` holds compressed streams back; set `flush_interval -1` "
@@ -197,6 +211,10 @@ PROXIES: dict[str, ProxyKind] = {
             package="apache2-bin",
             first_config=f"ProxyPass / http://{UPSTREAM}/\n",
             wrap=_apache_main,
+            presets={
+                "deflate": f"ProxyPass / http://{UPSTREAM}/\n"
+                f"AddOutputFilterByType DEFLATE {STREAM_TYPES}\n",
+            },
             command=lambda binary, p: [binary, "-f", str(p.main), "-DFOREGROUND"],
             holds_back="mod_proxy_http keeps bytes in its output buffer; add `flushpackets=on` "
             "to `ProxyPass`",
@@ -266,8 +284,13 @@ def read_user_config(kind: ProxyKind, user_file: Path) -> str:
     return text
 
 
-def _prepare(kind: ProxyKind, run: Path, user_file: Path | None, port: int, up: int) -> Paths:
-    text = read_user_config(kind, user_file) if user_file else kind.first_config
+def _prepare(
+    kind: ProxyKind, run: Path, user_file: Path | None, preset: str, port: int, up: int
+) -> Paths:
+    if user_file:
+        text = read_user_config(kind, user_file)
+    else:
+        text = kind.presets[preset] if preset else kind.first_config
     text, after, count = kind.adapt(text)
     fill = {LISTEN: f"127.0.0.1:{port}", UPSTREAM: f"127.0.0.1:{up}"}
     for placeholder, value in fill.items():
@@ -303,9 +326,10 @@ def _complaint(kind: ProxyKind, text: str, paths: Paths, user_file: Path | None)
 
 @contextlib.asynccontextmanager
 async def running(
-    kind: ProxyKind, upstream_port: int, user_file: Path | None = None
+    kind: ProxyKind, upstream_port: int, user_file: Path | None = None, preset: str = ""
 ) -> AsyncIterator[str]:
-    """``kind`` listening on loopback in front of ``upstream_port``; yields its origin."""
+    """``kind`` listening on loopback in front of ``upstream_port``, on the user's file, or
+    its preset, or its first config; yields its origin."""
     binary = kind.binary()
     if binary is None:
         raise ProxyError(f"{kind.program} not installed (apt-get install {kind.package})")
@@ -315,7 +339,7 @@ async def running(
     process = None
     try:
         port = _ephemeral_port()
-        paths = _prepare(kind, run, user_file, port, upstream_port)
+        paths = _prepare(kind, run, user_file, preset, port, upstream_port)
         log_path = run / "proxy.log"
         with log_path.open("wb") as log:
             env = {**os.environ, **kind.env(paths)}

@@ -31,6 +31,7 @@ class Network:
     byte_chunks: bool = False
     proxy: str | None = None  # a real proxy: its kind (``hosts.proxies.PROXIES``)
     config: str | None = None  # a real proxy: the user's config file (None: the first one)
+    preset: str = ""  # a real proxy: another first config of its kind's (``presets``)
 
     @property
     def between(self) -> bool:
@@ -71,10 +72,25 @@ NETWORKS: dict[str, Network] = {
             proxy="nginx",
         ),
         Network(
+            "nginx-gzip",
+            "nginx as above with `gzip on` for the stream's content types (text/plain, "
+            "text/event-stream, NDJSON, JSON).",
+            origin="proxy",
+            proxy="nginx",
+            preset="gzip",
+        ),
+        Network(
             "caddy",
             "Caddy (Debian's) with `reverse_proxy` and its defaults.",
             origin="proxy",
             proxy="caddy",
+        ),
+        Network(
+            "caddy-encode",
+            "Caddy as above with `encode gzip`.",
+            origin="proxy",
+            proxy="caddy",
+            preset="encode",
         ),
         Network(
             "haproxy",
@@ -88,6 +104,13 @@ NETWORKS: dict[str, Network] = {
             "(flushpackets off).",
             origin="proxy",
             proxy="apache",
+        ),
+        Network(
+            "apache-deflate",
+            "Apache as above with mod_deflate on the stream's content types.",
+            origin="proxy",
+            proxy="apache",
+            preset="deflate",
         ),
     )
 }
@@ -107,6 +130,6 @@ def network(name: str) -> Network:
         return NETWORKS[name]
     kind, sep, config = name.partition(":")
     base = NETWORKS.get(kind)
-    if not sep or not config or base is None or base.proxy is None:
-        raise KeyError(name)
+    if not sep or not config or base is None or base.proxy != base.name:
+        raise KeyError(name)  # a user's config is for a kind, not for one of its presets
     return replace(base, name=name, description=f"{base.proxy} with {config}", config=config)

@@ -28,10 +28,11 @@ def test_list_shows_the_matrix_dimensions() -> None:
         for line in out.splitlines()
         if line and not line.startswith(" ")
     }
-    assert counts["variants"] >= 14 and counts["clients"] >= 12 and counts["networks"] == 8
+    assert counts["variants"] >= 14 and counts["clients"] >= 12 and counts["networks"] == 11
     assert counts["scenarios"] == 4
     for name in ("sse-naive", "openai", "ndjson", "gzip", "browser-fetch-sse", "curl", "split",
-                 "nginx", "caddy", "haproxy", "apache", "real",
+                 "nginx", "nginx-gzip", "caddy", "caddy-encode", "haproxy", "apache",
+                 "apache-deflate", "real",
                  "abort", "error", "error-first"):  # fmt: skip
         assert f"  {name} " in out
     assert "proxy buffering on" in out  # what nginx does by default, said where it is listed

@@ -74,6 +74,11 @@ SITE = "/project/.venv/lib/python3.11/site-packages"
         ),
         (["/usr/bin/node", "/work/clients/node/fetch.mjs", '{"url": "http://x"}'], "node"),
         (["/usr/bin/curl", "-q", "-N", "-sS", "--include"], "curl"),
+        (["/usr/sbin/nginx", "-p", "/tmp/run", "-c", "/tmp/run/main.conf"], "real-proxy"),
+        (["nginx: worker process"], "real-proxy"),  # retitled
+        (["/usr/sbin/apache2", "-f", "/tmp/run/main.conf", "-DFOREGROUND"], "real-proxy"),
+        (["/usr/bin/caddy", "run", "--config", "/tmp/run/Caddyfile"], "real-proxy"),
+        (["/usr/sbin/haproxy", "-db", "-f", "/tmp/run/haproxy.cfg"], "real-proxy"),
         (["uvicorn", "myapp.main:app"], "other"),
         ([], "other"),
     ],

@@ -78,23 +78,40 @@ def network_origin(name: str, server: Listening) -> AbstractAsyncContextManager[
     return ORIGINS[record.origin](record, server)
 
 
+#: A real proxy's per-token lag this much above direct's (p50, same cell) is told.
+LAG_NOTE_MS = 50.0
+
+
 def which_hop(results: Sequence[Result], expected: Mapping[str, str] | None = None) -> list[Result]:
     """``results`` with the cells of real proxies told apart: one whose verdict is worse
     than the same cell's on ``direct`` (this run's, else the baseline's) says so, and
-    names the proxy's known fix where the proxy held bytes back."""
+    names the proxy's known fix where the proxy held bytes back; one as good, but whose
+    tokens arrive much later than on direct (this run's), says that."""
     known = {v.value for v in Verdict}
     direct = {k: Verdict(v) for k, v in (expected or {}).items() if v in known}
     direct |= {r.cell.key: r.verdict for r in results if r.cell.network == REFERENCE}
-    told: list[Result] = []
-    for result in results:
-        record = network(result.cell.network)
-        before = direct.get(replace(result.cell, network=REFERENCE).key)
-        if record.proxy is None or before is None or before.facts.rank >= result.verdict.facts.rank:
-            told.append(result)
-            continue
-        kind = proxies.PROXIES[record.proxy]
+    lags = {r.cell.key: r.lag_ms_p50 for r in results if r.cell.network == REFERENCE}
+    return [_told(r, direct, lags) for r in results]
+
+
+def _told(
+    result: Result, direct: Mapping[str, Verdict], lags: Mapping[str, float | None]
+) -> Result:
+    record = network(result.cell.network)
+    reference = replace(result.cell, network=REFERENCE).key
+    before = direct.get(reference)
+    if record.proxy is None or before is None:
+        return result
+    kind = proxies.PROXIES[record.proxy]
+    if before.facts.rank < result.verdict.facts.rank:
         said = f"{REFERENCE}: {before.value}; {record.name} made it {result.verdict.value}"
         if result.verdict is Verdict.BUFFERED and kind.holds_back:
             said += f": {kind.holds_back}"
-        told.append(replace(result, detail=f"{result.detail} ({said})"))
-    return told
+        return replace(result, detail=f"{result.detail} ({said})")
+    lag, lag_before = result.lag_ms_p50, lags.get(reference)
+    if lag is not None and lag_before is not None and lag - lag_before > LAG_NOTE_MS:
+        said = f"lag p50 {lag:.0f} ms on {record.name}, {lag_before:.1f} ms on {REFERENCE}"
+        if kind.delays:
+            said += f": {kind.delays}"
+        return replace(result, detail=f"{result.detail} ({said})")
+    return result

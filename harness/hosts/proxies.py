@@ -81,6 +81,8 @@ class ProxyKind:
     #: What holds bytes back in it by default and how users turn that off, for the detail
     #: of a cell held back on it ("" where nothing is known to).
     holds_back: str = ""
+    #: What delays each write in it by default and how users turn that off ("": nothing known).
+    delays: str = ""
     #: The placeholders a user's file must hold (the rest the main config has).
     required: tuple[str, ...] = (LISTEN, UPSTREAM)
     user_name: str = "site.conf"  # the copy's name in the run dir
@@ -202,6 +204,8 @@ PROXIES: dict[str, ProxyKind] = {
             f"backend app\n    server app {UPSTREAM}\n",
             wrap=None,
             command=lambda binary, p: [binary, "-db", "-f", str(p.main)],
+            delays="HAProxy merges writes it expects more of (MSG_MORE), up to 200 ms each; "
+            "add `option http-no-delay`",
             complaint=re.compile(r"\[ALERT\].*"),
             user_name="haproxy.cfg",
         ),

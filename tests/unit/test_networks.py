@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from streamcompat.harness.engine.networks import ORIGINS, network_origin
+from streamcompat.harness.engine.networks import ORIGINS, network_origin, which_hop
 from streamcompat.harness.engine.proxy import SHAPERS
 from streamcompat.harness.front import selection
+from streamcompat.harness.kernel.model import Cell, Facts, Result, Verdict
 from streamcompat.harness.kernel.networks import DEFAULT_NETWORKS, NETWORK_GROUPS, NETWORKS, network
 from tests.support import ROOT
 
@@ -114,3 +115,47 @@ def test_a_missing_proxy_binary_skips_its_networks_naming_the_package(
     assert skipped.covers("raw × curl × nginx") and not skipped.covers("raw × curl × direct")
     assert ("network apache", missing["apache"]) in skipped.notices()
     assert skipped.reasons["nginx"] == missing["nginx"]
+
+
+def _result(network: str, verdict: str, lag: float | None = 0.2, client: str = "curl") -> Result:
+    cell = Cell("raw", client, network)
+    return Result(cell, Verdict(verdict), "said", None, lag, lag, 50.0, Facts(tokens=[]))
+
+
+def test_a_real_proxy_cell_worse_than_direct_names_the_hop_and_its_fix() -> None:
+    told = which_hop([_result("direct", "PASS"), _result("nginx", "BUFFERED")])
+    assert told[0].detail == "said"
+    assert told[1].detail.startswith("said (direct: PASS; nginx made it BUFFERED: nginx buffers")
+    assert "proxy_buffering off;" in told[1].detail
+
+
+def test_direct_is_read_from_the_baseline_when_the_run_has_none() -> None:
+    expected = {"raw × curl × direct": "PASS"}
+    (told,) = which_hop([_result("apache", "BUFFERED")], expected)
+    assert (
+        "direct: PASS; apache made it BUFFERED" in told.detail and "flushpackets=on" in told.detail
+    )
+
+
+@pytest.mark.parametrize(
+    ("before", "now", "network"),
+    [
+        ("BUFFERED", "BUFFERED", "nginx"),  # as on direct: the client's, not the hop's
+        ("PASS", "PASS", "nginx"),
+        ("CORRUPT", "BUFFERED", "nginx"),  # better than on direct
+        ("PASS", "BUFFERED", "buffer-16k"),  # a shaper, not a real proxy
+    ],
+)
+def test_a_cell_the_hop_did_not_make_worse_is_left_as_it_is(
+    before: str, now: str, network: str
+) -> None:
+    (told,) = which_hop([_result(network, now)], {"raw × curl × direct": before})
+    assert told.detail == "said"
+
+
+def test_a_hop_that_delays_every_token_says_so_with_its_fix() -> None:
+    told = which_hop([_result("direct", "PASS", 0.2), _result("haproxy", "PASS", 207.0)])
+    assert "lag p50 207 ms on haproxy, 0.2 ms on direct" in told[1].detail
+    assert "option http-no-delay" in told[1].detail
+    calm = which_hop([_result("direct", "PASS", 0.2), _result("haproxy", "PASS", 30.0)])
+    assert calm[1].detail == "said"  # within LAG_NOTE_MS of direct

@@ -64,9 +64,10 @@ class ProxyKind:
     package: str  # Debian's package that has it
     #: The config a user first writes, with the placeholders: what runs without a file.
     first_config: str
-    #: The main config from a user's file (``None``: the user's file is the main config).
+    #: The main config around the user's file (or the first config) for the run's paths
+    #: (``None``: the user's file is the main config).
     wrap: Callable[[Paths], str] | None
-    #: The main config for the run's paths, from the first config (its user file).
+    #: The command line that starts the binary on the run's main config, in the foreground.
     command: Callable[[str, Paths], list[str]]
     #: The lines that hold the proxy's complaint in what it printed when it would not start.
     complaint: re.Pattern[str]
@@ -349,13 +350,7 @@ async def running(
             env = {**os.environ, **kind.env(paths)}
             process = spawn(kind.command(binary, paths), listener=None, env=env, log=log)
         await _ready(kind, process, port, log_path, paths, user_file)
-        beyond = [a for a in listening(process.pid) if a[0] != "127.0.0.1"]
-        if beyond:
-            address, where = beyond[0]
-            raise ProxyError(
-                f"{user_file or kind.name}: listens on {address}:{where}; streamcompat runs "
-                "proxies on 127.0.0.1 only (listen on @LISTEN@)"
-            )
+        _only_loopback(kind, process, user_file)
         yield f"http://127.0.0.1:{port}"
     finally:
         await end(process)
@@ -387,15 +382,28 @@ async def _ready(
                 where = f"{user_file}: " if user_file and str(user_file) not in said else ""
                 raise ProxyError(f"{kind.name} would not start: {where}{said}") from None
             polls += 1
-            if polls % 5 == 0 and (elsewhere := listening(process.pid)):
-                raise ProxyError(
-                    f"{kind.name}: {user_file or 'its config'} listens on "
-                    f"{', '.join(f'{a}:{p}' for a, p in elsewhere)}, not on {LISTEN} "
-                    f"(127.0.0.1:{port})"
-                ) from None
+            if polls % 5 == 0:  # beyond 127.0.0.1 is refused at once, not at the bound
+                _only_loopback(kind, process, user_file)
             continue
         writer.close()
         with contextlib.suppress(OSError):
             await writer.wait_closed()
         return
-    raise ProxyError(f"{kind.name} did not listen on 127.0.0.1:{port} within {READY_BOUND_S:.0f} s")
+    found = ", ".join(f"{a}:{p}" for a, p in listening(process.pid)) or "nothing"
+    raise ProxyError(
+        f"{kind.name}: {user_file or 'its config'} did not listen on {LISTEN} "
+        f"(127.0.0.1:{port}) within {READY_BOUND_S:.0f} s; it listens on {found}"
+    )
+
+
+def _only_loopback(
+    kind: ProxyKind, process: subprocess.Popen[bytes], user_file: Path | None
+) -> None:
+    """ProxyError if the proxy's processes listen anywhere but 127.0.0.1."""
+    beyond = [a for a in listening(process.pid) if a[0] != "127.0.0.1"]
+    if beyond:
+        address, where = beyond[0]
+        raise ProxyError(
+            f"{user_file or kind.name}: listens on {address}:{where}; streamcompat runs "
+            "proxies on 127.0.0.1 only (listen on @LISTEN@)"
+        )

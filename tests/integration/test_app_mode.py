@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -230,3 +231,30 @@ def test_scenarios_ask_whether_the_app_stops_its_upstream_and_tells_its_users(
         assert "cancelled generation" in stopped["detail"]
         assert told["verdict"] == "TOLD", told
         assert "the client raised" in told["detail"]
+
+
+@pytest.mark.skipif(
+    not (shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")),
+    reason="nginx not installed",
+)
+def test_an_app_behind_nginx_is_held_back_and_its_sse_app_is_not(tmp_path: Path) -> None:
+    """What users saw (issue table): a text/plain pass-through held back behind nginx's
+    defaults, sse-starlette's stream not (it sends X-Accel-Buffering: no)."""
+    held = {}
+    for name, clients in (("passthrough-app", "requests,curl"), ("langchain-app", "httpx-sse")):
+        code, said, cells = streamcompat(
+            tmp_path / name, *EXAMPLE_RUNS[name], "--app-name", name, "--clients", clients,
+            "--network", "direct,nginx", "--baseline", str(tmp_path / "none.json"),
+        )  # fmt: skip
+        assert code == 0, said
+        held |= {key: c["verdict"] for key, c in cells.items()}
+        if name == "passthrough-app":
+            assert "nginx made it BUFFERED" in cells[f"{name} × curl × nginx"]["detail"]
+    assert held == {
+        "passthrough-app × requests × direct": "PASS",
+        "passthrough-app × curl × direct": "PASS",
+        "passthrough-app × requests × nginx": "BUFFERED",
+        "passthrough-app × curl × nginx": "BUFFERED",
+        "langchain-app × httpx-sse × direct": "PASS",
+        "langchain-app × httpx-sse × nginx": "PASS",
+    }

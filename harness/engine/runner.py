@@ -206,13 +206,21 @@ async def run_cell(
 ) -> Result:
     """Play the cell; replay it while its evidence contradicts a stall, or says a real proxy
     dropped the stream on its own, within its deadline."""
+    on = network_record(cell.network)
+    between = on.origin == "proxy"  # a real hop may drop a stream
+    if on.hold_extra_s:  # a hop's own delay per write is no token held back
+        stage = replace(
+            stage,
+            settings=replace(
+                stage.settings, hold_window=stage.settings.hold_window + on.hold_extra_s
+            ),
+        )
     settings = stage.settings
     await stage.server.running()  # a restart under way is no part of the cell's time
     if stage.app is not None:
         await stage.app.running()  # nor is an app's
     began = time.monotonic()
     replayed: list[str] = []
-    between = network_record(cell.network).origin == "proxy"  # a real hop may drop a stream
     while True:
         remaining = settings.deadline - (time.monotonic() - began)
         scenario = SCENARIOS[cell.scenario]

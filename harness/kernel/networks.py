@@ -32,6 +32,9 @@ class Network:
     proxy: str | None = None  # a real proxy: its kind (``hosts.proxies.PROXIES``)
     config: str | None = None  # a real proxy: the user's config file (None: the first one)
     preset: str = ""  # a real proxy: another first config of its kind's (``presets``)
+    #: Added to the hold window on this network: what the hop delays each write by design,
+    #: with margin, so that the cell keeps direct's slack for a busy machine.
+    hold_extra_s: float = 0.0
 
     @property
     def between(self) -> bool:
@@ -94,9 +97,11 @@ NETWORKS: dict[str, Network] = {
         ),
         Network(
             "haproxy",
-            "HAProxy (Debian's) in HTTP mode with its default timeouts (50 s).",
+            "HAProxy (Debian's) in HTTP mode with its default timeouts (50 s); it holds each "
+            "write up to ~200 ms (MSG_MORE) unless `option http-no-delay`.",
             origin="proxy",
             proxy="haproxy",
+            hold_extra_s=0.5,  # the head and token 1 may each wait ~200 ms
         ),
         Network(
             "apache",

@@ -34,6 +34,11 @@ LISTEN = "@LISTEN@"
 UPSTREAM = "@UPSTREAM@"
 #: The content types LLM streams go out as, which a compressing proxy is told to compress.
 STREAM_TYPES = "text/plain text/event-stream application/x-ndjson application/json"
+#: What the proxies say when their port was taken (a proxy binds its own: none takes a
+#: listening fd), and how often a new free port is tried then.
+PORT_TAKEN = re.compile(r"address already in use|cannot bind socket|could not bind", re.I)
+CONNECT_BOUND_S = 1.0  # one attempt to connect while it starts (a full backlog never answers)
+PORT_ATTEMPTS = 3
 READY_BOUND_S = 15.0  # a proxy must accept connections within this, or it is reported
 POLL_S = 0.02  # between connection attempts while it starts (waiting on its exit meanwhile)
 
@@ -239,8 +244,11 @@ def _ephemeral_port() -> int:
 
 
 def listening(group: int) -> list[tuple[str, int]]:
-    """The TCP addresses the processes of process group ``group`` listen on (Linux)."""
+    """The TCP addresses the processes of process group ``group`` listen on (Linux; none
+    where there is no /proc)."""
     inodes: set[str] = set()
+    if not Path("/proc/net/tcp").exists():
+        return []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
@@ -343,13 +351,22 @@ async def running(
         run.chmod(0o711)  # workers that drop root (nginx's, Apache's) reach their temp dirs
     process = None
     try:
-        port = _ephemeral_port()
-        paths = _prepare(kind, run, user_file, preset, port, upstream_port)
-        log_path = run / "proxy.log"
-        with log_path.open("wb") as log:
-            env = {**os.environ, **kind.env(paths)}
-            process = spawn(kind.command(binary, paths), listener=None, env=env, log=log)
-        await _ready(kind, process, port, log_path, paths, user_file)
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            port = _ephemeral_port()
+            paths = _prepare(kind, run, user_file, preset, port, upstream_port)
+            log_path = run / "proxy.log"
+            with log_path.open("wb") as log:
+                env = {**os.environ, **kind.env(paths)}
+                process = spawn(kind.command(binary, paths), listener=None, env=env, log=log)
+            try:
+                await _ready(kind, process, port, log_path, paths, user_file)
+                break
+            except ProxyError as exc:
+                # The free port was taken before the proxy bound it: another, a few times.
+                if attempt == PORT_ATTEMPTS or not PORT_TAKEN.search(str(exc)):
+                    raise
+                await end(process)
+        assert process is not None  # the loop ran, and broke out with one that is ready
         _only_loopback(kind, process, user_file)
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -371,8 +388,10 @@ async def _ready(
     polls = 0
     while loop.time() < deadline:
         try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-        except OSError:
+            _, writer = await asyncio.wait_for(
+                asyncio.open_connection("127.0.0.1", port), CONNECT_BOUND_S
+            )
+        except (OSError, asyncio.TimeoutError):
             if await exited(process, POLL_S):
                 text = log_path.read_text(encoding="utf-8", errors="replace")
                 for extra in (paths.run / "error.log",):
@@ -388,7 +407,11 @@ async def _ready(
         writer.close()
         with contextlib.suppress(OSError):
             await writer.wait_closed()
-        return
+        if ("127.0.0.1", port) in listening(process.pid) or not Path("/proc/net/tcp").exists():
+            return
+        # Something else answers on the port (it was taken before the proxy bound it):
+        # the proxy is about to say so and exit.
+        await exited(process, POLL_S)
     found = ", ".join(f"{a}:{p}" for a, p in listening(process.pid)) or "nothing"
     raise ProxyError(
         f"{kind.name}: {user_file or 'its config'} did not listen on {LISTEN} "

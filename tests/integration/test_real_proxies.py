@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 import subprocess
 import time
 from collections.abc import AsyncIterator
@@ -260,3 +261,25 @@ def test_a_missing_users_config_is_a_usage_error(tmp_path: Path) -> None:
     run = _cli("--network", f"nginx:{tmp_path / 'nope.conf'}", timeout=60)
     assert run.returncode == 2
     assert "no such file" in run.stderr and "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize("name", KINDS)
+def test_a_port_taken_before_the_proxy_binds_it_is_tried_again_on_another(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    busy, free = taken.getsockname()[1], proxies._ephemeral_port()
+    ports = iter([busy, free])
+    monkeypatch.setattr(proxies, "_ephemeral_port", lambda: next(ports))
+
+    async def main() -> str:
+        async with upstream() as up, running(PROXIES[name], up.port) as origin:
+            return origin
+
+    try:
+        origin = asyncio.run(main())
+    finally:
+        taken.close()
+    assert origin == f"http://127.0.0.1:{free}"

@@ -19,7 +19,16 @@ from tests.support import CLI, ROOT
 pytestmark = pytest.mark.matrix  # a real run of the whole matrix: not a fast test
 
 BASELINE = json.loads((ROOT / "compat-real-baseline.json").read_text(encoding="utf-8"))["cells"]
-HERE = [n for n in NETWORK_GROUPS["real"] if PROXIES[str(network(n).proxy)].binary()]
+#: Real networks whose verdicts are not pinned, and why.
+UNPINNED = {
+    "haproxy": "its defaults hold a write until the client's ACK or more data (MSG_MORE): "
+    "token 1 is PASS or BUFFERED from run to run"
+}
+HERE = [
+    n
+    for n in NETWORK_GROUPS["real"]
+    if n not in UNPINNED and PROXIES[str(network(n).proxy)].binary()
+]
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +63,7 @@ def test_the_baseline_pins_every_builtin_cell_on_every_real_network() -> None:
     from streamcompat.servers.variants import VARIANTS
 
     networks = {Cell.from_key(k).network for k in BASELINE}
-    assert networks == set(NETWORK_GROUPS["real"])
+    assert networks == set(NETWORK_GROUPS["real"]) - set(UNPINNED)
     assert len(BASELINE) == len(VARIANTS) * len(CLIENTS) * len(networks)
 
 

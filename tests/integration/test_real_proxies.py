@@ -19,7 +19,7 @@ import pytest
 from streamcompat.harness.hosts import proxies
 from streamcompat.harness.hosts.proxies import PROXIES, ProxyError, listening, running
 from tests.support import CLI, ROOT
-from tests.support.procs import alive
+from tests.support.procs import group_members, stat_fields
 
 KINDS = [
     pytest.param(
@@ -82,19 +82,6 @@ async def read_body_live(origin: str, up: Upstream) -> list[bytes]:
     return got
 
 
-def group_alive(group: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[2]) == group and alive(int(entry.name)):
-                found.append(int(entry.name))
-    return found
-
-
 @pytest.mark.parametrize("name", [k for k in KINDS if k.values[0] != "nginx"])
 def test_a_proxy_that_forwards_as_it_reads_streams_each_piece(name: str) -> None:
     async def main() -> tuple[list[bytes], list[tuple[str, int]], int, list[int]]:
@@ -102,7 +89,7 @@ def test_a_proxy_that_forwards_as_it_reads_streams_each_piece(name: str) -> None
             process_group = _group_of(origin)
             got = await read_body_live(origin, up)
             listens = listening(process_group)
-            inside = group_alive(process_group)
+            inside = group_members(process_group)
         return got, listens, process_group, inside
 
     got, listens, group, inside = asyncio.run(main())
@@ -127,23 +114,18 @@ def test_each_first_config_starts_on_loopback_and_leaves_nothing(name: str) -> N
 def _group_of(origin: str) -> int:
     """The process group of the process listening on ``origin``'s port."""
     port = int(origin.rsplit(":", 1)[1])
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            group = int(stat.rsplit(")", 1)[1].split()[2])
-            if group == int(entry.name) and any(p == port for _, p in listening(group)):
-                return group
+    for pid, fields in stat_fields().items():
+        group = int(fields[2])
+        if group == pid and any(p == port for _, p in listening(group)):
+            return group
     raise AssertionError(f"nothing listens on {port}")
 
 
 def _gone(group: int) -> bool:
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and group_alive(group):
+    while time.monotonic() < deadline and group_members(group):
         time.sleep(0.05)  # polling /proc, bounded: workers end after their master
-    return not group_alive(group)
+    return not group_members(group)
 
 
 BROKEN = {

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def descendants(pid: int) -> set[int]:
-    """Every live process below ``pid`` (children, grandchildren, ...)."""
-    parents: dict[int, int] = {}
+def stat_fields() -> dict[int, list[str]]:
+    """Every process's /proc/PID/stat fields after its command name, by PID (state,
+    parent, process group, ...)."""
+    found: dict[int, list[str]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
@@ -15,8 +16,18 @@ def descendants(pid: int) -> set[int]:
             except OSError:
                 continue
             # The command name may hold spaces and parentheses; fields follow the last ')'.
-            fields = stat[stat.rindex(")") + 2 :].split()
-            parents[int(entry.name)] = int(fields[1])
+            found[int(entry.name)] = stat[stat.rindex(")") + 2 :].split()
+    return found
+
+
+def group_members(group: int) -> list[int]:
+    """The live processes of process group ``group``."""
+    return [pid for pid, f in stat_fields().items() if int(f[2]) == group and alive(pid)]
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live process below ``pid`` (children, grandchildren, ...)."""
+    parents = {child: int(fields[1]) for child, fields in stat_fields().items()}
     found: set[int] = set()
     frontier = {pid}
     while frontier:

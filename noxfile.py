@@ -9,6 +9,8 @@ nox -s docs                # the docs' generated parts (a test fails when they a
 nox -s bench               # speed, CPU-by-role and stability figures of the default matrix
 nox -s stress              # the default matrix 5 times under CPU load: any verdict change?
 nox -s mutants             # named mistakes, each in a scratch copy: do the fast tests catch it?
+nox -s coverage            # branch coverage of the core modules in the fast tests (bar: 90 %)
+nox -s mutmut              # mutmut over the pure modules: every mutant killed or accounted for
 nox -t compat              # every client group on every Python found: the CI matrix, locally
 nox -t group-browser       # one client group on every Python (or -t python-3.12: one Python)
 nox -s matrix              # the GitHub Actions matrix (JSON) of those sessions
@@ -256,6 +258,20 @@ def mutants(session: nox.Session) -> None:
     chromium(session)
     node_packages(session)
     session.run("python", "tools/mutants.py", *session.posargs)
+
+
+@nox.session(default=False)
+def coverage(session: nox.Session) -> None:
+    """Branch coverage of the fast tests (args after -- go to pytest), then one line per
+    core module (tools/coverage.py): fails where one is below its bar."""
+    install(session, "test,all,examples")
+    chromium(session)
+    node_packages(session)
+    proxies(session)
+    session.run("coverage", "erase")
+    session.run("coverage", "run", "-m", "pytest", "-q", "-m", "not matrix", *session.posargs)
+    session.run("coverage", "json", "-q", "-o", ".nox/coverage.json")
+    session.run("python", "-m", "tools.coverage", ".nox/coverage.json")
 
 
 def typecheck_tree() -> Path:

@@ -72,6 +72,9 @@ async def events(request: Request, report: Reporter, resources: Resources) -> No
     async with http_client(request) as http:
         report.requesting()
         async with aconnect_sse(http, request.method, request.url, json=body) as source:
+            # What aiter_sse() does first, before the head is reported: a response it
+            # refuses (its content type) is refused, not taken, whatever comes next.
+            getattr(source, "_check_content_type", lambda: None)()
             _check(source.response, report)
             async for event in source.aiter_sse():
                 if report.stopping():

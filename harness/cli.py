@@ -198,7 +198,7 @@ def _say_skipped(skipped: Skipped) -> None:
 
 
 async def run_command(args: argparse.Namespace) -> int:
-    specs = args.variants or [BUILTIN]
+    specs = selection.names(args.variants) or [BUILTIN]  # comma-separated too, as the fixture
     app = selection.app_of(args)
     # In app mode the variant server is only the fake upstream: its built-ins go unused.
     served = [BUILTIN] if app else specs

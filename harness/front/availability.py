@@ -81,7 +81,14 @@ def networks_unavailable(networks: Sequence[str]) -> dict[str, str]:
 
 def lacking(modules: Sequence[str]) -> list[str]:
     """The modules of ``modules`` that cannot be imported here."""
-    return [m for m in modules if importlib.util.find_spec(m) is None]
+    return [m for m in modules if not _found(m)]
+
+
+def _found(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # ``pkg.sub`` whose ``pkg`` is missing: find_spec imports it
+        return False
 
 
 def unavailable(clients: Sequence[Client]) -> dict[str, str]:

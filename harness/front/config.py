@@ -35,7 +35,8 @@ def find(directory: Path) -> tuple[dict[str, Any], Path | None]:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path} is not valid TOML: {exc}") from None
-        table = data.get("tool", {}).get("streamcompat")
+        tool = data.get("tool", {})
+        table = tool.get("streamcompat") if isinstance(tool, dict) else None
         if table is None and name == "streamcompat.toml":
             table = {k: v for k, v in data.items() if k != "tool"}
         if table is not None:
@@ -62,7 +63,8 @@ def apply(run: argparse.ArgumentParser, argv: list[str], directory: Path) -> str
         raise ConfigError(
             f"{path}: unknown key(s) in [tool.streamcompat]: {', '.join(unknown)} (known: {known})"
         )
-    given = {dest for dest, action in actions.items() if set(action.option_strings) & _flags(argv)}
+    flags = _flags(argv, [o for a in actions.values() for o in a.option_strings], run.allow_abbrev)
+    given = {dest for dest, action in actions.items() if set(action.option_strings) & flags}
     defaults = {}
     for dest, value in options.items():
         if dest not in given:
@@ -71,8 +73,19 @@ def apply(run: argparse.ArgumentParser, argv: list[str], directory: Path) -> str
     return str(path.name)
 
 
-def _flags(argv: list[str]) -> set[str]:
-    return {arg.split("=", 1)[0] for arg in argv if arg.startswith("--")}
+def _flags(argv: list[str], options: list[str], abbrev: bool) -> set[str]:
+    """The options ``argv`` gives, as argparse reads them: ``--clients=x`` is ``--clients``,
+    and so is ``--client x`` (a unique prefix), which argparse takes for it."""
+    given: set[str] = set()
+    for arg in argv:
+        if not arg.startswith("--"):
+            continue
+        flag = arg.split("=", 1)[0]
+        if flag in options:
+            given.add(flag)
+        elif abbrev and len(found := [o for o in options if o.startswith(flag)]) == 1:
+            given.add(found[0])
+    return given
 
 
 def _value(path: Path, action: argparse.Action, value: Any) -> Any:
@@ -91,6 +104,8 @@ def _value(path: Path, action: argparse.Action, value: Any) -> Any:
         raise ConfigError(f"{path}: {key} must be a single value, not {value!r}")
     if action.choices is not None and value not in action.choices:
         raise ConfigError(f"{path}: {key} must be one of {', '.join(map(str, action.choices))}")
+    if action.type is int and isinstance(value, float):
+        raise ConfigError(f"{path}: {key} must be a whole number, not {value!r}")
     convert = action.type if callable(action.type) else str
     try:
         return convert(value)

@@ -10,7 +10,7 @@ from streamcompat.servers.plugins import BUILTIN, load_variants
 
 
 def list_command(args: argparse.Namespace) -> int:
-    variants = load_variants(args.variants or [BUILTIN])
+    variants = load_variants(selection.names(args.variants) or [BUILTIN])
     print(f"variants ({len(variants)}):")
     for v in variants:
         print(f"  {v.name:<22} {v.content_type:<20} codec={v.codec:<11} {v.description}")

@@ -210,8 +210,8 @@ PROXIES: dict[str, ProxyKind] = {
             f"backend app\n    server app {UPSTREAM}\n",
             wrap=None,
             command=lambda binary, p: [binary, "-db", "-f", str(p.main)],
-            delays="HAProxy merges writes it expects more of (MSG_MORE), up to 200 ms each; "
-            "add `option http-no-delay`",
+            delays="HAProxy sends each write it expects more of with MSG_MORE, which the kernel "
+            "holds for its retransmission timer (200 ms or more); add `option http-no-delay`",
             complaint=re.compile(r"\[ALERT\].*"),
             user_name="haproxy.cfg",
         ),

@@ -52,9 +52,10 @@ def _openai(payload: str) -> str:
         choices = json.loads(payload)["choices"]
         # Azure's first chunk and include_usage's last one have no choices: no content.
         choice = choices[0] if choices else {}
-    except (ValueError, KeyError, IndexError, TypeError) as exc:
+        content = (choice.get("delta") or {}).get("content")
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+        # (AttributeError: a choice or a delta that is not an object.)
         raise DecodeError(f"not a chat.completion.chunk: {_clip(payload)}") from exc
-    content = (choice.get("delta") or {}).get("content")
     return content if isinstance(content, str) else ""
 
 

@@ -97,14 +97,18 @@ NETWORKS: dict[str, Network] = {
         ),
         Network(
             "haproxy",
-            "HAProxy (Debian's) in HTTP mode with its default timeouts (50 s); it holds each "
-            "write up to ~200 ms (MSG_MORE) unless `option http-no-delay`.",
+            "HAProxy (Debian's) in HTTP mode with its default timeouts (50 s); it sends each "
+            "write with MSG_MORE, so the kernel holds it for its retransmission timer (200 ms "
+            "and more) unless `option http-no-delay`.",
             origin="proxy",
             proxy="haproxy",
-            # MSG_MORE leaves each write to a kernel timer: ~200 ms, but in a loaded
-            # `--network real` run the head waited 0.3-1.55 s on 8 of 159 connections
-            # (pcap); 3.5 s in all is twice the worst seen. Only a stall waits it out.
-            hold_extra_s=2.5,
+            # MSG_MORE leaves each write to the kernel's probe timer: one RTO, 200 ms at
+            # least. A connection's first RTO is 3x the kernel's cached RTT for the peer's
+            # address (tcp_metrics), which on loopback every connection of the run feeds:
+            # loaded `--network real` runs raised it to 2.0-2.6 s (`ip tcp_metrics`), a
+            # first RTO of 6-7.9 s, and 15 token-1 cells went BUFFERED at 3.5 s. 16 s in
+            # all is twice the worst seen; only a stall waits it out.
+            hold_extra_s=15.0,
         ),
         Network(
             "apache",

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from streamcompat.harness.kernel.model import FACTS, Result, Verdict
+from streamcompat.harness.outputs.results import plain
 
 #: Lower is better. A move to a lower rank is an improvement; any other change regresses.
 RANK = {verdict: facts.rank for verdict, facts in FACTS.items()}  # the gate's order
@@ -25,11 +26,13 @@ class Comparison:
     missing: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
+        """One terminal line per finding: a detail carries a server's and a client's words,
+        so each is made ``plain``."""
         out = [f"regression: {line}" for line in self.regressions]
         out += [f"missing: {line}" for line in self.missing]
         out += [f"improvement: {line}" for line in self.improvements]
         out += [f"new: {line}" for line in self.new]
-        return out
+        return [plain(line) for line in out]
 
     def failed(self, strict: bool = False) -> bool:
         return bool(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import platform
+import re
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
@@ -105,19 +106,31 @@ def write_index(path: Path, data: dict[str, Any]) -> None:
     path.write_text(text + "\n", encoding="utf-8")
 
 
+# What a terminal would act on rather than show: C0 and C1 controls (an ESC sequence from
+# a server's bytes, a CR that overwrites the line, a line break inside one line, U+2028
+# and U+2029 too) and the bidirectional overrides that reorder what follows; a tab stays.
+_UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+
+
+def plain(text: str) -> str:
+    """``text`` for one terminal line: each unsafe character as its Python escape."""
+    return _UNSAFE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
 def matrix_table(results: Sequence[Result]) -> str:
     """Variants as rows, clients as columns, one table per network (and scenario)."""
     lines: list[str] = []
     for where in dict.fromkeys((r.cell.network, r.cell.scenario) for r in results):
         network, scenario = where
         cells = [r for r in results if (r.cell.network, r.cell.scenario) == where]
-        variants = list(dict.fromkeys(r.cell.variant for r in cells))
-        clients = list(dict.fromkeys(r.cell.client for r in cells))
-        verdicts = {(r.cell.variant, r.cell.client): r.verdict.value for r in cells}
+        variants = list(dict.fromkeys(plain(r.cell.variant) for r in cells))
+        clients = list(dict.fromkeys(plain(r.cell.client) for r in cells))
+        verdicts = {(plain(r.cell.variant), plain(r.cell.client)): r.verdict.value for r in cells}
         first = max(len("variant"), *(len(v) for v in variants))
         widths = [max(len(c), 11) for c in clients]
         lines.append(
-            f"network: {network}" + (f", scenario: {scenario}" if scenario != "stream" else "")
+            f"network: {plain(network)}"
+            + (f", scenario: {scenario}" if scenario != "stream" else "")
         )
         header = (
             "variant".ljust(first)
@@ -137,7 +150,7 @@ def matrix_table(results: Sequence[Result]) -> str:
 def progress_line(result: Result, done: int, total: int) -> str:
     mark = "ok" if result.verdict.passed else "  "
     return (
-        f"[{done:>3}/{total}] {mark} {result.cell.key}: {result.verdict.value} "
+        f"[{done:>3}/{total}] {mark} {plain(result.cell.key)}: {result.verdict.value} "
         f"({result.duration_ms / 1000:.2f} s)"
     )
 

@@ -1,0 +1,161 @@
+"""Mutation testing of the pure modules by mutmut: every mutant killed or accounted for.
+
+    python -m tools.mutation               # every target module
+    python -m tools.mutation codecs        # only those whose path holds a word
+    nox -s mutmut                          # the same, in its own environment
+
+``tools/mutants.py`` makes the mistakes a person would (a list, spanning processes); this
+lets mutmut make every small one it can in the modules that are rules and nothing else
+(the verdicts, the codecs, the config file's reading, the baseline, the SSE oracle). Each
+target runs in a scratch copy of the repository (``tools.mutants.scratch_copy``: the copy
+is what every process imports), mutmut 2 mutating the copy's file in place and running
+the target's own unit tests for each mutant.
+
+A survivor is a mutant no test tells from the original. Each must be killed by a test or
+argued equivalent in ``ACCOUNTED`` (the module, the mutated line as mutmut shows it, and
+why no input tells them apart); the score is printed per module.
+
+Exit code: 0 every survivor is accounted for; 1 one is not (it is printed, diff and all),
+or an ``ACCOUNTED`` entry matches no survivor (stale); 2 mutmut could not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tools.mutants import ROOT, scratch_copy, tracked_files
+
+RUN_BOUND_S = 1800.0  # one target's mutmut run
+PYTEST = "python -m pytest -q -x -p no:cacheprovider -m 'not matrix'"
+
+#: The pure modules and the unit tests that pin each.
+TARGETS: dict[str, tuple[str, ...]] = {
+    "harness/kernel/verdicts.py": (
+        "tests/unit/test_verdicts.py",
+        "tests/unit/test_scenario_verdicts.py",
+    ),
+    "harness/kernel/codecs.py": ("tests/unit/test_codecs.py",),
+    "harness/front/config.py": ("tests/unit/test_config_file.py",),
+    "harness/outputs/baseline.py": (
+        "tests/unit/test_front_rules.py",
+        "tests/unit/test_escaping.py",
+    ),
+    "harness/spec/sse_oracle.py": ("tests/unit/test_sse_oracle.py",),
+}
+
+
+@dataclass(frozen=True)
+class Accounted:
+    """A survivor argued equivalent: in ``module``, the mutated line (``+`` side of
+    mutmut's diff, stripped) and the original (``-`` side), and why they cannot differ."""
+
+    module: str
+    original: str
+    mutated: str
+    why: str
+
+
+ACCOUNTED: tuple[Accounted, ...] = ()
+
+
+@dataclass(frozen=True)
+class Survivor:
+    module: str
+    ident: str
+    diff: str
+
+    def lines(self) -> tuple[str, str]:
+        """The original and the mutated line of the diff."""
+        lines = self.diff.splitlines()
+        minus = [ln[1:].strip() for ln in lines if ln[:1] == "-" and ln[:3] != "---"]
+        plus = [ln[1:].strip() for ln in lines if ln[:1] == "+" and ln[:3] != "+++"]
+        return " ".join(minus), " ".join(plus)
+
+    def accounted(self) -> Accounted | None:
+        original, mutated = self.lines()
+        for entry in ACCOUNTED:
+            if (entry.module, entry.original, entry.mutated) == (self.module, original, mutated):
+                return entry
+        return None
+
+
+def _mutmut(
+    args: Sequence[str], cwd: Path, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mutmut", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=RUN_BOUND_S,
+        check=False,
+    )
+
+
+def run_target(module: str, tests: Sequence[str]) -> tuple[int, list[Survivor], str]:
+    """mutmut on ``module`` in a scratch copy: how many mutants, the survivors, and why it
+    could not run ("" when it did)."""
+    with scratch_copy(ROOT, tracked_files(ROOT)) as scratch:
+        env = {**scratch.env, "PATH": f"{Path(sys.executable).parent}:{scratch.env['PATH']}"}
+        runner = f"{PYTEST} {' '.join(tests)}"
+        run = ["run", "--paths-to-mutate", module, "--runner", runner, "--no-progress"]
+        ran = _mutmut([*run, "--tests-dir", "tests"], scratch.repo, env)
+        if ran.returncode & 1:  # 1: fatal; 2, 4, 8: survivors, timeouts, slow ones
+            return 0, [], f"mutmut failed on {module}: {(ran.stdout + ran.stderr)[-2000:]}"
+        ids = _mutmut(["result-ids", "survived"], scratch.repo, env).stdout.split()
+        total = _count(_mutmut(["results"], scratch.repo, env).stdout, ran.stdout)
+        survivors = [
+            Survivor(module, ident, _mutmut(["show", ident], scratch.repo, env).stdout)
+            for ident in ids
+            if ident.isdigit()
+        ]
+        return total, survivors, ""
+
+
+def _count(results: str, run_output: str) -> int:
+    """How many mutants mutmut made (its run's last progress line: ``N/N``)."""
+    found = re.findall(r"(\d+)/(\d+)", run_output)
+    if found:
+        return int(found[-1][1])
+    return len(re.findall(r"^\s*\d+", results, flags=re.MULTILINE))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.mutation", description=__doc__)
+    parser.add_argument("words", nargs="*", help="only target modules whose path holds one")
+    args = parser.parse_args(argv)
+    chosen = {m: t for m, t in TARGETS.items() if not args.words or any(w in m for w in args.words)}
+    unaccounted: list[Survivor] = []
+    matched: set[Accounted] = set()
+    for module, tests in chosen.items():
+        total, survivors, failed = run_target(module, tests)
+        if failed:
+            print(f"mutation: {failed}", file=sys.stderr)
+            return 2
+        argued = [s for s in survivors if s.accounted() is not None]
+        matched |= {a for s in argued if (a := s.accounted()) is not None}
+        killed = total - len(survivors)
+        score = 100.0 * killed / total if total else 100.0
+        print(
+            f"{module}: {total} mutants, {killed} killed ({score:.1f} %), "
+            f"{len(argued)} survivors argued equivalent, "
+            f"{len(survivors) - len(argued)} not accounted for"
+        )
+        unaccounted += [s for s in survivors if s.accounted() is None]
+    for survivor in unaccounted:
+        print(f"\nsurvived: {survivor.module} #{survivor.ident}\n{survivor.diff}")
+    stale = [a for a in ACCOUNTED if a.module in chosen and a not in matched]
+    for entry in stale:
+        print(f"mutation: stale ACCOUNTED entry, no such survivor: {entry}", file=sys.stderr)
+    return 1 if unaccounted or stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

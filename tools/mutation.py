@@ -22,7 +22,6 @@ or an ``ACCOUNTED`` entry matches no survivor (stale); 2 mutmut could not run.
 from __future__ import annotations
 
 import argparse
-import re
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -32,6 +31,9 @@ from pathlib import Path
 from tools.mutants import ROOT, scratch_copy, tracked_files
 
 RUN_BOUND_S = 1800.0  # one target's mutmut run
+#: mutmut's classes of mutants: killed, timeout and suspicious (killed, slowly) are told
+#: apart by a test; survived is not; skipped and untested were not run.
+STATUSES = ("killed", "timeout", "survived", "suspicious", "skipped", "untested")
 PYTEST = "python -m pytest -q -x -p no:cacheprovider -m 'not matrix'"
 
 #: The pure modules and the unit tests that pin each.
@@ -61,7 +63,41 @@ class Accounted:
     why: str
 
 
-ACCOUNTED: tuple[Accounted, ...] = ()
+_ORACLE, _CONFIG = "harness/spec/sse_oracle.py", "harness/front/config.py"
+_FALSY = "falsy either way: the attribute is only ever read as a truth value"
+_TYPE = 'falsy either way: it is only read as `or "message"` and set by an event field'
+
+ACCOUNTED: tuple[Accounted, ...] = (
+    Accounted(_CONFIG, "if sys.version_info >= (3, 11):", "if sys.version_info > (3, 11):",
+              "every 3.11 release's version_info is longer than (3, 11), so greater"),
+    Accounted(_CONFIG, "if sys.version_info >= (3, 11):", "if sys.version_info >= (4, 11):",
+              "tomli where tomllib would do: tomllib is tomli, vendored; the two parse alike"),
+    Accounted(_CONFIG, "if sys.version_info >= (3, 11):", "if sys.version_info >= (3, 12):",
+              "tomli where tomllib would do on 3.11: tomllib is tomli, vendored"),
+    Accounted(_CONFIG, 'flag = arg.split("=", 1)[0]', 'flag = arg.split("=", 2)[0]',
+              "the first piece is the same however many splits follow it"),
+    Accounted("harness/outputs/baseline.py", "found.missing += [", "found.missing = [",
+              "compare() made `found` itself a line above: missing is still empty"),
+    Accounted(_ORACLE,
+              "self._skip_lf = False  # last char was a CR: a following LF is the same line ending",
+              "self._skip_lf = True  # last char was a CR: a following LF is the same line ending",
+              "a stream that starts with an LF then skips it instead of reading an empty line, "
+              "and an empty line before any field dispatches nothing: the same events"),
+    Accounted(_ORACLE,
+              "self._skip_lf = False  # last char was a CR: a following LF is the same line ending",
+              "self._skip_lf = None  # last char was a CR: a following LF is the same line ending",
+              _FALSY),
+    Accounted(_ORACLE, "self._skip_lf = False", "self._skip_lf = None", _FALSY),
+    Accounted(_ORACLE, "self._at_start = False", "self._at_start = None", _FALSY),
+    Accounted(_ORACLE, 'self._event_type = ""', "self._event_type = None", _TYPE),
+    Accounted(_ORACLE, "self.retry: int | None = None", "self.retry: int & None = None",
+              "an annotation, never evaluated (from __future__ import annotations)"),
+    Accounted(_ORACLE, "while pos < len(text):", "while pos <= len(text):",
+              "at pos == len(text) the extra turn finds no line end, adds '' to the line "
+              "and breaks"),
+    Accounted(_ORACLE, 'if line.startswith(":"):', 'if line.startswith("XX:XX"):',
+              "a comment line then parses as a field named '', which the spec ignores too"),
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -99,32 +135,28 @@ def _mutmut(
     )
 
 
-def run_target(module: str, tests: Sequence[str]) -> tuple[int, list[Survivor], str]:
-    """mutmut on ``module`` in a scratch copy: how many mutants, the survivors, and why it
-    could not run ("" when it did)."""
+def run_target(module: str, tests: Sequence[str]) -> tuple[int, int, list[Survivor], str]:
+    """mutmut on ``module`` in a scratch copy: how many mutants, how many a test killed,
+    the survivors, and why it could not run ("" when it did)."""
     with scratch_copy(ROOT, tracked_files(ROOT)) as scratch:
         env = {**scratch.env, "PATH": f"{Path(sys.executable).parent}:{scratch.env['PATH']}"}
         runner = f"{PYTEST} {' '.join(tests)}"
         run = ["run", "--paths-to-mutate", module, "--runner", runner, "--no-progress"]
         ran = _mutmut([*run, "--tests-dir", "tests"], scratch.repo, env)
         if ran.returncode & 1:  # 1: fatal; 2, 4, 8: survivors, timeouts, slow ones
-            return 0, [], f"mutmut failed on {module}: {(ran.stdout + ran.stderr)[-2000:]}"
-        ids = _mutmut(["result-ids", "survived"], scratch.repo, env).stdout.split()
-        total = _count(_mutmut(["results"], scratch.repo, env).stdout, ran.stdout)
+            return 0, 0, [], f"mutmut failed on {module}: {(ran.stdout + ran.stderr)[-2000:]}"
+        ids = {
+            status: _mutmut(["result-ids", status], scratch.repo, env).stdout.split()
+            for status in STATUSES
+        }
+        total = sum(len(found) for found in ids.values())
         survivors = [
             Survivor(module, ident, _mutmut(["show", ident], scratch.repo, env).stdout)
-            for ident in ids
+            for ident in ids["survived"]
             if ident.isdigit()
         ]
-        return total, survivors, ""
-
-
-def _count(results: str, run_output: str) -> int:
-    """How many mutants mutmut made (its run's last progress line: ``N/N``)."""
-    found = re.findall(r"(\d+)/(\d+)", run_output)
-    if found:
-        return int(found[-1][1])
-    return len(re.findall(r"^\s*\d+", results, flags=re.MULTILINE))
+        killed = sum(len(ids[status]) for status in ("killed", "timeout", "suspicious"))
+        return total, killed, survivors, ""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -135,13 +167,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     unaccounted: list[Survivor] = []
     matched: set[Accounted] = set()
     for module, tests in chosen.items():
-        total, survivors, failed = run_target(module, tests)
+        total, killed, survivors, failed = run_target(module, tests)
         if failed:
             print(f"mutation: {failed}", file=sys.stderr)
             return 2
         argued = [s for s in survivors if s.accounted() is not None]
         matched |= {a for s in argued if (a := s.accounted()) is not None}
-        killed = total - len(survivors)
         score = 100.0 * killed / total if total else 100.0
         print(
             f"{module}: {total} mutants, {killed} killed ({score:.1f} %), "

@@ -106,6 +106,8 @@ def _value(path: Path, action: argparse.Action, value: Any) -> Any:
         raise ConfigError(f"{path}: {key} must be one of {', '.join(map(str, action.choices))}")
     if action.type is int and isinstance(value, float):
         raise ConfigError(f"{path}: {key} must be a whole number, not {value!r}")
+    if action.type is Path and not isinstance(value, str):
+        raise ConfigError(f"{path}: {key} must be a path (a string), not {value!r}")
     convert = action.type if callable(action.type) else str
     try:
         return convert(value)

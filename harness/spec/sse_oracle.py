@@ -53,13 +53,9 @@ class SSEDecoder:
         return self._feed_text(text)
 
     def close(self) -> list[Event]:
-        """End of stream: pending data is discarded, so nothing is dispatched."""
-        # Flushing can only yield U+FFFD for a truncated sequence, never a line end.
-        self._decoder.decode(b"", final=True)
-        self._line = ""
-        self._skip_lf = False
-        self._data = ""
-        self._event_type = ""
+        """End of stream: the unterminated block is discarded, so nothing is dispatched
+        (a truncated UTF-8 sequence could only add U+FFFD to it, never a line end). The
+        decoder is done: a reconnection is a new stream, with a new decoder."""
         return []
 
     def _feed_text(self, text: str) -> list[Event]:

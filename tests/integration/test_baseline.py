@@ -132,6 +132,18 @@ def test_save_then_load_gives_the_verdicts_sorted(tmp_path: Path) -> None:
     assert baseline.load(path) == {KEY: "PASS", "raw × curl × direct": "ERROR"}
 
 
+def test_save_writes_the_text_a_reviewer_diffs_and_keeps_what_it_is_given(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "baseline.json"
+    other = "raw × curl × split"
+    baseline.save(path, [result(KEY, Verdict.PASS)], keep={other: "BUFFERED", KEY: "ERROR"})
+    assert path.read_text(encoding="utf-8") == (  # 2-space indent, × as itself, one line end
+        '{\n  "schema": 1,\n  "cells": {\n'
+        f'    "{other}": "BUFFERED",\n    "{KEY}": "PASS"\n  }}\n}}\n'
+    )
+
+
 @pytest.mark.parametrize(
     "text", ["[]", '{"schema": 1}', '{"cells": ["PASS"]}', "{not json", ""]
 )  # fmt: skip

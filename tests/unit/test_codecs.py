@@ -104,6 +104,7 @@ def test_openai_codec() -> None:
         ("json", '"a"', "a"),
         ("json:token", '{"token": "a"}', "a"),
         ("json:t:1", '{"t:1": "a"}', "a"),  # the key is everything after the first colon
+        ("json:t", '{"t": "a"}', "a"),  # a one-character key is a key
         ("openai", '{"choices": [{"delta": {"content": "a"}}]}', "a"),
     ],
 )

@@ -114,7 +114,7 @@ SCRIPT_NAMES = ", ".join(sorted(SCRIPTS))
         ('jobs = "many"', "jobs: invalid literal for int"),
         ('hold_window = "soon"', "hold-window: could not convert string to float"),
         ("deadline = 1979-05-27", "deadline: float() argument must be"),
-        ("baseline = 3", "baseline: expected str"),
+        ("baseline = 3", "baseline must be a path (a string), not 3"),
         ('colour = "red"\nclient = "curl"',
          "unknown key(s) in [tool.streamcompat]: client, colour"),
         ("help = true", "unknown key(s) in [tool.streamcompat]: help"),
@@ -354,3 +354,12 @@ def test_other_commands_do_not_read_the_file(
     assert cli.main(["setup", "npm"]) == 0
     assert parts == [["npm"]]
     assert "not-an-option" not in capsys.readouterr().err
+
+
+def test_every_flag_of_the_command_line_wins_not_only_those_before_a_value(
+    tmp_path: Path,
+) -> None:
+    # A flag's value is an argument too: the flags after it are the command line's still.
+    pyproject(tmp_path, 'clients = "curl"\nnetwork = "split"\njobs = 7')
+    args = parse(tmp_path, "--clients", "httpx", "--network", "direct", "--jobs=2")
+    assert (args.clients, args.network, args.jobs) == (["httpx"], ["direct"], 2)

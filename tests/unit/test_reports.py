@@ -386,3 +386,37 @@ def test_scenario_cells_get_their_own_matrix_and_their_passing_words_pass() -> N
     assert suites["streamcompat.direct.abort"].get("failures") == "1"
     assert suites["streamcompat.direct.error"].get("failures") == "0"
     assert "network direct × abort" in report_html(index)
+
+
+def _svg(**facts: Any) -> str:
+    from streamcompat.harness.outputs.reports import timeline_svg
+
+    return timeline_svg(cell("raw", "requests", "BUFFERED", "", **facts), "c1")
+
+
+@pytest.mark.parametrize(
+    ("facts", "says", "not_said"),
+    [
+        # The stalled token was never emitted: the band alone, no words for a stall.
+        ({"tokens": 2, "stalled_at": 2, "emitted_ms": [1.0], "surfaced_ms": [1.2]},
+         ['class="stall"'], ["token 2 stalled"]),
+        # It was emitted and never surfaced: said so, up to the cell's end.
+        ({"tokens": 2, "stalled_at": 2, "emitted_ms": [1.0, 2.0], "surfaced_ms": [1.2]},
+         ["token 2 stalled, never surfaced"], ["surfaced 0"]),
+        ({"tokens": 2, "stalled_at": 2, "emitted_ms": [1.0, 2.0], "surfaced_ms": [1.2, 1002.0]},
+         ["token 2 stalled, surfaced 1000 ms later"], ["never surfaced"]),
+    ],
+)  # fmt: skip
+def test_a_timeline_draws_what_the_index_has_of_each_token(
+    facts: dict[str, Any], says: list[str], not_said: list[str]
+) -> None:
+    svg = _svg(duration_ms=1005.0, **facts)
+    assert all(words in svg for words in says), svg
+    assert not any(words in svg for words in not_said), svg
+
+
+def test_a_token_with_no_emitted_time_has_its_row_and_no_tick() -> None:
+    # A malformed or cut index: the other tokens are drawn.
+    svg = _svg(tokens=2, emitted_ms=[None, 2.0], surfaced_ms=[None, 2.5], duration_ms=5.0)
+    assert ">#1</text>" in svg and ">#2</text>" in svg
+    assert svg.count('class="emit"') == 1 and svg.count('class="dot ok"') == 1

@@ -78,6 +78,8 @@ def test_bom_only_once() -> None:
         (b"retry: 1000\n", 1000),
         (b"retry:0\n", 0),
         (b"retry: 5\nretry: 7\n", 7),
+        (b"retry: 9\n", 9),  # every ASCII digit, the last one too
+        (b"retry: 1290\n", 1290),
         (b"retry: 5\nretry: 1x\n", 5),  # an invalid value keeps the previous one
         (b"retry: -5\n", None),
         (b"retry: +5\n", None),
@@ -143,3 +145,11 @@ def test_close_discards_unterminated_block(tail: bytes) -> None:
 
 def test_close_on_fresh_decoder() -> None:
     assert SSEDecoder().close() == []
+
+
+def test_an_event_is_a_message_with_empty_fields_unless_told_and_cannot_change() -> None:
+    import dataclasses
+
+    assert Event() == Event("message", "", "")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Event().data = "x"  # type: ignore[misc]

@@ -1,0 +1,126 @@
+"""tools/coverage.py and tools/mutation.py: the figures they read, and what fails them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tools import coverage, mutation
+
+
+def summary(branches: int, missing_branches: int, statements: int, missing: int) -> Any:
+    return {
+        "summary": {
+            "num_branches": branches,
+            "missing_branches": missing_branches,
+            "num_statements": statements,
+            "missing_lines": missing,
+        }
+    }
+
+
+def test_figures_are_keyed_by_path_from_the_root_and_others_are_left_out(tmp_path: Path) -> None:
+    report = {
+        "files": {
+            "harness/kernel/codecs.py": summary(10, 1, 100, 5),
+            str(tmp_path / "harness/cli.py"): summary(0, 0, 0, 0),
+            "/elsewhere/site-packages/x.py": summary(1, 1, 1, 1),
+        }
+    }
+    found = coverage.figures(report, root=tmp_path)
+    assert set(found) == {"harness/kernel/codecs.py", "harness/cli.py"}
+    codecs = found["harness/kernel/codecs.py"]
+    assert (codecs.branch_percent, codecs.line_percent) == (90.0, 95.0)
+    assert found["harness/cli.py"].branch_percent == 100.0  # nothing to miss
+    assert found["harness/cli.py"].line_percent == 100.0
+
+
+@pytest.mark.parametrize(
+    ("branches", "missing_branches", "statements", "missing", "below"),
+    [
+        (100, 10, 100, 10, False),  # 90.0 % each: the bar itself passes
+        (10000, 1004, 100, 0, False),  # 89.96 %: printed as 90.0, passed as printed
+        (100, 11, 100, 0, True),  # branches below
+        (100, 0, 100, 11, True),  # lines below
+    ],
+)
+def test_a_module_is_below_the_bar_by_either_figure_as_printed(
+    branches: int, missing_branches: int, statements: int, missing: int, below: bool
+) -> None:
+    figure = coverage.Figure("m.py", branches, missing_branches, statements, missing)
+    assert figure.below() is below
+
+
+def test_failures_name_a_stale_pattern_an_unmeasured_module_and_one_below() -> None:
+    measured = {
+        "a.py": coverage.Figure("a.py", 10, 0, 10, 0),
+        "b.py": coverage.Figure("b.py", 10, 5, 10, 0),
+    }
+    said = coverage.failures(["a.py", "b.py", "c.py"], measured, ["harness/gone/*.py"])
+    assert said == [
+        "harness/gone/*.py: names no file (CORE in tools/coverage.py is stale)",
+        "b.py: 50.0 % of branches, 100.0 % of lines; the bar is 90 %",
+        "c.py: not measured (no test imported it)",
+    ]
+    lines = coverage.table(["a.py", "b.py", "c.py"], measured)
+    assert lines[2].endswith("below 90 %") and "not measured" in lines[3]
+    assert not lines[1].endswith("%  below 90 %")
+
+
+def test_the_core_list_names_files_that_exist() -> None:
+    modules, stale = coverage.core_modules()
+    assert not stale
+    assert "harness/kernel/verdicts.py" in modules and "harness/cli.py" in modules
+
+
+def test_an_unreadable_report_exits_2(tmp_path: Path) -> None:
+    (tmp_path / "c.json").write_text("{not json")
+    assert coverage.main([str(tmp_path / "c.json")]) == 2
+    assert coverage.main([str(tmp_path / "missing.json")]) == 2
+
+
+DIFF = """--- harness/kernel/codecs.py
++++ harness/kernel/codecs.py
+@@ -75,1 +75,1 @@
+-    return repr(text if len(text) <= limit else text[:limit] + "…")
++    return repr(text if len(text) < limit else text[:limit] + "…")
+"""
+
+
+def test_a_survivor_is_its_diffs_two_lines() -> None:
+    survivor = mutation.Survivor("harness/kernel/codecs.py", "7", DIFF)
+    assert survivor.lines() == (
+        'return repr(text if len(text) <= limit else text[:limit] + "…")',
+        'return repr(text if len(text) < limit else text[:limit] + "…")',
+    )
+
+
+def test_a_survivor_is_accounted_for_only_by_its_module_and_both_lines(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    survivor = mutation.Survivor("harness/kernel/codecs.py", "7", DIFF)
+    original, mutated = survivor.lines()
+    entry = mutation.Accounted("harness/kernel/codecs.py", original, mutated, "why")
+    for accounted, matches in [
+        ((entry,), True),
+        ((mutation.Accounted("harness/kernel/verdicts.py", original, mutated, "why"),), False),
+        ((mutation.Accounted("harness/kernel/codecs.py", original, original, "why"),), False),
+        ((), False),
+    ]:
+        monkeypatch.setattr(mutation, "ACCOUNTED", accounted)
+        assert (survivor.accounted() is not None) is matches
+
+
+def test_every_argued_survivor_names_a_target_and_says_why() -> None:
+    for entry in mutation.ACCOUNTED:
+        assert entry.module in mutation.TARGETS
+        assert entry.original != entry.mutated and len(entry.why) > 20
+
+
+def test_the_targets_and_their_tests_exist() -> None:
+    root = Path(mutation.ROOT)
+    for module, tests in mutation.TARGETS.items():
+        assert (root / module).is_file(), module
+        assert tests and all((root / t).is_file() for t in tests), tests

@@ -420,3 +420,12 @@ def test_a_token_with_no_emitted_time_has_its_row_and_no_tick() -> None:
     svg = _svg(tokens=2, emitted_ms=[None, 2.0], surfaced_ms=[None, 2.5], duration_ms=5.0)
     assert ">#1</text>" in svg and ">#2</text>" in svg
     assert svg.count('class="emit"') == 1 and svg.count('class="dot ok"') == 1
+
+
+def test_a_pair_the_run_did_not_play_is_a_blank_cell_of_the_html_matrix(tmp_path: Path) -> None:
+    index = synthetic_index()
+    played = index["cells"]
+    index["cells"] = [c for c in played if (c["variant"], c["client"]) != ("raw", "requests")]
+    page = (write_reports(tmp_path, index)[-1]).read_text(encoding="utf-8")
+    rows = re.findall(r"<tr><th[^>]*>raw</th>(.*?)</tr>", page)
+    assert rows and rows[0].count("<td></td>") == 1 and rows[0].count("<td class=") == 1, rows

@@ -208,3 +208,46 @@ def test_each_scenario_is_gated_against_its_own_baseline() -> None:
     assert path("default", "abort") == Path("compat-abort-baseline.json")
     assert path("limits", "stream") == Path("compat-limits-baseline.json")
     assert path("limits", "error") == Path("compat-limits-error-baseline.json")
+
+
+# The branches each way a scenario cell can end that no table above feeds.
+
+
+@pytest.mark.parametrize(
+    ("f", "verdict", "words"),
+    [
+        # abort: asked to leave, the client neither left nor ended, and time ran out.
+        (streamed(K, abort_after=K, stop_requested_at=20.0, timed_out=True, deadline=30.0),
+         Verdict.TIMEOUT, "asked to leave after token 3, the client had not left by the 30 s"),
+        # abort: it left; the server's record says nothing of the stream's run.
+        (left(), Verdict.ERROR, "left after token 3, but the server kept no record"),
+        # error: tokens 1..k shown, then nothing ended the stream before the deadline.
+        (streamed(K, fail_after=K, timed_out=True, deadline=30.0), Verdict.TIMEOUT,
+         "error: the chain failed after token 3, and nothing ended the stream"),
+        # error: more than k tokens: the variant did not fail where the chain did, so the
+        # stream's verdict is the cell's.
+        (streamed(K + 1, fail_after=K, ended=True), Verdict.CORRUPT,
+         "the stream ended after 4 of 10 tokens"),
+    ],
+)  # fmt: skip
+def test_a_scenario_branch_no_other_table_takes(f: Facts, verdict: Verdict, words: str) -> None:
+    got, detail = judge(f)
+    assert got is verdict, detail
+    assert words in detail, detail
+
+
+@pytest.mark.parametrize(
+    ("app", "arrived_at", "words"),
+    [
+        ("myapp", 0.0, "no response head within 5 s"),
+        ("myapp", 10.2, "no response head within 5 s of the app calling the fake upstream"),
+        ("", 0.0, "the request did not reach the server within 5 s"),
+        ("", 10.2, "no response head within 5 s of the request reaching the server"),
+    ],
+)
+def test_no_head_says_whose_head_did_not_come(app: str, arrived_at: float, words: str) -> None:
+    f = Facts(tokens=list(TOKENS), app=app, arrived_at=arrived_at, no_head_within=5.0)
+    verdict, detail = judge(f)
+    assert verdict is Verdict.TIMEOUT and detail.startswith(words), detail
+    if not app and arrived_at:
+        assert "(the server sent none" in detail

@@ -248,3 +248,82 @@ def test_a_stream_the_path_ended_on_its_own_is_found(f: Facts, dropped: bool) ->
     assert bool(said) == dropped
     if dropped:
         assert "after 21 bytes" in said
+
+
+# Boundaries of the rules above, one row each (found by mutmut: `tools/mutation.py`).
+
+
+@pytest.mark.parametrize(
+    ("requests", "said"),
+    [(1, False), (2, True), (3, True)],  # one request is the stream; a second is a retry
+)
+def test_a_second_request_is_named_in_the_detail(requests: int, said: bool) -> None:
+    _, detail = judge(facts(failure="HTTP 500", requests=requests))
+    assert ("the client requested the stream 2 times" in detail) is (requests == 2 and said)
+    assert (f"requested the stream {requests} times" in detail) is said
+
+
+def test_held_back_by_how_long_in_whole_ms() -> None:
+    f = facts(shown="Hello world!", units=3, stalled_at=1, emitted_at=[10.0, 10.05, 10.06])
+    f.surfaced_at = [10.3, 10.3, 10.3]
+    assert judge(f)[1] == (
+        "content exact, but token 1 of 3 was held back: the client surfaced it 250 ms after "
+        "token 2 was produced (it waited for later bytes)"
+    )
+
+
+def test_a_late_report_says_how_early_the_client_was_in_whole_ms() -> None:
+    f = complete(stalled_at=2, emitted_at=[10.0, 10.1, 10.5])
+    f.surfaced_at = [10.05, 10.25, 10.6]
+    assert unpaced(f) == (
+        "the harness heard of token 2 only after its hold window, but the client surfaced "
+        "it 250 ms before the next bytes were produced"
+    )
+
+
+@pytest.mark.parametrize(
+    ("values", "q", "expected"),
+    [
+        ([4.0, 1.0, 3.0, 2.0], 50, 2.0),  # nearest rank: ceil(0.5 * 4) = 2nd
+        ([float(i) for i in range(1, 101)], 99, 99.0),  # not the maximum
+        ([float(i) for i in range(1, 201)], 50, 100.0),
+        ([5.0], 1, 5.0),
+        ([], 50, None),
+    ],
+)
+def test_percentile_is_the_nearest_rank(values: list[float], q: float, expected: float) -> None:
+    assert percentile(values, q) == expected
+
+
+def test_measure_gives_p50_and_p99_of_the_lags() -> None:
+    f = complete(emitted_at=[10.0 + i for i in range(100)])
+    f.surfaced_at = [10.0 + i + (i + 1) / 1000 for i in range(100)]  # lags 1..100 ms
+    _, p50, p99, _ = measure(f)
+    assert (round(p50 or 0), round(p99 or 0)) == (50, 99)
+
+
+def test_a_detail_never_says_none_for_what_is_not_there() -> None:
+    cases = [
+        facts(timed_out=True, ended=False),
+        facts(shown="", units=0, ended=True, end_note=""),
+    ]
+    for f in cases:
+        assert "None" not in judge(f)[1], judge(f)[1]
+
+
+def test_a_drop_with_no_record_of_the_wire_says_0_bytes() -> None:
+    from streamcompat.harness.kernel.verdicts import dropped_on_the_way
+
+    assert "after 0 bytes of the server's" in dropped_on_the_way(_dropped(wire=None))
+
+
+@pytest.mark.parametrize(
+    ("f", "verdict"),
+    [
+        # Either alone decides before any scenario rule: a scenario's facts do not matter.
+        (facts(unsupported="EventSource can only GET", abort_after=2), Verdict.UNSUPPORTED),
+        (facts(server_died="exit 1", abort_after=2, stop_requested_at=10.2), Verdict.ERROR),
+    ],
+)
+def test_unsupported_or_a_dead_server_is_judged_as_a_stream(f: Facts, verdict: Verdict) -> None:
+    assert judge(f)[0] is verdict

@@ -41,12 +41,14 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "harness/kernel/verdicts.py": (
         "tests/unit/test_verdicts.py",
         "tests/unit/test_scenario_verdicts.py",
+        "tests/unit/test_replays.py",
     ),
     "harness/kernel/codecs.py": ("tests/unit/test_codecs.py",),
     "harness/front/config.py": ("tests/unit/test_config_file.py",),
     "harness/outputs/baseline.py": (
         "tests/unit/test_front_rules.py",
         "tests/unit/test_escaping.py",
+        "tests/integration/test_baseline.py",
     ),
     "harness/spec/sse_oracle.py": ("tests/unit/test_sse_oracle.py",),
 }

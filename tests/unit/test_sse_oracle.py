@@ -79,6 +79,7 @@ def test_bom_only_once() -> None:
         (b"retry:0\n", 0),
         (b"retry: 5\nretry: 7\n", 7),
         (b"retry: 9\n", 9),  # every ASCII digit, the last one too
+        (b"retry: 5\nretry: 1A\n", 5),  # a letter between "9" and "x" is no digit either
         (b"retry: 1290\n", 1290),
         (b"retry: 5\nretry: 1x\n", 5),  # an invalid value keeps the previous one
         (b"retry: -5\n", None),

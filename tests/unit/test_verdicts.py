@@ -265,19 +265,19 @@ def test_a_second_request_is_named_in_the_detail(requests: int, said: bool) -> N
 
 def test_held_back_by_how_long_in_whole_ms() -> None:
     f = facts(shown="Hello world!", units=3, stalled_at=1, emitted_at=[10.0, 10.05, 10.06])
-    f.surfaced_at = [10.3, 10.3, 10.3]
+    f.surfaced_at = [12.55, 12.55, 12.55]
     assert judge(f)[1] == (
-        "content exact, but token 1 of 3 was held back: the client surfaced it 250 ms after "
+        "content exact, but token 1 of 3 was held back: the client surfaced it 2500 ms after "
         "token 2 was produced (it waited for later bytes)"
     )
 
 
 def test_a_late_report_says_how_early_the_client_was_in_whole_ms() -> None:
-    f = complete(stalled_at=2, emitted_at=[10.0, 10.1, 10.5])
-    f.surfaced_at = [10.05, 10.25, 10.6]
+    f = complete(stalled_at=2, emitted_at=[10.0, 10.1, 12.75])
+    f.surfaced_at = [10.05, 10.25, 12.8]
     assert unpaced(f) == (
         "the harness heard of token 2 only after its hold window, but the client surfaced "
-        "it 250 ms before the next bytes were produced"
+        "it 2500 ms before the next bytes were produced"
     )
 
 
@@ -287,6 +287,7 @@ def test_a_late_report_says_how_early_the_client_was_in_whole_ms() -> None:
         ([4.0, 1.0, 3.0, 2.0], 50, 2.0),  # nearest rank: ceil(0.5 * 4) = 2nd
         ([float(i) for i in range(1, 101)], 99, 99.0),  # not the maximum
         ([float(i) for i in range(1, 201)], 50, 100.0),
+        ([float(i) for i in range(1, 102)], 50, 51.0),  # ceil(50.5): q is a share of 100
         ([5.0], 1, 5.0),
         ([], 50, None),
     ],

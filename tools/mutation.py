@@ -173,15 +173,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if failed:
             print(f"mutation: {failed}", file=sys.stderr)
             return 2
-        argued = [s for s in survivors if s.accounted() is not None]
-        matched |= {a for s in argued if (a := s.accounted()) is not None}
+        entries = {s: s.accounted() for s in survivors}
+        argued = [s for s, entry in entries.items() if entry is not None]
+        matched |= {entry for entry in entries.values() if entry is not None}
         score = 100.0 * killed / total if total else 100.0
         print(
             f"{module}: {total} mutants, {killed} killed ({score:.1f} %), "
             f"{len(argued)} survivors argued equivalent, "
             f"{len(survivors) - len(argued)} not accounted for"
         )
-        unaccounted += [s for s in survivors if s.accounted() is None]
+        unaccounted += [s for s, entry in entries.items() if entry is None]
     for survivor in unaccounted:
         print(f"\nsurvived: {survivor.module} #{survivor.ident}\n{survivor.diff}")
     stale = [a for a in ACCOUNTED if a.module in chosen and a not in matched]

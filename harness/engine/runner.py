@@ -223,9 +223,9 @@ async def run_cell(
         remaining = settings.deadline - (time.monotonic() - began)
         scenario = SCENARIOS[cell.scenario]
         facts = await _attempt(variant, client, origin, stage, remaining, scenario)
-        dropped = between and dropped_on_the_way(facts)
-        why = unpaced(facts) or dropped
-        limit = MAX_DROP_REPLAYS if dropped and why == dropped else MAX_REPLAYS
+        late = unpaced(facts)
+        why = late or (between and dropped_on_the_way(facts))
+        limit = MAX_REPLAYS if late else MAX_DROP_REPLAYS
         if not why or len(replayed) >= limit or facts.timed_out or facts.server_died:
             break
         if settings.deadline - (time.monotonic() - began) < 2 * settings.hold_window:

@@ -98,11 +98,6 @@ def reports(tmp_path: Path, payload: str, monkeypatch: pytest.MonkeyPatch) -> di
     return {p.name: p.read_text(encoding="utf-8") for p in paths}
 
 
-def visible(text: str) -> str:
-    """What the HTML report shows of ``text``: invisible characters as its escapes."""
-    return text.replace("\r", "\\r").replace("\n", "\\n").replace("\x1b", "\\x1b")
-
-
 @pytest.mark.parametrize(("markup", "before"), CASES, ids=IDS)
 def test_report_html_shows_markup_as_text_in_every_position(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, markup: str, before: str

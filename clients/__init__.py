@@ -28,6 +28,7 @@ CLIENTS: tuple[Client, ...] = (
     browser.FETCH,
     browser.EVENTSOURCE,
     with_httpx.CLIENT,
+    with_httpx.H2_CLIENT,
     with_httpx.SSE_CLIENT,
     with_sseclient.CLIENT,
     with_openai.CLIENT,
@@ -36,4 +37,5 @@ CLIENTS: tuple[Client, ...] = (
     with_node.NODE_EVENTSOURCE,
     with_node.AXIOS,
     with_curl.CLIENT,
+    with_curl.H2_CLIENT,
 )

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 import aiohttp
 
+from streamcompat.clients import trust
 from streamcompat.harness.kernel.model import Client, Reporter, Request, Resources
 
 
@@ -16,10 +17,13 @@ async def _open(request: Request, report: Reporter) -> AsyncIterator[aiohttp.Cli
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=request.read_timeout)
     body = request.body if request.method == "POST" else None
     report.requesting()
+    tls = trust.context(request.ca_file, "aiohttp") if request.ca_file else True
     async with (
         aiohttp.ClientSession(timeout=timeout) as session,
-        session.request(request.method, request.url, json=body) as response,
+        session.request(request.method, request.url, json=body, ssl=tls) as response,
     ):
+        if (version := response.version) is not None:  # aiohttp speaks HTTP/1.x only
+            report.spoke(f"http/{version.major}.{version.minor}")
         report.opened(response.status, response.headers.get("content-type", ""))
         response.raise_for_status()
         yield response

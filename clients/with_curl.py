@@ -13,7 +13,9 @@ import asyncio
 import codecs
 import json
 import shutil
+from collections.abc import Sequence
 
+from streamcompat.clients import trust
 from streamcompat.harness.hosts.processes import kill
 from streamcompat.harness.kernel.model import Client, ClientFailed, Reporter, Request, Resources
 
@@ -28,17 +30,18 @@ async def _read(process: asyncio.subprocess.Process, timeout: float) -> bytes:
         raise ClientFailed(f"curl printed nothing for {timeout:g} s (read timeout)") from None
 
 
-async def _head(process: asyncio.subprocess.Process, timeout: float) -> tuple[int, str, bytes]:
-    """Status, content type and the body bytes read past the head (1xx heads skipped)."""
+async def _head(process: asyncio.subprocess.Process, timeout: float) -> tuple[str, int, str, bytes]:
+    """HTTP version, status, content type and the body bytes read past the head (1xx heads
+    skipped)."""
     data = b""
     while True:
         head, blank, rest = data.partition(b"\r\n\r\n")
         if blank:
             status_line, *lines = head.decode("latin-1").split("\r\n")
-            status = int(status_line.split()[1])
+            version, status = status_line.split()[0], int(status_line.split()[1])
             if status >= 200:
                 fields = dict(_field(line) for line in lines)
-                return status, fields.get("content-type", ""), rest
+                return version, status, fields.get("content-type", ""), rest
             data = rest
         elif len(data) > HEAD_LIMIT:
             raise ClientFailed(f"curl printed {len(data)} bytes and no end of a response head")
@@ -55,12 +58,22 @@ def _field(line: str) -> tuple[str, str]:
 
 
 async def chunks(request: Request, report: Reporter, resources: Resources) -> None:
+    await _chunks(request, report)
+
+
+async def chunks_h2(request: Request, report: Reporter, resources: Resources) -> None:
+    await _chunks(request, report, ["--http2"])
+
+
+async def _chunks(request: Request, report: Reporter, options: Sequence[str] = ()) -> None:
     curl = shutil.which("curl")
     if curl is None:
         raise ClientFailed("curl is not installed")
     # -q first: ignore ~/.curlrc; -N: write out each read at once, no output buffer.
-    args = [curl, "-q", "-N", "-sS", "--include", "--connect-timeout", "10"]
+    args = [curl, "-q", "-N", "-sS", "--include", "--connect-timeout", "10", *options]
     args += ["--max-time", f"{request.read_timeout:g}"]
+    if request.ca_file:
+        args += ["--cacert", request.ca_file]  # a private CA, as curl's users give it
     if request.method == "POST":
         args += ["-H", "content-type: application/json", "--data-binary", json.dumps(request.body)]
     args.append(request.url)
@@ -73,7 +86,8 @@ async def chunks(request: Request, report: Reporter, resources: Resources) -> No
         start_new_session=True,  # its own process group, ended as one
     )
     try:
-        status, content_type, chunk = await _head(process, request.read_timeout)
+        version, status, content_type, chunk = await _head(process, request.read_timeout)
+        report.spoke(trust.alpn(version))
         report.opened(status, content_type)
         if status >= 400:
             raise ClientFailed(f"HTTP {status}")
@@ -110,4 +124,13 @@ CLIENT = Client(
     "curl -N (no buffering), body to stdout",
     group="cli",
     requires=("curl",),
+)
+H2_CLIENT = Client(
+    "curl-h2",
+    "chunk",
+    chunks_h2,
+    "curl -N --http2: HTTP/2 where TLS offers it by ALPN (over plain HTTP it asks to upgrade)",
+    group="cli",
+    requires=("curl",),
+    by_default=False,  # over plain HTTP, an h2c upgrade no server of the matrix takes
 )

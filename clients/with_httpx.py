@@ -13,11 +13,9 @@ says otherwise) are shown, and its end marker (``end`` event or end data) ends t
 
 from __future__ import annotations
 
-import functools
-import ssl
-
 import httpx
 
+from streamcompat.clients import trust
 from streamcompat.clients.events import show
 from streamcompat.harness.kernel.model import Client, ClientFailed, Reporter, Request, Resources
 
@@ -26,31 +24,31 @@ def _timeout(request: Request) -> httpx.Timeout:
     return httpx.Timeout(10.0, read=request.read_timeout)  # read: the bound on each read
 
 
-@functools.cache
-def tls() -> ssl.SSLContext:
-    """One TLS context for every client of the run, as an app holding one client has.
-
-    httpx builds (and loads the CA store into) a new one per client otherwise: ~80 ms
-    of CPU per cell, for streams that are plain HTTP anyway.
-    """
-    return ssl.create_default_context()
-
-
-def http_client(request: Request) -> httpx.AsyncClient:
+def http_client(request: Request, http2: bool = False) -> httpx.AsyncClient:
+    verify = trust.context(request.ca_file, "httpx-h2" if http2 else "httpx")
     if request.library_timeouts:  # httpx's own: 5 s for every read, as most users leave it
-        return httpx.AsyncClient(verify=tls())
-    return httpx.AsyncClient(timeout=_timeout(request), verify=tls())
+        return httpx.AsyncClient(verify=verify, http2=http2)
+    return httpx.AsyncClient(timeout=_timeout(request), verify=verify, http2=http2)
 
 
 def _check(response: httpx.Response, report: Reporter) -> None:
+    report.spoke(trust.alpn(response.http_version))
     report.opened(response.status_code, response.headers.get("content-type", ""))
     if response.is_error:  # raise_for_status() says it on three lines
         raise ClientFailed(f"HTTP {response.status_code} {response.reason_phrase}")
 
 
 async def chunks(request: Request, report: Reporter, resources: Resources) -> None:
+    await _chunks(request, report)
+
+
+async def chunks_h2(request: Request, report: Reporter, resources: Resources) -> None:
+    await _chunks(request, report, http2=True)
+
+
+async def _chunks(request: Request, report: Reporter, http2: bool = False) -> None:
     body = request.body if request.method == "POST" else None
-    async with http_client(request) as http:
+    async with http_client(request, http2) as http:
         report.requesting()
         async with http.stream(request.method, request.url, json=body) as response:
             _check(response, report)
@@ -74,6 +72,7 @@ async def events(request: Request, report: Reporter, resources: Resources) -> No
         async with aconnect_sse(http, request.method, request.url, json=body) as source:
             # What aiter_sse() does first, before the head is reported: a response it
             # refuses (its content type) is refused, not taken, whatever comes next.
+            report.spoke(trust.alpn(source.response.http_version))
             getattr(source, "_check_content_type", lambda: None)()
             _check(source.response, report)
             async for event in source.aiter_sse():
@@ -88,6 +87,14 @@ async def events(request: Request, report: Reporter, resources: Resources) -> No
 
 
 CLIENT = Client("httpx", "chunk", chunks, "httpx AsyncClient.stream + aiter_text", group="python")
+H2_CLIENT = Client(
+    "httpx-h2",
+    "chunk",
+    chunks_h2,
+    "httpx AsyncClient(http2=True).stream + aiter_text: HTTP/2 where TLS offers it by ALPN",
+    group="python",
+    by_default=False,  # httpx itself over plain HTTP, where no HTTP/2 is offered
+)
 SSE_CLIENT = Client(
     "httpx-sse",
     "event",

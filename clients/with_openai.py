@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import openai
 
-from streamcompat.clients.with_httpx import tls
+from streamcompat.clients import trust
 from streamcompat.harness.kernel.model import Client, Reporter, Request, Resources
 
 
@@ -30,7 +30,9 @@ async def events(request: Request, report: Reporter, resources: Resources) -> No
         api_key="x",
         timeout=timeout,
         max_retries=0,
-        http_client=openai.DefaultAsyncHttpxClient(timeout=timeout, verify=tls()),
+        http_client=openai.DefaultAsyncHttpxClient(
+            timeout=timeout, verify=trust.context(request.ca_file, "openai")
+        ),
     ) as client:
         report.requesting()
         try:
@@ -44,6 +46,7 @@ async def events(request: Request, report: Reporter, resources: Resources) -> No
             report.opened(exc.status_code, exc.response.headers.get("content-type", ""))
             raise
         async with chunks:
+            report.spoke(trust.alpn(chunks.response.http_version))
             report.opened(
                 chunks.response.status_code, chunks.response.headers.get("content-type", "")
             )

@@ -16,10 +16,21 @@ from streamcompat.harness.kernel.model import Client, Reporter, Request, Resourc
 
 def _open(request: Request, report: Reporter) -> requests.Response:
     timeout = (10.0, request.read_timeout)
+    verify = request.ca_file or True  # a private CA, as requests' users give it
     report.requesting()
     if request.method == "POST":
-        return requests.post(request.url, json=request.body, stream=True, timeout=timeout)
-    return requests.get(request.url, stream=True, timeout=timeout)
+        response = requests.post(
+            request.url, json=request.body, stream=True, timeout=timeout, verify=verify
+        )
+    else:
+        response = requests.get(request.url, stream=True, timeout=timeout, verify=verify)
+    report.spoke(http_version(response))
+    return response
+
+
+def http_version(response: requests.Response) -> str:
+    """The version urllib3 read in the status line (requests speaks HTTP/1.x only)."""
+    return {10: "http/1.0", 11: "http/1.1"}.get(getattr(response.raw, "version", 0), "")
 
 
 def _read_chunks(request: Request, report: Reporter) -> None:

@@ -16,6 +16,7 @@ import requests
 import sseclient
 
 from streamcompat.clients.events import show
+from streamcompat.clients.with_requests import http_version
 from streamcompat.harness.kernel.model import Client, Reporter, Request, Resources
 
 
@@ -25,8 +26,15 @@ def _read_events(request: Request, report: Reporter) -> None:
     body = request.body if request.method == "POST" else None
     report.requesting()
     response = requests.request(
-        request.method, request.url, json=body, headers=headers, stream=True, timeout=timeout
+        request.method,
+        request.url,
+        json=body,
+        headers=headers,
+        stream=True,
+        timeout=timeout,
+        verify=request.ca_file or True,
     )
+    report.spoke(http_version(response))
     with response:
         report.opened(response.status_code, response.headers.get("content-type", ""))
         response.raise_for_status()

@@ -13,6 +13,8 @@ globalThis.streamcompatAxios = async (cfg, report, signal) => {
     throw error;
   }
   report({ kind: "open", status: response.status, contentType: response.headers["content-type"] ?? "" });
+  // Node's http module, axios' adapter here: the IncomingMessage says its version.
+  if (response.data.httpVersion) report({ kind: "protocol", protocol: `http/${response.data.httpVersion}` });
   const decoder = new TextDecoder(); // UTF-8; {stream: true} keeps split sequences whole
   await new Promise((resolve, reject) => {
     signal.addEventListener("abort", () => response.data.destroy(), { once: true });

@@ -50,6 +50,9 @@ class Recorder(NeverStops):
     def ended(self, note: str = "", at: float | None = None, replays: bool = False) -> None:
         pass
 
+    def spoke(self, protocol: str, sent_at: float | None = None) -> None:
+        pass
+
     def barrier_via(self, barrier: Any) -> None:
         pass  # reports arrive in order; nothing to wait for
 

@@ -78,6 +78,9 @@ class Lockstep:
     def ended(self, note: str = "", at: float | None = None, replays: bool = False) -> None:
         self._on_loop(self._ended, note, replays)
 
+    def spoke(self, protocol: str, sent_at: float | None = None) -> None:
+        self._on_loop(self._spoke, protocol, sent_at or 0.0)
+
     def barrier_via(self, barrier: Barrier) -> None:
         self.barrier = barrier
 
@@ -110,6 +113,11 @@ class Lockstep:
         if not self.closed:
             self.facts.ended, self.facts.end_note, self.facts.replays = True, note, replays
             self.changed.set()
+
+    def _spoke(self, protocol: str, sent_at: float) -> None:
+        if not self.closed:
+            self.facts.protocol = protocol
+            self.facts.sent_at = sent_at
 
     def _aborted(self, at: float) -> None:
         if not self.closed:

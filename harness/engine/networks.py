@@ -15,10 +15,11 @@ from typing import Protocol
 from streamcompat.harness.engine.server import ServerError
 from streamcompat.harness.hosts import proxies
 from streamcompat.harness.hosts.processes import end, loopback_listener, spawn
+from streamcompat.harness.hosts.tls import Authority
 from streamcompat.harness.kernel.model import Result, Verdict
 from streamcompat.harness.kernel.networks import REFERENCE, Network, network
 
-__all__ = ["ORIGINS", "Listening", "network_origin", "which_hop"]
+__all__ = ["ORIGINS", "Listening", "network_origin", "speaks_tls", "which_hop"]
 
 
 class Listening(Protocol):
@@ -32,12 +33,12 @@ class Listening(Protocol):
 
 
 @contextlib.asynccontextmanager
-async def _server(network: Network, server: Listening) -> AsyncIterator[str]:
+async def _server(network: Network, server: Listening, tls: Authority | None) -> AsyncIterator[str]:
     yield server.origin
 
 
 @contextlib.asynccontextmanager
-async def _shaper(network: Network, server: Listening) -> AsyncIterator[str]:
+async def _shaper(network: Network, server: Listening, tls: Authority | None) -> AsyncIterator[str]:
     """A shaping proxy in its own process, so that shaping never competes with the
     harness's loop, which paces cells and drives clients."""
     listener = loopback_listener()
@@ -52,30 +53,53 @@ async def _shaper(network: Network, server: Listening) -> AsyncIterator[str]:
 
 
 @contextlib.asynccontextmanager
-async def _proxy(network: Network, server: Listening) -> AsyncIterator[str]:
+async def _proxy(network: Network, server: Listening, tls: Authority | None) -> AsyncIterator[str]:
     """A real proxy (``hosts.proxies``) in front of the server; one that will not start on
-    its config ends the run (ServerError: the proxy's complaint in one line)."""
+    its config ends the run (ServerError: the proxy's complaint in one line). On a TLS
+    network it presents the run's certificate (``tls``)."""
     assert network.proxy is not None
     kind = proxies.PROXIES[network.proxy]
     config = Path(network.config) if network.config else None
+    if speaks_tls(network) and tls is None:
+        raise ServerError(f"network {network.name}: speaks TLS, and the run made no certificate")
+    certificate = tls if speaks_tls(network) else None
+    running = proxies.running(kind, server.port, config, network.preset, certificate)
     try:
-        async with proxies.running(kind, server.port, config, network.preset) as origin:
+        async with running as origin:
             yield origin
     except proxies.ProxyError as exc:
         raise ServerError(f"network {network.name}: {exc}") from None
 
 
-ORIGINS: dict[str, Callable[[Network, Listening], AbstractAsyncContextManager[str]]] = {
+ORIGINS: dict[
+    str, Callable[[Network, Listening, Authority | None], AbstractAsyncContextManager[str]]
+] = {
     "server": _server,
     "shaper": _shaper,
     "proxy": _proxy,
 }
 
 
-def network_origin(name: str, server: Listening) -> AbstractAsyncContextManager[str]:
-    """The origin clients use on network ``name``, for as long as the context lasts."""
+def speaks_tls(network: Network) -> bool:
+    """Clients reach ``network`` over TLS: its record says so, or it is a user's proxy
+    config that presents the run's certificate (``@CERT@``)."""
+    if network.tls:
+        return True
+    if network.config is None:
+        return False
+    try:
+        return proxies.CERT in Path(network.config).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False  # unreadable: the proxy's start says why, in its own words
+
+
+def network_origin(
+    name: str, server: Listening, tls: Authority | None = None
+) -> AbstractAsyncContextManager[str]:
+    """The origin clients use on network ``name``, for as long as the context lasts; a TLS
+    network's presents ``tls``, the run's certificate."""
     record = network(name)
-    return ORIGINS[record.origin](record, server)
+    return ORIGINS[record.origin](record, server, tls)
 
 
 #: A real proxy's per-token lag this much above direct's (p50, same cell) is told.

@@ -9,15 +9,19 @@ import asyncio
 import contextlib
 import secrets
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from functools import partial
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 
 from streamcompat.harness.engine.app import App, AppProcess
-from streamcompat.harness.engine.lockstep import Idle, Lockstep
-from streamcompat.harness.engine.networks import Listening, network_origin, which_hop
+from streamcompat.harness.engine.lockstep import Lockstep
+from streamcompat.harness.engine.networks import (
+    Listening,
+    network_origin,
+    speaks_tls,
+    which_hop,
+)
 from streamcompat.harness.engine.plan import Matrix, Settings
+from streamcompat.harness.engine.play import Rendezvous, Stage, play
 from streamcompat.harness.engine.schedule import (
     WAITING_VERDICTS,
     Slots,
@@ -25,13 +29,13 @@ from streamcompat.harness.engine.schedule import (
     client_threads,
     schedule,
 )
-from streamcompat.harness.engine.server import ServerError, ServerLife, ServerProcess
+from streamcompat.harness.engine.server import ServerError, ServerProcess
 from streamcompat.harness.hosts.browser import Browser
 from streamcompat.harness.hosts.node_host import NodeHost
 from streamcompat.harness.hosts.processes import (
-    STOP_BOUND_S,
     Together,
 )
+from streamcompat.harness.hosts.tls import authority
 from streamcompat.harness.kernel.codecs import Display
 from streamcompat.harness.kernel.model import (
     Cell,
@@ -45,28 +49,19 @@ from streamcompat.harness.kernel.model import (
 )
 from streamcompat.harness.kernel.networks import network as network_record
 from streamcompat.harness.kernel.scenarios import SCENARIOS, Scenario
-from streamcompat.harness.kernel.server_record import ServerRecord
-from streamcompat.harness.kernel.verdicts import dropped_on_the_way, judge, measure, unpaced
+from streamcompat.harness.kernel.verdicts import (
+    dropped_on_the_way,
+    judge,
+    judge_many,
+    measure,
+    unpaced,
+)
 
 #: A cell whose evidence contradicts its stall is played again, at most this often.
 MAX_REPLAYS = 2
 #: One whose stream a real proxy ended on its own (short attempts), this often: Caddy 2.6
 #: does it in bursts, up to 12 cells of a loaded `--network real` run, one 3 times running.
 MAX_DROP_REPLAYS = 5
-#: How long a cancelled client driver may take to clean up (close its sockets, end curl).
-DRIVER_EXIT_BOUND_S = 5.0
-
-
-@dataclass(frozen=True)
-class Stage:
-    """Where a cell plays: the variant server, the client hosts, the settings, and how the
-    cell lends its working slot out while it only waits (``Slots``)."""
-
-    server: ServerProcess
-    resources: Resources
-    settings: Settings
-    idle: Idle = contextlib.nullcontext
-    app: AppProcess | None = None  # app mode: cells go to the app, which calls the server
 
 
 async def run_matrix(
@@ -114,12 +109,17 @@ async def run_matrix(
 
     async with contextlib.AsyncExitStack() as stack:
         # The processes of the run, ended all at once after the tasks are cancelled.
+        # A CA of the run's own where a network speaks TLS; its files go once every
+        # process that read them has ended (entered first: left last).
+        wants_tls = any(speaks_tls(network_record(n)) for n in matrix.networks)
+        tls = stack.enter_context(authority()) if wants_tls else None
+        spki, ca_file = (tls.spki, str(tls.ca)) if tls else ("", "")
         ends = await stack.enter_async_context(Together())
         server = server or ServerProcess(variant_specs, settings.tokens)
         ends.callback(server.stop)
         # An app serves no blank page of ours: the browser makes it up (see Browser).
-        browser = await ends.enter(Browser(blank_page=app is not None))
-        node = await ends.enter(NodeHost())
+        browser = await ends.enter(Browser(blank_page=app is not None, spki=spki))
+        node = await ends.enter(NodeHost(ca_file))
         resources = Resources(browser_context=browser.hub, node_host=node.hub)
         # Chromium launches while the server imports its app: both take seconds.
         wants_browser = any(c.group == "browser" for c in matrix.clients)
@@ -130,14 +130,14 @@ async def run_matrix(
         if app is not None:
             running = await ends.enter(AppProcess(app, server.origin))
         target: Listening = running or server
-        origins = {n: await ends.enter(network_origin(n, target)) for n in matrix.networks}
+        origins = {n: await ends.enter(network_origin(n, target, tls)) for n in matrix.networks}
         # Browser cells start once Chromium is up with a page per network, so that no
         # cell's timings include them; the other cells start at once.
         browser_ready = asyncio.ensure_future(
             _warm(browser, origins.values()) if wants_browser else asyncio.sleep(0)
         )
         stack.callback(browser_ready.cancel)
-        stage = Stage(server, resources, settings, app=running)
+        stage = Stage(server, resources, settings, app=running, ca_file=ca_file)
 
         async def one(place: int, cell: Cell) -> None:
             client = clients[cell.client]
@@ -152,10 +152,23 @@ async def run_matrix(
             results[cell] = result
             on_result(result, len(results), len(cells))
 
-        tasks = [asyncio.ensure_future(one(place, cell)) for place, cell in enumerate(order)]
+        async def alone(cell: Cell) -> None:
+            """A cell of many streams, with nothing else running: its client's connections
+            to the origin are all its own (no pool, no slot: the run waits for it)."""
+            client = clients[cell.client]
+            if client.group == "browser":
+                await asyncio.shield(browser_ready)
+            origin = origins[cell.network]
+            results[cell] = await run_cell(cell, variants[cell.variant], client, origin, stage)
+            on_result(results[cell], len(results), len(cells))
+
+        together = [c for c in order if SCENARIOS[c.scenario].streams == 1]
+        tasks = [asyncio.ensure_future(one(place, cell)) for place, cell in enumerate(together)]
 
         async def every_cell() -> None:
             await asyncio.gather(*tasks)
+            for cell in (c for c in order if SCENARIOS[c.scenario].streams > 1):
+                await alone(cell)
             # A restart still under way when the last cell ended must succeed too: the
             # same cells give the same exit code, however they were scheduled.
             await server.running()
@@ -218,6 +231,9 @@ async def run_cell(
     if stage.app is not None:
         await stage.app.running()  # nor is an app's
     began = time.monotonic()
+    scenario = SCENARIOS[cell.scenario]
+    if scenario.streams > 1:
+        return await _run_many(cell, variant, client, origin, stage, scenario)
     replayed: list[str] = []
     while True:
         remaining = settings.deadline - (time.monotonic() - began)
@@ -238,6 +254,26 @@ async def run_cell(
     return Result(cell, verdict, detail, first, p50, p99, duration, facts)
 
 
+async def _run_many(
+    cell: Cell, variant: Variant, client: Client, origin: str, stage: Stage, scenario: Scenario
+) -> Result:
+    """The streams of a many-streams cell at once, each in lockstep; none is paced before
+    every request has reached the server, or a hold window has passed without the rest
+    (``Rendezvous``), so that no stream ends while another still waits for a connection
+    that only its end would free. Judged per stream (``judge_many``)."""
+    rendezvous = Rendezvous(scenario.streams, stage.settings.hold_window)
+    deadline = stage.settings.deadline
+    streams = await asyncio.gather(
+        *(
+            _attempt(variant, client, origin, stage, deadline, scenario, rendezvous.arrive)
+            for _ in range(scenario.streams)
+        )
+    )
+    worst, verdict, detail = judge_many(list(streams))
+    first, p50, p99, duration = measure(streams[worst])
+    return Result(cell, verdict, detail, first, p50, p99, duration, streams[worst])
+
+
 async def _attempt(
     variant: Variant,
     client: Client,
@@ -245,6 +281,7 @@ async def _attempt(
     stage: Stage,
     deadline: float,
     scenario: Scenario = SCENARIOS["stream"],
+    arrived: Callable[[], Awaitable[None]] | None = None,
 ) -> Facts:
     settings = stage.settings
     stream = secrets.token_hex(8)
@@ -283,167 +320,10 @@ async def _attempt(
             end_event=variant.end_event,
             end_data=variant.end_data,
             library_timeouts=settings.think > 0,
+            ca_file=stage.ca_file if url.startswith("https:") else "",
         )
-        await _play(lock, client, request, stream, stage, deadline)
+        await play(lock, client, request, stream, stage, deadline, arrived)
     if stage.app is not None:
         await stage.app.annotate(facts, stream)
     facts.finished_at = facts.finished_at or time.monotonic()
     return facts
-
-
-async def _play(
-    lock: Lockstep, client: Client, request: Request, stream: str, stage: Stage, deadline: float
-) -> None:
-    """Drive the client and pace the server until the cell ends: the client finishes or
-    fails, no response head comes within the head window, the deadline passes, or the
-    server the cell runs on dies."""
-    facts, settings = lock.facts, stage.settings
-    life = await stage.server.running()
-    life.expect(stream)
-    task = asyncio.ensure_future(client.drive(request, lock, stage.resources))
-    task.add_done_callback(lambda _: lock.client_finished())
-
-    async def play() -> None:
-        # The hold window for token 1, and the head window, start when the request
-        # reaches the server.
-        started = asyncio.ensure_future(life.started(stream, settings.connect_window))
-        try:
-            await asyncio.wait({started, task}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            _drop(started)
-        if started.done() and not started.cancelled() and started.result():
-            facts.arrived_at = time.monotonic()
-            if not await _paced(lock, life, stream, stage):
-                facts.no_head_within = settings.head_wait
-                return
-        elif not task.done():
-            facts.no_head_within = settings.connect_window
-            return
-        await asyncio.shield(task)
-
-    playing = asyncio.ensure_future(play())
-    died = asyncio.ensure_future(life.dead.wait())
-    try:
-        first = asyncio.FIRST_COMPLETED
-        await asyncio.wait({playing, died}, timeout=max(0.0, deadline), return_when=first)
-        if playing.done():
-            playing.result()
-        elif not died.done():
-            facts.timed_out = True
-    except ClientFailed as exc:
-        facts.failure = str(exc)
-    except ServerError:
-        pass  # its control channel closed: the server went, and _record says how
-    except Exception as exc:  # a client library raising is a verdict, not a crash
-        facts.failure = f"{type(exc).__name__}: {exc}" if str(exc).strip() else type(exc).__name__
-    finally:
-        facts.finished_at = time.monotonic()
-        lock.close()
-        for future in (playing, died, task):
-            future.cancel()
-        # Bounded: a driver must not keep the run. Whatever the driver still raises is
-        # not news: the cell's facts are recorded.
-        await asyncio.wait({playing, task}, timeout=DRIVER_EXIT_BOUND_S)
-        _drop(playing, died, task)
-        await _record(life, stream, facts, settings.hold_window)
-
-
-async def _paced(lock: Lockstep, life: ServerLife, stream: str, stage: Stage) -> bool:
-    """Pace the stream while watching for its response head; False if none came within
-    the head window (the server sent none and the client reported none)."""
-    settings = stage.settings
-    # App mode: the server's head is the upstream's, sent to the app; only the client
-    # can tell that the app answered.
-    sent = life.head(stream) if stage.app is None else asyncio.Event()
-    heard = asyncio.ensure_future(_head_within(lock, sent, settings.head_wait))
-    release = partial(life.release, stream)
-    if lock.facts.fail_after is not None:  # the error scenarios: the token after it fails
-        release = partial(life.release, stream, fail_at=lock.facts.fail_after + 1)
-    pacing = asyncio.ensure_future(lock.pace(release, settings.hold_window, settings.think))
-    try:
-        await asyncio.wait({heard, pacing}, return_when=asyncio.FIRST_COMPLETED)
-        if not heard.done():
-            pacing.result()  # pacing ended first: raise what it raised, if anything
-            async with stage.idle():  # only waiting now: lend the working slot out
-                if not await heard:
-                    raise _NoHead  # leaves without taking the slot back: the cell is over
-        if not heard.result():
-            return False
-        await pacing
-        return True
-    except _NoHead:
-        return False
-    finally:
-        # Waited for: pacing lends the working slot out and takes it back, and must be
-        # done with it before the cell gives its slot up.
-        for future in (heard, pacing):
-            future.cancel()
-        await asyncio.wait({heard, pacing}, timeout=DRIVER_EXIT_BOUND_S)
-        _drop(heard, pacing)
-
-
-class _NoHead(Exception):
-    """No response head came: the cell ends without waiting for its working slot."""
-
-
-async def _head_within(lock: Lockstep, sent: asyncio.Event, window: float) -> bool:
-    """True once a response head came: the server sent one, or the client reported one."""
-    client_heard = asyncio.ensure_future(lock.head_within(window))
-    server_sent = asyncio.ensure_future(sent.wait())
-    try:
-        await asyncio.wait({client_heard, server_sent}, return_when=asyncio.FIRST_COMPLETED)
-        return sent.is_set() or client_heard.result()
-    finally:
-        _drop(client_heard, server_sent)
-
-
-async def _record(life: ServerLife, stream: str, facts: Facts, settle: float = 0.0) -> None:
-    """The server's side of the cell (emission times, errors), or how the server died.
-
-    A client that left (the abort scenario) gets no more tokens from the harness: the
-    record is taken once the server's model run is over, waited for (``settle`` seconds
-    while the response waits, and as long again while the model runs as the response
-    asks, see ``ServerLife.take``).
-    """
-    record: ServerRecord | None = None
-    left = bool(facts.aborted_at) and not facts.timed_out
-    if not life.closed.is_set():
-        with contextlib.suppress(Exception):
-            if left:
-                record = await life.take(stream, settle=settle)
-            else:
-                life.release(stream, len(facts.tokens) + 1)  # let the server side finish
-                record = await life.take(stream)
-    if record is None and life.closed.is_set():  # it went while the cell ran
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(life.dead.wait(), 2 * STOP_BOUND_S)  # reap() is bounded
-        facts.server_died = life.death or f"its control channel closed{life.lost}"
-        return
-    if record is None:
-        return
-    facts.emitted_at = list(record.emitted_at)
-    facts.ended_at = record.ended_at
-    facts.requests = record.requests
-    facts.wire = record.wire
-    facts.generated = record.generated
-    facts.cancelled_at = record.cancelled_at
-    facts.let_run = record.left
-    if left and not record.finished:
-        facts.running_after = 2 * settle
-    if record.error:
-        facts.server_note = record.error
-    elif record.started and not record.consumed:
-        facts.server_note = "the response never read the token stream (not streaming)"
-
-
-def _drop(*futures: asyncio.Future[Any]) -> None:
-    """Cancel what still runs; mark whatever they end with as seen (the cell's facts hold
-    what matters), so that asyncio never prints an exception nobody retrieved."""
-    for future in futures:
-        future.cancel()
-        future.add_done_callback(_seen)
-
-
-def _seen(future: asyncio.Future[Any]) -> None:
-    if not future.cancelled():
-        future.exception()

@@ -17,7 +17,8 @@ def list_command(args: argparse.Namespace) -> int:
     clients = selection.every_client()
     print(f"clients ({len(clients)}):")
     for c in clients:
-        print(f"  {c.name:<22} {c.group:<8} {c.kind:<6} {c.description}")
+        named = "" if c.by_default else " (when named)"
+        print(f"  {c.name:<22} {c.group:<8} {c.kind:<6} {c.description}{named}")
     print(f"networks ({len(selection.NETWORK_DESCRIPTIONS)}):")
     for name, description in selection.NETWORK_DESCRIPTIONS.items():
         default = " (default)" if name in selection.DEFAULT_NETWORKS else ""

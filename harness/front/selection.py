@@ -95,11 +95,12 @@ def every_client() -> tuple[Client, ...]:
 
 
 def select_clients(wanted: Sequence[str]) -> list[Client]:
-    """Clients by name or by group (``python``, ``browser``, ...); all when none is asked."""
+    """Clients by name or by group (``python``, ``browser``, ...); all when none is asked.
+    A client not in the default run (``Client.by_default``) comes only by its name."""
     every = every_client()
     if not wanted:
-        return list(every)
-    chosen = [c for c in every if c.name in wanted or c.group in wanted]
+        return [c for c in every if c.by_default]
+    chosen = [c for c in every if c.name in wanted or (c.group in wanted and c.by_default)]
     unknown = [w for w in wanted if w not in {c.name for c in every} | {c.group for c in every}]
     if unknown:
         raise UsageError(

@@ -289,9 +289,12 @@ class BrowserHub:
 class Browser:
     """``async with Browser() as browser:`` — launched on first use, always closed."""
 
-    def __init__(self, blank_page: bool = False) -> None:
+    def __init__(self, blank_page: bool = False, spki: str = "") -> None:
         #: Chromium answers ``/_sc/blank`` itself, on any origin (an app has no such page).
         self.blank_page = blank_page
+        #: The run's certificate (TLS networks), trusted by its key's hash, as Chromium's
+        #: docs suggest for a private CA in tests (``hosts.tls``).
+        self.spki = spki
         self._playwright: Any = None
         self._browser: Any = None
         self._hub: BrowserHub | None = None
@@ -335,7 +338,9 @@ class Browser:
         self._playwright = await async_playwright().start()
         self._browser = await self._playwright.chromium.launch(
             executable_path=find_chromium(),
-            args=CHROMIUM_FLAGS + (BLANK_PAGE_FLAGS if self.blank_page else []),
+            args=CHROMIUM_FLAGS
+            + (BLANK_PAGE_FLAGS if self.blank_page else [])
+            + ([f"--ignore-certificate-errors-spki-list={self.spki}"] if self.spki else []),
             headless=True,
         )
         self.version = self._browser.version

@@ -45,8 +45,10 @@ class NodeHub:
         self._tasks: list[asyncio.Task[None]] = []
 
     @classmethod
-    async def start(cls, node: str) -> NodeHub:
-        hub = cls(spawn_piped([node, str(HOST_SCRIPT)]))
+    async def start(cls, node: str, ca_file: str = "") -> NodeHub:
+        # A private CA as Node's users add one: to the default store, at start.
+        env = {"NODE_EXTRA_CA_CERTS": ca_file} if ca_file else None
+        hub = cls(spawn_piped([node, str(HOST_SCRIPT)], env))
         try:
             await hub._connect()
         except BaseException:
@@ -180,7 +182,8 @@ class NodeHost:
     A host that died is started again for the next cell.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, ca_file: str = "") -> None:
+        self.ca_file = ca_file  # the run's CA (TLS networks), trusted by every script
         self._hub: NodeHub | None = None
         self._starting = asyncio.Lock()
 
@@ -202,7 +205,7 @@ class NodeHost:
                 if node is None:
                     raise ClientFailed("node is not installed")
                 try:
-                    self._hub = await NodeHub.start(node)
+                    self._hub = await NodeHub.start(node, self.ca_file)
                 except OSError as exc:
                     raise ClientFailed(f"node could not be started: {exc}") from exc
             return self._hub

@@ -15,8 +15,9 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
+from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, TypeVar
 
@@ -156,8 +157,11 @@ def spawn(
             listener.close()  # the child holds its own copy
 
 
-def spawn_piped(command: Sequence[str]) -> subprocess.Popen[bytes]:
-    """Start ``command`` talking over pipes (stdin, stdout, stderr): a host that is sent work.
+def spawn_piped(
+    command: Sequence[str], env: Mapping[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """Start ``command`` talking over pipes (stdin, stdout, stderr): a host that is sent work;
+    ``env``: added to this process's environment.
 
     Call it from the event loop's thread: PR_SET_PDEATHSIG fires when the thread that
     started the child ends, not only the process.
@@ -169,6 +173,7 @@ def spawn_piped(command: Sequence[str]) -> subprocess.Popen[bytes]:
         stderr=subprocess.PIPE,
         start_new_session=True,  # its own process group, ended as one
         preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+        env={**os.environ, **env} if env else None,
     )
 
 
@@ -248,3 +253,37 @@ def log_summary(text: str, lines: int = LOG_LINES, limit: int = 600) -> str:
         and not line.startswith("Traceback (most recent call last)")
     ]
     return " | ".join(kept[-lines:])[-limit:]
+
+
+def listening(group: int) -> list[tuple[str, int]]:
+    """The TCP addresses the processes of process group ``group`` listen on (Linux; none
+    where there is no /proc)."""
+    inodes: set[str] = set()
+    if not Path("/proc/net/tcp").exists():
+        return []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            stat = (proc / "stat").read_text()
+            if int(stat.rsplit(")", 1)[1].split()[2]) != group:
+                continue
+            for fd in (proc / "fd").iterdir():
+                with contextlib.suppress(OSError):
+                    target = os.readlink(fd)
+                    if target.startswith("socket:["):
+                        inodes.add(target[8:-1])
+    found: list[tuple[str, int]] = []
+    for table, size in (("tcp", 4), ("tcp6", 16)):
+        with contextlib.suppress(OSError):
+            for row in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
+                fields = row.split()
+                if fields[3] != "0A" or fields[9] not in inodes:  # 0A: LISTEN
+                    continue
+                address, port = fields[1].split(":")
+                raw = bytes.fromhex(address)
+                # /proc prints the address as host-order 32-bit words.
+                words = b"".join(raw[i : i + 4][::-1] for i in range(0, size, 4))
+                family = socket.AF_INET if size == 4 else socket.AF_INET6
+                found.append((socket.inet_ntop(family, words), int(port, 16)))
+    return found

@@ -10,6 +10,8 @@ loopback only, and ends it (workers too) on the way out, however the run ends.
 A user's file may hold two placeholders, replaced before the proxy reads it:
 ``@LISTEN@`` (``127.0.0.1:PORT``, where the proxy listens) and ``@UPSTREAM@``
 (``127.0.0.1:PORT``, the variant server or the app). Line numbers stay the file's own.
+On a TLS network two more: ``@CERT@`` and ``@KEY@``, the run's certificate chain and
+key (``hosts.tls``), for the user's ``ssl_certificate``/``tls`` lines.
 """
 
 from __future__ import annotations
@@ -26,12 +28,25 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from streamcompat.harness.hosts.processes import end, exited, log_summary, spawn
+from streamcompat.harness.hosts.processes import end, exited, listening, log_summary, spawn
+from streamcompat.harness.hosts.tls import Authority
 
-__all__ = ["LISTEN", "PROXIES", "UPSTREAM", "ProxyError", "ProxyKind", "listening", "running"]
+__all__ = [
+    "CERT",
+    "KEY",
+    "LISTEN",
+    "PROXIES",
+    "UPSTREAM",
+    "ProxyError",
+    "ProxyKind",
+    "listening",
+    "running",
+]
 
 LISTEN = "@LISTEN@"
 UPSTREAM = "@UPSTREAM@"
+CERT = "@CERT@"  # TLS networks: the run's certificate chain (PEM) ...
+KEY = "@KEY@"  # ... and its key
 #: The content types LLM streams go out as, which a compressing proxy is told to compress.
 STREAM_TYPES = "text/plain text/event-stream application/x-ndjson application/json"
 #: What the proxies say when their port was taken (a proxy binds its own: none takes a
@@ -175,6 +190,10 @@ PROXIES: dict[str, ProxyKind] = {
                 "gzip": f"server {{\n    listen {LISTEN};\n    gzip on;\n"
                 f"    gzip_types {STREAM_TYPES};\n    location / {{\n"
                 f"        proxy_pass http://{UPSTREAM};\n    }}\n}}\n",
+                # nginx 1.22's form (1.25 moved it to its own `http2 on;`).
+                "h2": f"server {{\n    listen {LISTEN} ssl http2;\n"
+                f"    ssl_certificate {CERT};\n    ssl_certificate_key {KEY};\n"
+                f"    location / {{\n        proxy_pass http://{UPSTREAM};\n    }}\n}}\n",
             },
             holds_back="nginx buffers proxied responses by default; send `X-Accel-Buffering: "
             "no` from the app, or set `proxy_buffering off;` in the location",
@@ -191,6 +210,11 @@ PROXIES: dict[str, ProxyKind] = {
             command=_caddy_command,
             presets={
                 "encode": f"http://{LISTEN} {{\n    bind 127.0.0.1\n    encode gzip\n"
+                f"    reverse_proxy {UPSTREAM}\n}}\n",
+                # No automatic HTTPS (its redirect server would bind :80 on every address)
+                # and no HTTP/3 (UDP): TLS with the run's certificate, h1 and h2 by ALPN.
+                "h2": "{\n    auto_https off\n    servers {\n        protocols h1 h2\n    }\n}\n"
+                f"https://{LISTEN} {{\n    bind 127.0.0.1\n    tls {CERT} {KEY}\n"
                 f"    reverse_proxy {UPSTREAM}\n}}\n",
             },
             complaint=re.compile(r"Error: .*"),
@@ -243,40 +267,6 @@ def _ephemeral_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def listening(group: int) -> list[tuple[str, int]]:
-    """The TCP addresses the processes of process group ``group`` listen on (Linux; none
-    where there is no /proc)."""
-    inodes: set[str] = set()
-    if not Path("/proc/net/tcp").exists():
-        return []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            stat = (proc / "stat").read_text()
-            if int(stat.rsplit(")", 1)[1].split()[2]) != group:
-                continue
-            for fd in (proc / "fd").iterdir():
-                with contextlib.suppress(OSError):
-                    target = os.readlink(fd)
-                    if target.startswith("socket:["):
-                        inodes.add(target[8:-1])
-    found: list[tuple[str, int]] = []
-    for table, size in (("tcp", 4), ("tcp6", 16)):
-        with contextlib.suppress(OSError):
-            for row in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
-                fields = row.split()
-                if fields[3] != "0A" or fields[9] not in inodes:  # 0A: LISTEN
-                    continue
-                address, port = fields[1].split(":")
-                raw = bytes.fromhex(address)
-                # /proc prints the address as host-order 32-bit words.
-                words = b"".join(raw[i : i + 4][::-1] for i in range(0, size, 4))
-                family = socket.AF_INET if size == 4 else socket.AF_INET6
-                found.append((socket.inet_ntop(family, words), int(port, 16)))
-    return found
-
-
 def read_user_config(kind: ProxyKind, user_file: Path) -> str:
     """A user's file, refused (ProxyError, one line) if it cannot say where the proxy
     listens and where the app is: both are the run's, on loopback."""
@@ -298,7 +288,13 @@ def read_user_config(kind: ProxyKind, user_file: Path) -> str:
 
 
 def _prepare(
-    kind: ProxyKind, run: Path, user_file: Path | None, preset: str, port: int, up: int
+    kind: ProxyKind,
+    run: Path,
+    user_file: Path | None,
+    preset: str,
+    port: int,
+    up: int,
+    tls: Authority | None = None,
 ) -> Paths:
     if user_file:
         text = read_user_config(kind, user_file)
@@ -306,6 +302,8 @@ def _prepare(
         text = kind.presets[preset] if preset else kind.first_config
     text, after, count = kind.adapt(text)
     fill = {LISTEN: f"127.0.0.1:{port}", UPSTREAM: f"127.0.0.1:{up}"}
+    if tls is not None:
+        fill.update({CERT: str(tls.cert), KEY: str(tls.key)})
     for placeholder, value in fill.items():
         text = text.replace(placeholder, value)
     user = run / kind.user_name
@@ -339,10 +337,15 @@ def _complaint(kind: ProxyKind, text: str, paths: Paths, user_file: Path | None)
 
 @contextlib.asynccontextmanager
 async def running(
-    kind: ProxyKind, upstream_port: int, user_file: Path | None = None, preset: str = ""
+    kind: ProxyKind,
+    upstream_port: int,
+    user_file: Path | None = None,
+    preset: str = "",
+    tls: Authority | None = None,
 ) -> AsyncIterator[str]:
     """``kind`` listening on loopback in front of ``upstream_port``, on the user's file, or
-    its preset, or its first config; yields its origin."""
+    its preset, or its first config; yields its origin. With ``tls``, the config's
+    ``@CERT@`` and ``@KEY@`` are the run's, and the origin is ``https://``."""
     binary = kind.binary()
     if binary is None:
         raise ProxyError(f"{kind.program} not installed (apt-get install {kind.package})")
@@ -353,7 +356,7 @@ async def running(
     try:
         for attempt in range(1, PORT_ATTEMPTS + 1):
             port = _ephemeral_port()
-            paths = _prepare(kind, run, user_file, preset, port, upstream_port)
+            paths = _prepare(kind, run, user_file, preset, port, upstream_port, tls)
             log_path = run / "proxy.log"
             with log_path.open("wb") as log:
                 env = {**os.environ, **kind.env(paths)}
@@ -368,7 +371,7 @@ async def running(
                 await end(process)
         assert process is not None  # the loop ran, and broke out with one that is ready
         _only_loopback(kind, process, user_file)
-        yield f"http://127.0.0.1:{port}"
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     finally:
         await end(process)
         shutil.rmtree(run, ignore_errors=True)

@@ -8,6 +8,9 @@
 //   request · open {status, contentType} · unit {payload} · end {note, replays}
 //   error {message}  (the one error channel: whatever fn throws, or an error of its own)
 //   aborted  (the abort scenario: the user stopped it, see streamcompatAbort)
+//   protocol {protocol, sent}  (the HTTP version the request used, and when it was put
+//   on a connection, epoch ms, once the runtime tells: after the cell's last report,
+//   which it follows; see spoken)
 // t is when it happened, epoch ms (performance.timeOrigin + performance.now()). A cell's
 // first end, error or aborted is its last message. The messages of one task travel together, as
 // one envelope {cell, batch} through globalThis.__streamcompat: the page's Playwright
@@ -17,6 +20,39 @@
 (() => {
   const later = typeof setImmediate === "function" ? setImmediate : (fn) => setTimeout(fn, 0);
   const cells = new Map(); // cell -> its running reporter
+  // A page runs cell after cell: keep every request's timing entry, not the first 250.
+  performance.setResourceTimingBufferSize?.(100000);
+  const PROTOCOL_BOUND_MS = 1000;
+
+  // The cell request's resource timing entry: the HTTP version it used (ALPN's word:
+  // h2, http/1.1) and when it was put on a connection (requestStart; a request the
+  // browser queued for a connection starts late). A browser adds the entry once the body
+  // is over or the request closed (an EventSource: by its next task), hence the wait for
+  // it, bounded; Node's entries name no version, and nothing is said where none comes.
+  const timing = (url, since) => new Promise((resolve) => {
+    let name;
+    try {
+      name = new URL(url, globalThis.location?.href).href;
+    } catch {
+      return resolve(null);
+    }
+    const find = () => performance.getEntriesByName(name, "resource").find((e) => e.startTime >= since);
+    const entry = find();
+    if (entry || typeof PerformanceObserver !== "function" || typeof document === "undefined") {
+      return resolve(entry ?? null);
+    }
+    const observer = new PerformanceObserver(() => {
+      const found = find();
+      if (found) done(found);
+    });
+    const timer = setTimeout(() => done(null), PROTOCOL_BOUND_MS);
+    const done = (found) => {
+      observer.disconnect();
+      clearTimeout(timer);
+      resolve(found);
+    };
+    observer.observe({ type: "resource" });
+  });
 
   const send = (envelope) => {
     try {
@@ -42,6 +78,10 @@
       return delivered;
     };
     const report = (message) => {
+      if (message.kind === "protocol") {
+        queue.push({ t: performance.timeOrigin + performance.now(), ...message });
+        return; // not something the user sees: it may follow the last report
+      }
       if (over) return;
       queue.push({ t: performance.timeOrigin + performance.now(), ...message });
       if (message.kind === "end" || message.kind === "error" || message.kind === "aborted") {
@@ -64,6 +104,7 @@
   globalThis.streamcompatRunCell = async (fn, cfg, signal = new AbortController().signal) => {
     const { report, flush } = reporter(cfg.cell);
     cells.set(cfg.cell, { report, flush });
+    const since = performance.now();
     const aborted = new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
     try {
       await Promise.race([fn(cfg, report, signal), aborted]);
@@ -71,6 +112,11 @@
     } catch (error) {
       if (!signal.aborted) report({ kind: "error", message: streamcompatDescribe(error) });
     } finally {
+      const entry = signal.aborted ? null : await timing(cfg.url, since);
+      if (entry?.nextHopProtocol) {
+        const sent = entry.requestStart ? performance.timeOrigin + entry.requestStart : 0;
+        report({ kind: "protocol", protocol: entry.nextHopProtocol, sent });
+      }
       await flush();
       cells.delete(cfg.cell); // only now: a barrier meanwhile waits for this last flush
     }

@@ -2,7 +2,7 @@
 
 The Python end of ``harness/hosts/scripts.js``, for both hubs. A script sends envelopes
 ``{"cell": id, "batch": [message, ...]}``; a message is ``{"kind": "request" | "open" |
-"unit" | "end" | "error" | "aborted", "t": <epoch ms>, ...}``, ``t`` being
+"unit" | "end" | "error" | "aborted" | "protocol", "t": <epoch ms>, ...}``, ``t`` being
 ``performance.timeOrigin + performance.now()`` where the client ran, moved onto the
 harness's monotonic clock by a fixed offset. A cell's first ``end``, ``error`` or
 ``aborted`` is its last message.
@@ -63,6 +63,11 @@ class ScriptCell:
         """Pass a batch of messages on to the Reporter; nothing after the last one."""
         self.heard_at = time.monotonic()
         for message in batch:
+            if message.get("kind") == "protocol":  # no report of the user's: may come last
+                sent = message.get("sent")
+                sent_at = float(sent) / 1000 + self.offset if sent else None
+                self.report.spoke(str(message.get("protocol", "")), sent_at)
+                continue
             if self.over.is_set():
                 return
             at = float(message["t"]) / 1000 + self.offset

@@ -164,6 +164,9 @@ class Request:
     #: ``read_timeout``. Of the built-in clients only httpx's (5 s per read) is shorter
     #: than a cell; the others' (none, or minutes) cannot end a cell before its deadline.
     library_timeouts: bool = False
+    #: On a TLS network: the run's CA certificate (PEM), which the client is told to trust
+    #: the way its users trust a private CA ("": plain HTTP, nothing to trust).
+    ca_file: str = ""
 
 
 #: A round trip with a client's report channel that returns only once every report the
@@ -189,6 +192,12 @@ class Reporter(Protocol):
     def surfaced(self, payload: str, at: float | None = None) -> None: ...
 
     def ended(self, note: str = "", at: float | None = None, replays: bool = False) -> None: ...
+
+    # The HTTP version the client used for the stream, as it says (ALPN's words: ``h2``,
+    # ``http/1.1``), once it knows: a browser only after the body (its resource timing).
+    # ``sent_at``: when the client put the request on a connection, by its own clock
+    # (a browser's ``requestStart``), where it says: a request it queued is sent late.
+    def spoke(self, protocol: str, sent_at: float | None = None) -> None: ...
 
     def barrier_via(self, barrier: Barrier) -> None: ...
 
@@ -260,6 +269,10 @@ class Client:
     #: HTTP/1.1 connections its runtime opens to one origin at most (Chromium: 6), shared
     #: by the clients of its group; more cells at once would queue inside the runtime.
     connections_per_origin: int | None = None
+    #: In a run that names no clients (or names its group). False: only when named, for
+    #: a client that is another's twin on the default networks (``httpx-h2`` is httpx
+    #: over plain HTTP, where no HTTP/2 is offered).
+    by_default: bool = True
 
 
 #: What a cell's key joins its parts with.
@@ -378,6 +391,8 @@ class Facts:
     #: seconds after the client had left, when the harness stopped waiting.
     running_after: float = 0.0
     wire: Wire | None = None  # what the server sent (None: no response, or no record of it)
+    protocol: str = ""  # the HTTP version the client said it used (``h2``, ``http/1.1``)
+    sent_at: float = 0.0  # the client put the request on a connection (0: it did not say)
     #: App mode: the app's name. The "server" is then the fake upstream the app calls,
     #: and ``wire`` what the upstream sent the app.
     app: str = ""

@@ -35,6 +35,9 @@ class Network:
     #: Added to the hold window on this network: what the hop delays each write by design,
     #: with margin, so that the cell keeps direct's slack for a busy machine.
     hold_extra_s: float = 0.0
+    #: Clients reach it over TLS (``https://``), trusting the run's own CA
+    #: (``hosts.tls``); a proxy then offers HTTP/2 by ALPN where its config says so.
+    tls: bool = False
 
     @property
     def between(self) -> bool:
@@ -111,6 +114,24 @@ NETWORKS: dict[str, Network] = {
             hold_extra_s=15.0,
         ),
         Network(
+            "nginx-h2",
+            "nginx as above, terminating TLS (the run's own CA) with `listen ... ssl http2`: "
+            "HTTP/2 by ALPN to the client, HTTP/1.0 to the upstream.",
+            origin="proxy",
+            proxy="nginx",
+            preset="h2",
+            tls=True,
+        ),
+        Network(
+            "caddy-h2",
+            "Caddy as above, terminating TLS (the run's own CA) on an https:// site: HTTP/2 "
+            "by ALPN to the client (HTTP/3 off), HTTP/1.1 to the upstream.",
+            origin="proxy",
+            proxy="caddy",
+            preset="h2",
+            tls=True,
+        ),
+        Network(
             "apache",
             "Apache httpd (Debian's) with mod_proxy_http `ProxyPass` and its defaults "
             "(flushpackets off).",
@@ -131,7 +152,8 @@ DEFAULT_NETWORKS = ("direct", "split")
 REFERENCE = next(n.name for n in NETWORKS.values() if n.origin == "server")
 #: Names that stand for several networks in ``--network``.
 NETWORK_GROUPS: dict[str, tuple[str, ...]] = {
-    "real": tuple(n.name for n in NETWORKS.values() if n.origin == "proxy"),
+    "real": tuple(n.name for n in NETWORKS.values() if n.origin == "proxy" and not n.tls),
+    "tls": tuple(n.name for n in NETWORKS.values() if n.tls),
 }
 
 

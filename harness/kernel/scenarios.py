@@ -16,7 +16,14 @@ class Scenario:
     #: The chain raises instead of producing the token after this one (0: before its
     #: first token; None: it does not fail).
     fail_after: int | None = None
+    #: Streams the client opens at once to the one origin (each in a page of its own for
+    #: a browser: tabs of a chat), each judged; no stream ends before every request has
+    #: reached the server, or a hold window has passed without the rest.
+    streams: int = 1
 
+
+#: The many-streams scenario: one more than Chromium's 6 HTTP/1.1 connections per origin.
+MANY = 7
 
 #: Token 5 of the default script (" naïve") ends before any newline, so every client that
 #: streams at all has surfaced it; the long token (22) and the end are still to come.
@@ -43,6 +50,13 @@ SCENARIOS: dict[str, Scenario] = {
             "the chain raises before its first token; is the user told, or shown an empty "
             "answer that looks complete?",
             fail_after=0,
+        ),
+        Scenario(
+            "many",
+            f"{MANY} streams at once to one origin (tabs of a chat); over HTTP/1.1 a browser "
+            "opens 6 connections per origin and the 7th waits for one to end, over HTTP/2 "
+            "they share one",
+            streams=MANY,
         ),
     )
 }

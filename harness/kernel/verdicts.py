@@ -303,3 +303,46 @@ def measure(facts: Facts) -> tuple[float | None, float | None, float | None, flo
     ]
     duration = max(0.0, facts.finished_at - facts.started_at) * 1000
     return first, percentile(lags, 50), percentile(lags, 99), duration
+
+
+def judge_many(streams: list[Facts]) -> tuple[int, Verdict, str]:
+    """The many-streams scenario: each stream judged as any (``judge``); one whose client
+    put its request on a connection only after another stream of the cell had ended, by
+    its own clock (``Facts.sent_at``), was held back by the client. The cell's verdict is
+    its worst stream's: returned with that stream's index and a sentence for the cell."""
+    judged = [_one_of_many(facts, streams) for facts in streams]
+    worst = max(range(len(judged)), key=lambda i: (judged[i][0].facts.rank, -i))
+    verdict, detail = judged[worst]
+    counts: dict[str, int] = {}
+    for v, _ in judged:
+        counts[v.value] = counts.get(v.value, 0) + 1
+    tally = ", ".join(f"{count} {name}" for name, count in counts.items())
+    if len(counts) == 1:
+        return worst, verdict, f"all {len(streams)} streams {verdict.value}: {detail}"
+    return worst, verdict, f"stream {worst + 1} of {len(streams)}: {detail} (streams: {tally})"
+
+
+def _one_of_many(facts: Facts, streams: list[Facts]) -> tuple[Verdict, str]:
+    verdict, detail = judge(facts)
+    waited = waited_for(facts, streams)
+    if verdict is not Verdict.PASS or waited is None:
+        return verdict, detail
+    after = (facts.sent_at - streams[waited].ended_at) * 1000
+    return Verdict.BUFFERED, (
+        f"the client held its request back: it went on a connection {after:.0f} ms after "
+        f"stream {waited + 1} had ended ({facts.protocol or 'protocol not said'}; over "
+        "HTTP/1.1 a browser opens 6 connections per origin), then every token streamed"
+    )
+
+
+def waited_for(facts: Facts, streams: list[Facts]) -> int | None:
+    """The stream (index) that had ended, by the server's clock, before this one's client
+    sent its request, by its own (None: it sent it before any had ended, or did not say)."""
+    if not facts.sent_at:
+        return None
+    ended = [
+        (other.ended_at, i)
+        for i, other in enumerate(streams)
+        if other is not facts and other.ended_at and other.ended_at <= facts.sent_at
+    ]
+    return min(ended)[1] if ended else None

@@ -81,6 +81,8 @@ def cell_record(result: Result, run_began: float | None = None) -> dict[str, Any
         "tokens": len(facts.tokens),
         "tokens_surfaced": len(facts.surfaced_at),
         "stalled_at": facts.stalled_at or None,
+        # The HTTP version the client said it used (ALPN's words); None: it did not say.
+        "protocol": facts.protocol or None,
         # Relative to the cell's start, for timeline pictures.
         "emitted_ms": [_ms((t - facts.started_at) * 1000) for t in facts.emitted_at],
         "surfaced_ms": [_ms((t - facts.started_at) * 1000) for t in facts.surfaced_at],

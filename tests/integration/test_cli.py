@@ -28,12 +28,12 @@ def test_list_shows_the_matrix_dimensions() -> None:
         for line in out.splitlines()
         if line and not line.startswith(" ")
     }
-    assert counts["variants"] >= 14 and counts["clients"] >= 12 and counts["networks"] == 11
-    assert counts["scenarios"] == 4
+    assert counts["variants"] >= 14 and counts["clients"] >= 12 and counts["networks"] == 13
+    assert counts["scenarios"] == 5
     for name in ("sse-naive", "openai", "ndjson", "gzip", "browser-fetch-sse", "curl", "split",
                  "nginx", "nginx-gzip", "caddy", "caddy-encode", "haproxy", "apache",
-                 "apache-deflate", "real",
-                 "abort", "error", "error-first"):  # fmt: skip
+                 "apache-deflate", "real", "nginx-h2", "caddy-h2", "tls", "httpx-h2", "curl-h2",
+                 "abort", "error", "error-first", "many"):  # fmt: skip
         assert f"  {name} " in out
     assert "proxy buffering on" in out  # what nginx does by default, said where it is listed
 

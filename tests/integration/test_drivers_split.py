@@ -120,7 +120,11 @@ CASES = [
     _case(BY_NAME["requests"], CHUNKS, "application/x-ndjson", note="no-charset"),
     _case(BY_NAME["aiohttp"], CHUNKS, TEXT),
     _case(BY_NAME["httpx"], CHUNKS, TEXT),
+    # Over plain HTTP no HTTP/2 is offered: httpx-h2 speaks HTTP/1.1, curl-h2 asks to
+    # upgrade (h2c), is not taken up, and reads HTTP/1.1, decoding as their twins do.
+    _case(BY_NAME["httpx-h2"], CHUNKS, TEXT),
     _case(BY_NAME["curl"], CHUNKS, TEXT),
+    _case(BY_NAME["curl-h2"], CHUNKS, TEXT),
     _case(BY_NAME["node-fetch"], CHUNKS, TEXT),
     _case(BY_NAME["axios"], CHUNKS, TEXT),
     _case(BY_NAME["requests-lines"], _lines("requests-lines"), TEXT),

@@ -192,6 +192,7 @@ class Recorder(NeverStops):
     """A Reporter that keeps what it was told, and the curl processes alive at each unit."""
 
     def __init__(self) -> None:
+        self.protocol = ""
         self.status = 0
         self.units: list[str] = []
         self.end: str | None = None
@@ -211,6 +212,9 @@ class Recorder(NeverStops):
 
     def ended(self, note: str = "", at: float | None = None, replays: bool = False) -> None:
         self.end = note
+
+    def spoke(self, protocol: str, sent_at: float | None = None) -> None:
+        self.protocol = protocol
 
     def barrier_via(self, barrier: Any) -> None:
         pass  # reports arrive in order; nothing to wait for

@@ -91,6 +91,8 @@ class Recorder(NeverStops):
 
     def ended(self, note: str = "", at: float | None = None, replays: bool = False) -> None: ...
 
+    def spoke(self, protocol: str, sent_at: float | None = None) -> None: ...
+
     def barrier_via(self, barrier: Any) -> None:
         pass
 

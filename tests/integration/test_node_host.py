@@ -35,6 +35,7 @@ class Recorder(NeverStops):
     """A Reporter that keeps what it was told, and the barrier it was handed."""
 
     def __init__(self) -> None:
+        self.protocol = ""
         self.requested = asyncio.Event()
         self.units: list[str] = []
         self.end_note: str | None = None
@@ -50,6 +51,9 @@ class Recorder(NeverStops):
 
     def ended(self, note: str = "", at: float | None = None, replays: bool = False) -> None:
         self.end_note = note
+
+    def spoke(self, protocol: str, sent_at: float | None = None) -> None:
+        self.protocol = protocol
 
     def barrier_via(self, barrier: Barrier) -> None:
         self.barrier = barrier

@@ -49,6 +49,9 @@ class Recorder(NeverStops):
     def ended(self, note: str = "", at: float | None = None, replays: bool = False) -> None:
         self.calls.append(("end", note, at, replays))
 
+    def spoke(self, protocol: str, sent_at: float | None = None) -> None:
+        self.calls.append(("protocol", protocol))
+
     def barrier_via(self, barrier: Barrier) -> None:
         self.barrier = barrier
 

@@ -60,6 +60,7 @@ class Recorder(NeverStops):
     from a driver's thread, as the harness's own Reporter is."""
 
     def __init__(self, client: Client, read: Callable[[str], str] = lambda unit: unit) -> None:
+        self.protocol = ""
         self.client = client
         self.read = read  # what the user makes of a unit (the openai codec: its delta)
         self.payloads: list[tuple[str, float]] = []  # (unit, surfaced or heard, if sooner)
@@ -94,6 +95,9 @@ class Recorder(NeverStops):
 
     def ended(self, note: str = "", at: float | None = None, replays: bool = False) -> None:
         self._on_loop(self._ended, note)
+
+    def spoke(self, protocol: str, sent_at: float | None = None) -> None:
+        self.protocol = protocol
 
     def barrier_via(self, barrier: Any) -> None:
         pass  # the steps wait for the reports themselves

@@ -270,9 +270,12 @@ def test_a_gate_on_a_skipped_network_neither_compares_nor_drops_its_cells(tmp_pa
     [
         ((), ("direct", "split")),
         (("split", "direct", "split"), ("split", "direct")),
-        (("real",), tuple(n for n, r in NETWORKS.items() if r.origin == "proxy")),
+        (("real",), tuple(n for n, r in NETWORKS.items() if r.origin == "proxy" and not r.tls)),
         (("direct", "real", "nginx"),
-         ("direct", *(n for n, r in NETWORKS.items() if r.origin == "proxy"))),
+         ("direct", *(n for n, r in NETWORKS.items() if r.origin == "proxy" and not r.tls))),
+        (("tls", "real"),
+         (*(n for n, r in NETWORKS.items() if r.tls),
+          *(n for n, r in NETWORKS.items() if r.origin == "proxy" and not r.tls))),
         (("all",), tuple(NETWORKS)),
         (("all", "nginx:site.conf"), (*NETWORKS, "nginx:site.conf")),
         (("nginx:site.conf", "caddy:site.conf"), ("nginx:site.conf", "caddy:site.conf")),
@@ -318,6 +321,7 @@ def test_a_network_that_cannot_be_is_a_usage_error_saying_why(
         (("curl",), ["curl"]),
         (("node",), ["node-fetch", "node-eventsource", "axios"]),
         (("curl", "cli", "curl"), ["curl"]),
+        (("curl-h2", "cli"), ["curl", "curl-h2"]),  # by name only, in the clients' order
         (("browser", "httpx"),
          ["browser-fetch", "browser-eventsource", "httpx", "browser-fetch-sse"]),
     ],
@@ -325,8 +329,8 @@ def test_a_network_that_cannot_be_is_a_usage_error_saying_why(
 def test_clients_by_name_or_group_in_the_clients_order(
     wanted: tuple[str, ...], selected: list[str] | None
 ) -> None:
-    every = [c.name for c in selection.every_client()]
-    assert [c.name for c in selection.select_clients(wanted)] == (selected or every)
+    default_run = [c.name for c in selection.every_client() if c.by_default]
+    assert [c.name for c in selection.select_clients(wanted)] == (selected or default_run)
 
 
 def test_an_unknown_client_is_named_with_the_known_ones() -> None:

@@ -72,10 +72,12 @@ def test_no_code_branches_on_a_network_name(path: Path) -> None:
 def test_each_real_proxy_network_names_a_proxy_kind() -> None:
     from streamcompat.harness.hosts.proxies import PROXIES
 
-    real = [n for n in NETWORKS.values() if n.origin == "proxy"]
-    assert {n.proxy for n in real} == set(PROXIES)
-    assert NETWORK_GROUPS["real"] == tuple(n.name for n in real)
-    assert not set(DEFAULT_NETWORKS) & set(NETWORK_GROUPS["real"])  # opt-in
+    proxied = [n for n in NETWORKS.values() if n.origin == "proxy"]
+    assert {n.proxy for n in proxied} == set(PROXIES)
+    assert NETWORK_GROUPS["real"] == tuple(n.name for n in proxied if not n.tls)
+    assert NETWORK_GROUPS["tls"] == tuple(n.name for n in proxied if n.tls)
+    for group in ("real", "tls"):
+        assert not set(DEFAULT_NETWORKS) & set(NETWORK_GROUPS[group])  # opt-in
 
 
 def test_kind_colon_file_is_a_real_proxy_on_the_users_config() -> None:

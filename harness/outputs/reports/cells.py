@@ -108,6 +108,8 @@ def _figures(cell: Cell) -> list[tuple[str, str]]:
     ]
     if cell.get("stalled_at"):
         figures.append(("stalled at", f"token {cell['stalled_at']}"))
+    if cell.get("protocol"):
+        figures.append(("protocol", str(cell["protocol"])))
     return figures
 
 

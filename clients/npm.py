@@ -19,6 +19,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from streamcompat.harness.kernel.model import ClientFailed
+
 HERE = Path(__file__).parent  # the scripts: *.js here, node/*.mjs, node/package*.json
 #: What to do when they are missing.
 SETUP = "run `streamcompat setup` (or, in a checkout, `npm ci --prefix clients/node`)"
@@ -103,3 +105,13 @@ def install() -> Path:
             if installed() is None:
                 raise
     return final
+
+
+def page_module(relative: Path, package: str) -> Path:
+    """A single-file ES module of the pinned packages, for a page to import: ``relative``
+    under the installed clients folder (``node/node_modules/...``); ClientFailed, saying
+    what to run, where it is missing (no packages, or installed before it was pinned)."""
+    folder = installed()
+    if folder is None or not (folder / relative).is_file():
+        raise ClientFailed(f"{package} is not installed: {SETUP}")
+    return folder / relative

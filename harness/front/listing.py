@@ -13,7 +13,8 @@ def list_command(args: argparse.Namespace) -> int:
     variants = load_variants(selection.names(args.variants) or [BUILTIN])
     clients = selection.every_client()
     # One name column for every section, as wide as the longest name (plug-ins' included).
-    name_width = max(22, *(len(x.name) for x in (*variants, *clients)))
+    every_name = [v.name for v in variants] + [c.name for c in clients]
+    name_width = max(22, *map(len, every_name))
     print(f"variants ({len(variants)}):")
     for v in variants:
         print(f"  {v.name:<{name_width}} {v.content_type:<20} codec={v.codec:<11} {v.description}")

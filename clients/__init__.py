@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from streamcompat.clients import (
     browser,
+    browser_axios,
+    browser_fetch_event_source,
     browser_sse,
     with_aiohttp,
     with_curl,
@@ -37,5 +39,10 @@ CLIENTS: tuple[Client, ...] = (
     with_node.NODE_EVENTSOURCE,
     with_node.AXIOS,
     with_curl.CLIENT,
+    browser.XHR,
+    browser_axios.AWAITED,
+    browser_axios.PROGRESS,
+    browser_axios.FETCH_ADAPTER,
+    browser_fetch_event_source.FETCH_EVENT_SOURCE,
     with_curl.H2_CLIENT,
 )

@@ -1,4 +1,5 @@
-"""Browser clients, in Chromium: ``fetch`` with a stream reader, and native ``EventSource``.
+"""Browser clients, in Chromium: ``fetch`` with a stream reader, native ``EventSource``,
+and a bare ``XMLHttpRequest`` reading its growing ``responseText``.
 
 The JS each one runs lives beside this file (the Node host runs the same ``fetch.js`` and
 ``eventsource.js``); the browser hub gives it a page.
@@ -24,6 +25,11 @@ async def eventsource(request: Request, report: Reporter, resources: Resources) 
     await hub.run(HERE / "eventsource.js", "streamcompatEventSource", request, report)
 
 
+async def xhr(request: Request, report: Reporter, resources: Resources) -> None:
+    hub = await resources.browser_context()
+    await hub.run(HERE / "xhr.js", "streamcompatXhr", request, report)
+
+
 FETCH = Client(
     "browser-fetch",
     "chunk",
@@ -38,6 +44,14 @@ EVENTSOURCE = Client(
     eventsource,
     "Chromium native EventSource, closed on the end marker",
     frozenset({"GET"}),
+    group="browser",
+    connections_per_origin=CHROMIUM_CONNECTIONS_PER_HOST,
+)
+XHR = Client(
+    "browser-xhr",
+    "chunk",
+    xhr,
+    "Chromium XMLHttpRequest, onprogress showing what responseText has grown by",
     group="browser",
     connections_per_origin=CHROMIUM_CONNECTIONS_PER_HOST,
 )

@@ -11,23 +11,21 @@ from pathlib import Path
 
 from streamcompat.clients import npm
 from streamcompat.harness.hosts.browser import CHROMIUM_CONNECTIONS_PER_HOST
-from streamcompat.harness.kernel.model import Client, ClientFailed, Reporter, Request, Resources
+from streamcompat.harness.kernel.model import Client, Reporter, Request, Resources
 
 HERE = Path(__file__).parent
 PARSER = Path("node", "node_modules", "eventsource-parser", "dist", "index.js")
 
 
 async def fetch_sse(request: Request, report: Reporter, resources: Resources) -> None:
-    folder = npm.installed()
-    if folder is None or not (folder / PARSER).is_file():
-        raise ClientFailed(f"eventsource-parser is not installed: {npm.SETUP}")
+    parser = npm.page_module(PARSER, "eventsource-parser")
     hub = await resources.browser_context()
     await hub.run(
         HERE / "browser_fetch_sse.js",
         "streamcompatFetchSse",
         request,
         report,
-        modules={"EventSourceParser": folder / PARSER},
+        modules={"EventSourceParser": parser},
     )
 
 

@@ -6,7 +6,9 @@ that (site-packages may be read-only, and is replaced on every upgrade), so
 ``streamcompat setup`` — or the first run that needs them, with a notice — copies the
 scripts with the shipped ``package-lock.json`` into a per-user cache and runs ``npm ci``
 there. The copy is named by a digest of what it holds, so an upgrade of streamcompat
-that changes a script or a pinned version gets a copy of its own.
+that changes a script or a pinned version gets a copy of its own. ``npm ci`` also bundles
+the browser modules a page cannot import as shipped (``package.json``'s ``postinstall``,
+with the pinned esbuild); ``page_module`` finds them for a page.
 """
 
 from __future__ import annotations
@@ -19,10 +21,13 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from streamcompat.harness.kernel.model import ClientFailed
+
 HERE = Path(__file__).parent  # the scripts: *.js here, node/*.mjs, node/package*.json
 #: What to do when they are missing.
 SETUP = "run `streamcompat setup` (or, in a checkout, `npm ci --prefix clients/node`)"
-#: npm ci of three small packages; a registry that does not answer fails it by then.
+#: npm ci of a few small packages and esbuild's binary; a registry that does not answer
+#: fails it by then.
 INSTALL_BOUND_S = 600.0
 
 
@@ -103,3 +108,13 @@ def install() -> Path:
             if installed() is None:
                 raise
     return final
+
+
+def page_module(relative: Path, package: str) -> Path:
+    """A single-file ES module of the pinned packages, for a page to import: ``relative``
+    under the installed clients folder (``node/node_modules/...``); ClientFailed, saying
+    what to run, where it is missing (no packages, or installed before it was pinned)."""
+    folder = installed()
+    if folder is None or not (folder / relative).is_file():
+        raise ClientFailed(f"{package} is not installed: {SETUP}")
+    return folder / relative

@@ -75,10 +75,12 @@ def matrix(
     clients: Sequence[str] | None = None,
     cell: Callable[[str], str] = short,
 ) -> str:
-    """Variants down, clients across, as the baseline pins them (``?`` where it pins none)."""
+    """Variants down, clients across, as the baseline pins them (``?`` where it pins none;
+    by default the clients it pins any cell of: a scenario's baseline may pin fewer)."""
     found = pinned(root, baseline, network=network, scenario=scenario)
     rows = [v.name for v in VARIANTS] if variants is None else list(variants)
-    cols = [c.name for c in CLIENTS] if clients is None else list(clients)
+    held = {col for _, col in found}
+    cols = [c.name for c in CLIENTS if c.name in held] if clients is None else list(clients)
     lines = ["| variant | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
     for row in rows:
         shown = [cell(found[row, col]) if (row, col) in found else "?" for col in cols]

@@ -11,22 +11,25 @@ from streamcompat.servers.plugins import BUILTIN, load_variants
 
 def list_command(args: argparse.Namespace) -> int:
     variants = load_variants(selection.names(args.variants) or [BUILTIN])
+    clients = selection.every_client()
+    # One name column for every section, as wide as the longest name (plug-ins' included).
+    every_name = [v.name for v in variants] + [c.name for c in clients]
+    name_width = max(22, *map(len, every_name))
     print(f"variants ({len(variants)}):")
     for v in variants:
-        print(f"  {v.name:<22} {v.content_type:<20} codec={v.codec:<11} {v.description}")
-    clients = selection.every_client()
+        print(f"  {v.name:<{name_width}} {v.content_type:<20} codec={v.codec:<11} {v.description}")
     print(f"clients ({len(clients)}):")
     for c in clients:
         named = "" if c.by_default else " (when named)"
-        print(f"  {c.name:<22} {c.group:<8} {c.kind:<6} {c.description}{named}")
+        print(f"  {c.name:<{name_width}} {c.group:<8} {c.kind:<6} {c.description}{named}")
     print(f"networks ({len(selection.NETWORK_DESCRIPTIONS)}):")
     for name, description in selection.NETWORK_DESCRIPTIONS.items():
         default = " (default)" if name in selection.DEFAULT_NETWORKS else ""
-        print(f"  {name:<22} {description}{default}")
+        print(f"  {name:<{name_width}} {description}{default}")
     for group, names in selection.NETWORK_GROUPS.items():
-        print(f"  {group:<22} group: {', '.join(names)}; KIND:FILE for your own config")
+        print(f"  {group:<{name_width}} group: {', '.join(names)}; KIND:FILE for your own config")
     print(f"scenarios ({len(SCENARIOS)}):")
     for scenario in SCENARIOS.values():
         default = " (default)" if scenario.name in DEFAULT_SCENARIOS else ""
-        print(f"  {scenario.name:<22} {scenario.description}{default}")
+        print(f"  {scenario.name:<{name_width}} {scenario.description}{default}")
     return 0

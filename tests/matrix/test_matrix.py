@@ -80,6 +80,22 @@ def test_buffered_cells_say_where_they_stalled(index: dict[str, Any]) -> None:
     assert "token 1 of 30" in c["detail"]
 
 
+SEED_ROW = {  # lanarky #121's stream, as its issue tells it: fetch shows it, the rest don't
+    "browser-fetch": "PASS",
+    "browser-axios": "BUFFERED",  # `await axios.post(...)`: everything at once, at the end
+    "browser-eventsource": "SILENT",
+    "browser-fetch-event-source": "SILENT",
+}
+
+
+@pytest.mark.parametrize("network", ["direct", "split"])
+def test_the_seeds_row_is_the_seeds_table(index: dict[str, Any], network: str) -> None:
+    row = {name: cell(index, f"raw-event-stream × {name} × {network}") for name in SEED_ROW}
+    assert {name: c["verdict"] for name, c in row.items()} == SEED_ROW
+    # Nothing until the end: axios surfaced token 1 only after token 2 was produced.
+    assert row["browser-axios"]["stalled_at"] == 1
+
+
 def test_run_metadata_and_console_matrix(index: dict[str, Any]) -> None:
     versions = index["run"]["versions"]
     for name in ("python", "requests", "aiohttp", "playwright", "chromium"):

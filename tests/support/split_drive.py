@@ -16,15 +16,17 @@ carries the client's clock, as the harness judges.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
 from streamcompat.harness.engine.proxy import Proxy
+from streamcompat.harness.hosts.browser import Browser
 from streamcompat.harness.hosts.node_host import NodeHost
 from streamcompat.harness.kernel.model import Client, NeverStops, Request, Resources
 from tests.support.servers import serving
@@ -119,10 +121,12 @@ class Recorder(NeverStops):
         self.end_note = note
         self.changed.set()
 
-    async def until(self, units: list[str], driver_done: asyncio.Event) -> bool:
+    async def until(
+        self, units: list[str], driver_done: asyncio.Event, bound: float = STEP_BOUND_S
+    ) -> bool:
         """Wait until the driver has surfaced ``units`` from the start, or something that
-        is not their start (it went wrong), or it ended; False if the bound came first."""
-        deadline = time.monotonic() + STEP_BOUND_S
+        is not their start (it went wrong), or it ended; False if ``bound`` came first."""
+        deadline = time.monotonic() + bound
         while not driver_done.is_set():
             seen = self.seen()
             if len(seen) >= len(units) or seen != units[: len(seen)]:
@@ -176,14 +180,29 @@ async def _no_browser() -> Any:
     raise AssertionError("these drivers need no browser")
 
 
+@contextlib.asynccontextmanager
+async def _browser_if(needed: bool) -> AsyncIterator[Callable[[], Any]]:
+    """A browser client's Chromium: its pages on the test server's origin, whose
+    ``/_sc/blank`` Chromium answers itself (as for an app under test)."""
+    if not needed:
+        yield _no_browser
+        return
+    async with Browser(blank_page=True) as browser:
+        yield browser.hub
+
+
 def drive(
     client: Client,
     steps: Sequence[Step],
     content_type: str,
     read: Callable[[str], str] = lambda unit: unit,
+    headers: Mapping[str, str] | None = None,
+    step_bound: float = STEP_BOUND_S,
 ) -> Stream:
-    """Run ``client``'s real driver on ``steps``, served with ``content_type`` behind the
-    real ``split`` proxy on loopback, in lockstep; return what it surfaced, and when."""
+    """Run ``client``'s real driver on ``steps``, served with ``content_type`` (and
+    ``headers``) behind the real ``split`` proxy on loopback, in lockstep; return what it
+    surfaced, and when. ``step_bound``: how long a step waits for the driver before the
+    rest goes out at once (shorter for a client that shows nothing before the end)."""
 
     async def main() -> Stream:
         stream = Stream(Recorder(client, read))
@@ -192,7 +211,7 @@ def drive(
         async def respond(request: web.Request) -> web.StreamResponse:
             stream.requests.append((request.method, request.path))
             await request.read()
-            response = web.StreamResponse(headers={"Content-Type": content_type})
+            response = web.StreamResponse(headers={"Content-Type": content_type, **(headers or {})})
             await response.prepare(request)
             shown: list[str] = []
             waiting = True  # until a step's wait is out: the driver holds back, send the rest
@@ -201,15 +220,18 @@ def drive(
                 await response.write(step.write)
                 shown += step.shows
                 if waiting:
-                    waiting = await stream.recorder.until(_units(client, shown), driver_done)
+                    shown_so_far = _units(client, shown)
+                    waiting = await stream.recorder.until(shown_so_far, driver_done, step_bound)
             return response
 
         app = web.Application()
-        app.router.add_route("*", "/{path:.*}", respond)
-        async with serving(app) as origin, NodeHost() as node:
+        # Only the stream: a browser page's own requests (its favicon) get a 404.
+        app.router.add_route("*", "/v/{path:.*}", respond)
+        in_browser = client.group == "browser"
+        async with serving(app) as origin, NodeHost() as node, _browser_if(in_browser) as hub:
             port = int(origin.rpartition(":")[2])
             async with Proxy("split", "127.0.0.1", port) as proxy:
-                resources = Resources(_no_browser, node_host=node.hub)
+                resources = Resources(hub, node_host=node.hub)
                 url = f"http://127.0.0.1:{proxy.port}/v/split"
                 request = request_for(client, url)
                 task = asyncio.ensure_future(client.drive(request, stream.recorder, resources))

@@ -323,7 +323,9 @@ def test_a_network_that_cannot_be_is_a_usage_error_saying_why(
         (("curl", "cli", "curl"), ["curl"]),
         (("curl-h2", "cli"), ["curl", "curl-h2"]),  # by name only, in the clients' order
         (("browser", "httpx"),
-         ["browser-fetch", "browser-eventsource", "httpx", "browser-fetch-sse"]),
+         ["browser-fetch", "browser-eventsource", "httpx", "browser-fetch-sse", "browser-xhr",
+          "browser-axios", "browser-axios-progress", "browser-axios-fetch",
+          "browser-fetch-event-source"]),
     ],
 )  # fmt: skip
 def test_clients_by_name_or_group_in_the_clients_order(

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from streamcompat.clients import npm, with_node
+from streamcompat.clients import browser_fetch_event_source, npm, with_node
 from streamcompat.clients.browser_sse import BROWSER_FETCH_SSE
 from streamcompat.harness import cli
+from streamcompat.harness.kernel.model import ClientFailed
 
 # Stands in for npm: `npm ci --prefix DIR ...` makes DIR/node_modules, and says so.
 FAKE_NPM = """#!/bin/sh
@@ -82,3 +83,21 @@ def test_the_first_run_installs_them_saying_so(
     assert cli.unavailable([BROWSER_FETCH_SSE]) == {}
     assert "installing the clients' npm packages" in capsys.readouterr().err
     assert npm.installed() is not None
+
+
+def test_a_page_module_missing_from_the_packages_says_to_run_setup(
+    outside_a_checkout: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Packages installed before a module was pinned (or its bundle failed): the client
+    # says what to run, it does not fail in the page.
+    fake_npm(tmp_path, monkeypatch)
+    copy = npm.install()
+    parser = Path("node", "node_modules", "eventsource-parser", "dist", "index.js")
+    (copy / parser).write_text("export {};\n")
+    assert npm.page_module(parser, "eventsource-parser") == copy / parser
+    bundle = browser_fetch_event_source.BUNDLE
+    with pytest.raises(
+        ClientFailed,
+        match=r"@microsoft/fetch-event-source is not installed: run `streamcompat setup`",
+    ):
+        npm.page_module(bundle, "@microsoft/fetch-event-source")

@@ -27,7 +27,7 @@ def _driver(function: str) -> Driver:
     return drive
 
 
-def _client(name: str, function: str, description: str) -> Client:
+def _client(name: str, function: str, description: str, unit_interval_s: float = 0.0) -> Client:
     return Client(
         name,
         "chunk",
@@ -36,6 +36,7 @@ def _client(name: str, function: str, description: str) -> Client:
         group="browser",
         connections_per_origin=CHROMIUM_CONNECTIONS_PER_HOST,
         npm=True,
+        unit_interval_s=unit_interval_s,
     )
 
 
@@ -48,6 +49,7 @@ PROGRESS = _client(
     "browser-axios-progress",
     "streamcompatAxiosProgress",
     "axios in Chromium, default (XHR) adapter, onDownloadProgress showing the new responseText",
+    unit_interval_s=1 / 3,  # axios calls onDownloadProgress at most 3 times a second
 )
 FETCH_ADAPTER = _client(
     "browser-axios-fetch",

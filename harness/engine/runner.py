@@ -94,7 +94,7 @@ async def run_matrix(
     clients = {c.name: c for c in matrix.clients}
     cells = matrix.cells()
     waits = {k for k, verdict in (expected or {}).items() if verdict in WAITING_VERDICTS}
-    order = schedule(cells, expected)
+    order = schedule(cells, expected, {c.name for c in matrix.clients if c.unit_interval_s})
     results: dict[Cell, Result] = {}
     slots = Slots(settings.jobs)
     client_threads(slots.most_in_flight)

@@ -11,7 +11,7 @@ import contextlib
 import heapq
 import itertools
 import os
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
 
@@ -51,16 +51,22 @@ WAITING_VERDICTS = frozenset({"BUFFERED", "SILENT", "TIMEOUT"})
 QUICK_VERDICTS = frozenset({"PASS", "STOPPED", "TOLD"})
 
 
-def schedule(cells: Sequence[Cell], expected: Mapping[str, str] | None) -> list[Cell]:
+def schedule(
+    cells: Sequence[Cell], expected: Mapping[str, str] | None, throttled: Collection[str] = ()
+) -> list[Cell]:
     """The order cells start in, from what a baseline expects of them (only the order:
     verdicts do not depend on it). Cells that will wait out a hold window go first, so
     that their waits overlap other cells' work; the quickest go last, so that the run
     ends soon after its last cell starts (a cell that waits a second, started last, was
-    the run's last second). Otherwise in matrix order; without a baseline, unchanged."""
+    the run's last second). Before all, a passing cell of a ``throttled`` client (one
+    that hands its user a unit at most every so often: ``Client.unit_interval_s``): it
+    takes that long per token. Otherwise in matrix order; without a baseline, unchanged."""
     expected = expected or {}
 
     def when(cell: Cell) -> int:
         verdict = expected.get(cell.key)
+        if cell.client in throttled and verdict in QUICK_VERDICTS:
+            return -1
         if verdict in WAITING_VERDICTS:
             return 0
         return 2 if verdict in QUICK_VERDICTS else 1

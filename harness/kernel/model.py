@@ -273,6 +273,10 @@ class Client:
     #: a client that is another's twin on the default networks (``httpx-h2`` is httpx
     #: over plain HTTP, where no HTTP/2 is offered).
     by_default: bool = True
+    #: The least time between two units its library hands the user (a throttle: axios'
+    #: onDownloadProgress, a third of a second): a cell it streams takes that per token,
+    #: and is started early (``engine.schedule``). Timing only, never a verdict.
+    unit_interval_s: float = 0.0
 
 
 #: What a cell's key joins its parts with.

@@ -21,9 +21,11 @@ pytestmark = pytest.mark.matrix  # a real run of a whole matrix: not a fast test
 BASELINE = json.loads((ROOT / "compat-h2-baseline.json").read_text(encoding="utf-8"))["cells"]
 NETWORKS = ("nginx", *NETWORK_GROUPS["tls"])
 HERE = [n for n in NETWORKS if PROXIES[str(network(n).proxy)].binary()]
-#: The clients that speak HTTP/2 where TLS offers it, and say so.
-SPEAK_H2 = ("browser-fetch", "browser-eventsource", "browser-fetch-sse", "httpx-h2", "curl",
-            "curl-h2")  # fmt: skip
+#: The clients that speak HTTP/2 where TLS offers it, and say so: every browser client
+#: (its resource timing), httpx-h2 and curl (either way: over TLS it offers h2 itself).
+SPEAK_H2 = ("browser-fetch", "browser-eventsource", "browser-fetch-sse", "browser-xhr",
+            "browser-axios", "browser-axios-progress", "browser-axios-fetch",
+            "browser-fetch-event-source", "httpx-h2", "curl", "curl-h2")  # fmt: skip
 
 
 def every_client() -> list[str]:

@@ -75,6 +75,25 @@ def test_each_expected_verdict_puts_a_cell_in_its_group(verdict: str | None, gro
     )
 
 
+@pytest.mark.parametrize(
+    ("verdict", "first"),
+    [("PASS", True), ("STOPPED", True), ("TOLD", True), ("BUFFERED", False), ("CORRUPT", False),
+     (None, False)],
+)  # fmt: skip
+def test_a_throttled_clients_passing_cells_start_before_all(
+    verdict: str | None, first: bool
+) -> None:
+    """A client that hands its user a unit at most every third of a second takes ~10 s to
+    pass a stream: started last, it was the run's last 10 s."""
+    waiting, slow = Cell("waiting", "httpx", "direct"), Cell("slow", "axios-progress", "direct")
+    expected = {waiting.key: "BUFFERED"}
+    if verdict is not None:
+        expected[slow.key] = verdict
+    order = [c.variant for c in schedule([waiting, slow], expected, {"axios-progress"})]
+    assert order == (["slow", "waiting"] if first else ["waiting", "slow"])
+    assert [c.variant for c in schedule([waiting, slow], expected)][0] == "waiting"
+
+
 def test_the_groups_name_only_verdicts_that_exist() -> None:
     assert set(Verdict.__members__) >= WAITING_VERDICTS | QUICK_VERDICTS
     assert not WAITING_VERDICTS & QUICK_VERDICTS

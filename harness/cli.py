@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import shutil
 import signal
 import sys
@@ -25,6 +26,7 @@ from pathlib import Path
 
 from streamcompat.harness.engine import differential
 from streamcompat.harness.engine.app import App
+from streamcompat.harness.engine.networks import speaks_tls
 from streamcompat.harness.engine.plan import Matrix, Settings
 from streamcompat.harness.engine.runner import run_matrix
 from streamcompat.harness.engine.schedule import default_jobs
@@ -38,7 +40,9 @@ from streamcompat.harness.front.record import run_record, write_differential, wr
 from streamcompat.harness.front.selection import Request, UsageError
 from streamcompat.harness.front.settings import settings_of
 from streamcompat.harness.front.setup import SETUP_PARTS, setup_command
+from streamcompat.harness.hosts.tls import Authority, authority
 from streamcompat.harness.kernel.model import Result
+from streamcompat.harness.kernel.networks import network
 from streamcompat.harness.kernel.scenarios import DEFAULT_SCENARIOS, SCENARIOS
 from streamcompat.harness.kernel.tokens import HOLD_WINDOWS, SCRIPTS, THINK_S
 from streamcompat.harness.outputs.results import matrix_table, progress_line, summary
@@ -202,18 +206,27 @@ async def run_command(args: argparse.Namespace) -> int:
     app = selection.app_of(args)
     # In app mode the variant server is only the fake upstream: its built-ins go unused.
     served = [BUILTIN] if app else specs
-    # Begun now, so that its imports (a second or two) overlap the harness's own set-up
-    # below (the client libraries: openai alone takes most of a second); the run ends it.
-    server = ServerProcess(served, SCRIPTS[args.script])
-    server.begin()
-    try:
-        return await _run(args, specs, app, server)
-    finally:
-        await server.stop()
+    # The run's CA, where a network speaks TLS: made before the variant server begins, so
+    # that it can serve TLS itself (direct-tls); gone with the run.
+    networks = [network(n) for n in request_of(args, specs).select_networks()]
+    with authority() if any(map(speaks_tls, networks)) else contextlib.nullcontext() as tls:
+        serves_tls = any(n.tls and n.origin == "server" for n in networks)
+        # Begun now, so that its imports (a second or two) overlap the harness's own set-up
+        # below (the client libraries: openai alone takes most of a second); the run ends it.
+        server = ServerProcess(served, SCRIPTS[args.script], tls if serves_tls else None)
+        server.begin()
+        try:
+            return await _run(args, specs, app, server, tls)
+        finally:
+            await server.stop()
 
 
 async def _run(
-    args: argparse.Namespace, specs: list[str], app: App | None, server: ServerProcess
+    args: argparse.Namespace,
+    specs: list[str],
+    app: App | None,
+    server: ServerProcess,
+    tls: Authority | None = None,
 ) -> int:
     request = request_of(args, specs)
     chosen = request.select_clients()
@@ -252,7 +265,7 @@ async def _run(
     began = time.monotonic()
     results, found = await run_matrix(
         matrix, server.variant_specs, settings, progress, expected=expected, app=app,
-        server=server,
+        server=server, tls=tls,
     )  # fmt: skip
     wall = time.monotonic() - began
     run = run_record(

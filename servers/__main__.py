@@ -1,10 +1,12 @@
 """Run the variant server on a listening socket the harness bound (127.0.0.1 only).
 
     python -m streamcompat.servers --fd 3 --control-fd 4 --variants builtin \
-        [--tokens-file tokens.json]
+        [--tokens-file tokens.json] [--tls-fd 5 --tls-cert cert.pem --tls-key key.pem]
 
 ``--control-fd`` is this process's end of the harness's control channel (a socket
-pair; see ``servers.control``); the server ends when the harness closes it. The run's
+pair; see ``servers.control``); the server ends when the harness closes it. With
+``--tls-fd``, the same app is served over TLS on a second listening socket too, with
+the run's certificate (the ``direct-tls`` network). The run's
 secret comes from the STREAMCOMPAT_SECRET environment variable, so that it does not
 show in the process list.
 """
@@ -17,6 +19,7 @@ import json
 import os
 import socket
 import sys
+from typing import Any
 
 import uvicorn
 
@@ -33,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--control-fd", type=int, required=True, help="the harness's channel")
     parser.add_argument("--variants", action="append", default=[], help="builtin or module:attr")
     parser.add_argument("--tokens-file", help="JSON list of tokens (default: the built-in script)")
+    parser.add_argument("--tls-fd", type=int, help="a second listening socket, served over TLS")
+    parser.add_argument("--tls-cert", help="the certificate chain (PEM) TLS presents")
+    parser.add_argument("--tls-key", help="its private key (PEM)")
     args = parser.parse_args(argv)
     secret = os.environ.get("STREAMCOMPAT_SECRET", "")
     if len(secret) < 16:
@@ -52,25 +58,28 @@ def main(argv: list[str] | None = None) -> int:
     # socket(fileno=) reads the real family (AF_INET); uvicorn's own --fd assumes AF_UNIX,
     # so asyncio would skip TCP_NODELAY and Nagle would add ~40 ms to every small write.
     listener = socket.socket(fileno=args.fd)
-    config = uvicorn.Config(
-        app,
+    options: dict[str, Any] = dict(
         interface="asgi3",
         log_level="warning",
         access_log=False,
         lifespan="off",
         timeout_graceful_shutdown=2,
     )
-    server = uvicorn.Server(config)
+    servers = [(uvicorn.Server(uvicorn.Config(app, **options)), listener)]
+    if args.tls_fd is not None:  # uvicorn's own TLS (HTTP/1.1), as `--ssl-certfile` serves
+        tls = uvicorn.Config(app, ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key, **options)
+        servers.append((uvicorn.Server(tls), socket.socket(fileno=args.tls_fd)))
 
     def harness_gone() -> None:
-        server.should_exit = True
+        for server, _ in servers:
+            server.should_exit = True
 
     async def serve() -> None:
         control = asyncio.ensure_future(
             serve_control(args.control_fd, secret, streams, on_close=harness_gone)
         )
         try:
-            await server.serve(sockets=[listener])
+            await asyncio.gather(*(server.serve(sockets=[sock]) for server, sock in servers))
         finally:
             control.cancel()
 

@@ -199,6 +199,10 @@ class AppProcess(Lifecycle):
     def origin(self) -> str:
         return f"http://{HOST}:{self.port}"
 
+    @property
+    def tls_origin(self) -> str:
+        return ""  # an app serves plain HTTP here: a TLS proxy goes in front of it
+
     def environment(self) -> dict[str, str]:
         """The user's environment, with every common SDK pointed at the fake upstream."""
         base = f"{self.upstream}/v1"

@@ -31,10 +31,18 @@ class Listening(Protocol):
     @property
     def port(self) -> int: ...
 
+    @property
+    def tls_origin(self) -> str: ...  # "" where it serves no TLS itself
+
 
 @contextlib.asynccontextmanager
 async def _server(network: Network, server: Listening, tls: Authority | None) -> AsyncIterator[str]:
-    yield server.origin
+    if network.tls and not server.tls_origin:
+        raise ServerError(
+            f"network {network.name}: this server serves no TLS itself (an app does not); "
+            "put a TLS proxy in front of it: --network nginx-h2 or caddy-h2"
+        )
+    yield server.tls_origin if network.tls else server.origin
 
 
 @contextlib.asynccontextmanager

@@ -35,7 +35,7 @@ from streamcompat.harness.hosts.node_host import NodeHost
 from streamcompat.harness.hosts.processes import (
     Together,
 )
-from streamcompat.harness.hosts.tls import authority
+from streamcompat.harness.hosts.tls import Authority, authority
 from streamcompat.harness.kernel.codecs import Display
 from streamcompat.harness.kernel.model import (
     Cell,
@@ -72,11 +72,14 @@ async def run_matrix(
     expected: Mapping[str, str] | None = None,
     app: App | None = None,
     server: ServerProcess | None = None,
+    tls: Authority | None = None,
 ) -> tuple[list[Result], dict[str, str]]:
     """Run every cell against one variant server and one browser; return results and metadata.
 
     ``server``: the variant server of ``variant_specs`` and ``settings.tokens``, begun by
     the caller ahead of the run (``ServerProcess.begin``); ended with the run either way.
+    ``tls``: the run's CA and certificate where a network speaks TLS, made by the caller
+    (the variant server it begun serves it: ``direct-tls``), else made here.
 
     Up to ``settings.jobs`` cells work at once (see ``Slots``), in the order ``schedule``
     makes of what ``expected`` (a baseline) says of them.
@@ -112,10 +115,16 @@ async def run_matrix(
         # A CA of the run's own where a network speaks TLS; its files go once every
         # process that read them has ended (entered first: left last).
         wants_tls = any(speaks_tls(network_record(n)) for n in matrix.networks)
-        tls = stack.enter_context(authority()) if wants_tls else None
+        if tls is None and wants_tls:
+            tls = stack.enter_context(authority())
         spki, ca_file = (tls.spki, str(tls.ca)) if tls else ("", "")
         ends = await stack.enter_async_context(Together())
-        server = server or ServerProcess(variant_specs, settings.tokens)
+        # The variant server serves TLS itself where a network asks it to (direct-tls).
+        serves_tls = any(network_record(n).tls and network_record(n).origin == "server"
+                         for n in matrix.networks)  # fmt: skip
+        server = server or ServerProcess(
+            variant_specs, settings.tokens, tls if serves_tls else None
+        )
         ends.callback(server.stop)
         # An app serves no blank page of ours: the browser makes it up (see Browser).
         browser = await ends.enter(Browser(blank_page=app is not None, spki=spki))

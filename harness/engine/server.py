@@ -44,6 +44,7 @@ from streamcompat.harness.hosts.processes import (
     loopback_listener,
     spawn,
 )
+from streamcompat.harness.hosts.tls import Authority
 from streamcompat.harness.kernel.server_record import ServerRecord, parse_record
 
 START_BOUND_S = 30.0  # the server must answer its health check within this
@@ -226,9 +227,19 @@ class ServerProcess(Lifecycle):
     ``broken`` (``failure`` says why): the run cannot go on.
     """
 
-    def __init__(self, variant_specs: Sequence[str], tokens: Sequence[str] | None = None) -> None:
+    def __init__(
+        self,
+        variant_specs: Sequence[str],
+        tokens: Sequence[str] | None = None,
+        tls: Authority | None = None,
+    ) -> None:
         self.variant_specs = list(variant_specs)
         self.tokens = list(tokens) if tokens is not None else None
+        #: The run's certificate: the server then listens over TLS on a second socket too
+        #: (``tls_origin``: the ``direct-tls`` network), kept like the first for restarts.
+        self.tls = tls
+        self.tls_port = 0
+        self._tls_listener: socket.socket | None = None
         self.secret = secrets.token_urlsafe(24)
         self.port = 0
         self.life: ServerLife | None = None
@@ -247,6 +258,11 @@ class ServerProcess(Lifecycle):
         return f"http://127.0.0.1:{self.port}"
 
     @property
+    def tls_origin(self) -> str:
+        """Where the server answers over TLS ("": it does not, no certificate was given)."""
+        return f"https://127.0.0.1:{self.tls_port}" if self.tls_port else ""
+
+    @property
     def process(self) -> subprocess.Popen[bytes] | None:
         return self.life.process if self.life else None
 
@@ -261,6 +277,9 @@ class ServerProcess(Lifecycle):
         if self._listener is None:
             self._listener = loopback_listener()
             self.port = self._listener.getsockname()[1]
+            if self.tls is not None:
+                self._tls_listener = loopback_listener()
+                self.tls_port = self._tls_listener.getsockname()[1]
             self._spawn()
 
     async def start(self) -> None:
@@ -291,6 +310,8 @@ class ServerProcess(Lifecycle):
                 with open(path, "w", encoding="utf-8") as f:
                     json.dump(self.tokens, f)
             command += ["--tokens-file", path]
+        if self.tls is not None:
+            command += ["--tls-cert", str(self.tls.cert), "--tls-key", str(self.tls.key)]
         return command
 
     async def _launch(self) -> ServerLife:
@@ -304,15 +325,20 @@ class ServerProcess(Lifecycle):
         env = dict(os.environ, STREAMCOMPAT_SECRET=self.secret, PYTHONUNBUFFERED="1")
         log = open(os.path.join(self._tmp.name, f"server-{number}.log"), "w+b")  # noqa: SIM115
         ours, theirs = socket.socketpair()
+        tls = self._tls_listener.dup() if self._tls_listener is not None else None
         try:
             command = [*self._command(), "--control-fd", str(theirs.fileno())]
+            shared = [theirs.fileno()]
+            if tls is not None:
+                command += ["--tls-fd", str(tls.fileno())]
+                shared.append(tls.fileno())
             # A copy of the listener: spawn closes what it is given, the harness keeps its own.
             process = spawn(
                 command,
                 listener=self._listener.dup(),
                 env=env,
                 log=log,
-                pass_fds=[theirs.fileno()],
+                pass_fds=shared,
             )
         except BaseException:
             ours.close()
@@ -320,6 +346,8 @@ class ServerProcess(Lifecycle):
             raise
         finally:
             theirs.close()  # the server holds its own copy
+            if tls is not None:
+                tls.close()
         self.lives = number
         life = self.life = ServerLife(number, process, log, ours)
         return life
@@ -415,6 +443,9 @@ class ServerProcess(Lifecycle):
         if self._listener is not None:
             self._listener.close()
             self._listener = None
+        if self._tls_listener is not None:
+            self._tls_listener.close()
+            self._tls_listener = None
         self._tmp.cleanup()
 
     # The current process's control channel, for callers that do not follow restarts.

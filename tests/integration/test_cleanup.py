@@ -3,6 +3,7 @@ even SIGKILL of the harness."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import threading
@@ -16,11 +17,13 @@ from tests.support import CLI, ROOT
 from tests.support.procs import alive, descendants
 
 
-def start(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], threading.Event, list[str]]:
+def start(
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[str], threading.Event, list[str]]:
     """Start the CLI; the event is set once its first cell has a verdict."""
     process = subprocess.Popen(
         [*CLI, "run", "--results", str(tmp_path), *args],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
     )  # fmt: skip
     first_cell = threading.Event()
     lines: list[str] = []
@@ -113,3 +116,33 @@ def test_real_proxies_and_their_workers_end_with_the_run(tmp_path: Path, sig: in
         process.send_signal(sig)
         process.wait(60)
     assert_all_gone(pids)
+
+
+TLS_HERE = [n for n in ("nginx-h2", "caddy-h2") if PROXIES[n.split("-")[0]].binary()]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL, None])
+def test_a_tls_run_leaves_no_process_and_no_certificate(tmp_path: Path, sig: int | None) -> None:
+    """The run's CA and key live in its own temp dir (TMPDIR here), gone with the run
+    however it ends, but SIGKILL (no code of the harness runs then; its processes end by
+    their parent-death signal, and the dir holds a throwaway key of no other use)."""
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    process, first_cell, lines = start(
+        tmp_path / "r", "--variant", "raw,sse", "--clients", "browser-fetch,httpx-h2,curl-h2",
+        "--baseline", str(tmp_path / "none.json"), "--network", ",".join(["direct-tls", *TLS_HERE]),
+        env={**os.environ, "TMPDIR": str(temp)},
+    )  # fmt: skip
+    pids = run_processes(process, first_cell)
+    assert [p for p in temp.iterdir() if p.name.startswith("streamcompat-tls-")]
+    if sig is None:
+        assert process.wait(180) == 0, "".join(lines)
+    else:
+        process.send_signal(sig)
+        process.wait(60)
+    assert_all_gone(pids)
+    left = [p for p in temp.rglob("*") if p.suffix == ".pem"]
+    if sig == signal.SIGKILL:
+        assert all(p.parent.name.startswith("streamcompat-tls-") for p in left)
+    else:
+        assert left == []

@@ -30,6 +30,7 @@ H2 = [
         ),
     )
     for name in NETWORK_GROUPS["tls"]
+    if network(name).proxy  # direct-tls is the variant server's own TLS
 ]
 #: Whether the preset forwards each piece as it reads it (nginx buffers by default).
 LIVE = {"nginx-h2": False, "caddy-h2": True}

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.matrix  # a real run of a whole matrix: not a fast test
 
 BASELINE = json.loads((ROOT / "compat-h2-baseline.json").read_text(encoding="utf-8"))["cells"]
 NETWORKS = ("nginx", *NETWORK_GROUPS["tls"])
-HERE = [n for n in NETWORKS if PROXIES[str(network(n).proxy)].binary()]
+HERE = [n for n in NETWORKS if network(n).proxy is None or PROXIES[str(network(n).proxy)].binary()]
 #: The clients that speak HTTP/2 where TLS offers it, and say so: every browser client
 #: (its resource timing), httpx-h2 and curl (either way: over TLS it offers h2 itself).
 SPEAK_H2 = ("browser-fetch", "browser-eventsource", "browser-fetch-sse", "browser-xhr",
@@ -73,7 +73,9 @@ def test_each_cell_records_the_protocol_its_client_used(
     keys = [k for k in BASELINE if k.split(" × ")[1:3] == [client, network_name]]
     assert keys
     spoken = {_cell(index, k)["protocol"] for k in keys}
-    assert spoken == ({"h2"} if network(network_name).tls else {"http/1.1"})
+    # uvicorn's own TLS offers no h2: direct-tls is HTTP/1.1 over TLS.
+    h2 = network(network_name).tls and network(network_name).proxy is not None
+    assert spoken == ({"h2"} if h2 else {"http/1.1"})
 
 
 def test_the_baseline_pins_every_builtin_cell_and_every_client() -> None:
@@ -85,8 +87,8 @@ def test_the_baseline_pins_every_builtin_cell_and_every_client() -> None:
 
 def test_tls_and_http2_change_no_verdict_of_these_proxies() -> None:
     """Measured: nginx-h2 holds back what nginx holds back (proxy buffering, whatever the
-    protocol to the client), and caddy-h2 passes what direct passes; an HTTP/2 client
-    (httpx-h2, curl-h2) gets what its HTTP/1.1 twin gets."""
+    protocol to the client), and caddy-h2 and the server's own TLS (direct-tls) pass what
+    direct passes; an HTTP/2 client (httpx-h2, curl-h2) gets what its HTTP/1.1 twin gets."""
     direct = json.loads((ROOT / "compat-baseline.json").read_text(encoding="utf-8"))["cells"]
 
     def twin(key: str, on: str) -> str:
@@ -97,7 +99,7 @@ def test_tls_and_http2_change_no_verdict_of_these_proxies() -> None:
         where = Cell.from_key(key).network
         if where == "nginx-h2":
             assert verdict == BASELINE[key.replace("nginx-h2", "nginx")], key
-        elif where == "caddy-h2":
+        elif where in ("caddy-h2", "direct-tls"):
             assert verdict == direct[twin(key, "direct")], key
         else:
             assert verdict == BASELINE[twin(key, "nginx")], key

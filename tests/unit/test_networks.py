@@ -36,6 +36,7 @@ def test_the_front_ends_list_the_table() -> None:
 class _Server:
     origin = "http://127.0.0.1:9"
     port = 9
+    tls_origin = "https://127.0.0.1:10"  # the same server's TLS socket (direct-tls)
 
 
 def test_the_server_origin_is_the_server_itself() -> None:
@@ -46,7 +47,7 @@ def test_the_server_origin_is_the_server_itself() -> None:
                 made.append(origin)
         return made
 
-    assert asyncio.run(origins()) == [_Server.origin]
+    assert asyncio.run(origins()) == [_Server.origin, _Server.tls_origin]
 
 
 def _compared_strings(tree: ast.AST) -> set[str]:
@@ -75,7 +76,7 @@ def test_each_real_proxy_network_names_a_proxy_kind() -> None:
     proxied = [n for n in NETWORKS.values() if n.origin == "proxy"]
     assert {n.proxy for n in proxied} == set(PROXIES)
     assert NETWORK_GROUPS["real"] == tuple(n.name for n in proxied if not n.tls)
-    assert NETWORK_GROUPS["tls"] == tuple(n.name for n in proxied if n.tls)
+    assert NETWORK_GROUPS["tls"] == tuple(n.name for n in NETWORKS.values() if n.tls)
     for group in ("real", "tls"):
         assert not set(DEFAULT_NETWORKS) & set(NETWORK_GROUPS[group])  # opt-in
 

@@ -131,3 +131,23 @@ def test_each_library_gets_a_context_of_its_own() -> None:
         assert trust.context(ca, "httpx-h2") is trust.context(ca, "httpx-h2")
         assert trust.context(ca, "httpx-h2") is not trust.context(ca, "aiohttp")
         assert trust.context(ca, "httpx") is not trust.context(ca, "httpx-h2")
+
+
+def test_direct_tls_needs_a_server_that_serves_tls_itself() -> None:
+    """An app serves plain HTTP here: direct-tls says to put a TLS proxy in front."""
+    from streamcompat.harness.engine.networks import network_origin
+    from streamcompat.harness.engine.server import ServerError
+
+    class PlainApp:
+        origin, port, tls_origin = "http://127.0.0.1:1", 1, ""
+
+    class Served:
+        origin, port, tls_origin = "http://127.0.0.1:1", 1, "https://127.0.0.1:2"
+
+    async def origin_of(server: object) -> str:
+        async with network_origin("direct-tls", server) as origin:  # type: ignore[arg-type]
+            return origin
+
+    with pytest.raises(ServerError, match="put a TLS proxy in front of it"):
+        asyncio.run(origin_of(PlainApp()))
+    assert asyncio.run(origin_of(Served())) == "https://127.0.0.1:2"

@@ -159,3 +159,60 @@ def test_a_seventh_browser_stream_waits_over_http1_and_not_over_h2(tmp_path: Pat
     held = [c["detail"] for c in cells if c["network"] == "direct" and c["verdict"] == "BUFFERED"]
     assert all("the client held its request back" in d and "(streams: 6 PASS, 1 BUFFERED)" in d
                for d in held)  # fmt: skip
+
+
+async def _keep_alive_upstream(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await reader.readuntil(b"\r\n\r\n")
+    writer.write(
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: keep-alive\r\n"
+        b"keep-alive: timeout=5\r\ncontent-length: 8\r\n\r\ndata: x\n"
+    )
+    await writer.drain()
+    writer.close()
+
+
+@pytest.mark.parametrize("name", H2)
+def test_an_h2_proxy_strips_the_hop_by_hop_headers_an_app_sends(name: str) -> None:
+    """HTTP/2 forbids Connection and Keep-Alive (RFC 9113, 8.2.2; WebKit drops a stream
+    that has them): the proxies translating HTTP/1.1 to h2 here take them out."""
+    record = network(name)
+
+    async def main() -> tuple[str, dict[str, str]]:
+        with authority() as made:
+            upstream = await asyncio.start_server(_keep_alive_upstream, "127.0.0.1", 0)
+            port = upstream.sockets[0].getsockname()[1]
+            async with (
+                upstream,
+                running(PROXIES[str(record.proxy)], port, preset=record.preset, tls=made) as o,
+                httpx.AsyncClient(http2=True, verify=trust.context(str(made.ca)), timeout=10) as h,
+            ):
+                response = await h.get(o)
+                return response.http_version, dict(response.headers)
+
+    version, headers = asyncio.run(main())
+    assert version == "HTTP/2"
+    assert "connection" not in headers and "keep-alive" not in headers
+    assert headers["content-type"] == "text/event-stream"
+
+
+@pytest.mark.skipif(not H2, reason="neither nginx nor caddy installed")
+def test_the_keep_alive_pitfall_gets_what_spec_correct_sse_gets(tmp_path: Path) -> None:
+    """servers/pitfalls.py's sse-keep-alive is `sse` plus the hop-by-hop headers: over
+    HTTP/1.1 (direct-tls) they reach the client, over h2 the proxy strips them; no client
+    here minds either way (WebKit would: #17's engines)."""
+    clients = "browser-eventsource,browser-fetch-sse,httpx-sse,httpx-h2,curl-h2"
+    networks = ["direct-tls", *(p.values[0] for p in H2)]
+    run = subprocess.run(
+        [*CLI, "run", "--variants", "streamcompat.servers.pitfalls:VARIANTS",
+         "--clients", clients, "--network", ",".join(networks),
+         "--results", str(tmp_path / "r"), "--baseline", str(tmp_path / "none.json")],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    pinned = json.loads((ROOT / "compat-h2-baseline.json").read_text())["cells"]
+    cells = json.loads((tmp_path / "r" / "index.json").read_text())["cells"]
+    assert len(cells) == 5 * len(networks)
+    for c in cells:
+        assert c["verdict"] == pinned[f"sse × {c['client']} × {c['network']}"], c
+        sent = dict(map(tuple, c["wire"]["headers"]))
+        assert sent["connection"] == "keep-alive"  # the app sent it, every time

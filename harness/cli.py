@@ -210,7 +210,7 @@ async def run_command(args: argparse.Namespace) -> int:
     # that it can serve TLS itself (direct-tls); gone with the run.
     networks = [network(n) for n in request_of(args, specs).select_networks()]
     with authority() if any(map(speaks_tls, networks)) else contextlib.nullcontext() as tls:
-        serves_tls = any(n.tls and n.origin == "server" for n in networks)
+        serves_tls = any(n.server_tls for n in networks)  # direct-tls: the server's own
         # Begun now, so that its imports (a second or two) overlap the harness's own set-up
         # below (the client libraries: openai alone takes most of a second); the run ends it.
         server = ServerProcess(served, SCRIPTS[args.script], tls if serves_tls else None)

@@ -111,17 +111,15 @@ async def run_matrix(
         return pools.setdefault((client.group, network), Turns(size))
 
     async with contextlib.AsyncExitStack() as stack:
-        # The processes of the run, ended all at once after the tasks are cancelled.
         # A CA of the run's own where a network speaks TLS; its files go once every
         # process that read them has ended (entered first: left last).
-        wants_tls = any(speaks_tls(network_record(n)) for n in matrix.networks)
-        if tls is None and wants_tls:
+        records = [network_record(n) for n in matrix.networks]
+        if tls is None and any(map(speaks_tls, records)):
             tls = stack.enter_context(authority())
         spki, ca_file = (tls.spki, str(tls.ca)) if tls else ("", "")
+        # The processes of the run, ended all at once after the tasks are cancelled.
         ends = await stack.enter_async_context(Together())
-        # The variant server serves TLS itself where a network asks it to (direct-tls).
-        serves_tls = any(network_record(n).tls and network_record(n).origin == "server"
-                         for n in matrix.networks)  # fmt: skip
+        serves_tls = any(r.server_tls for r in records)  # direct-tls: the server's own TLS
         server = server or ServerProcess(
             variant_specs, settings.tokens, tls if serves_tls else None
         )

@@ -40,6 +40,11 @@ class Network:
     tls: bool = False
 
     @property
+    def server_tls(self) -> bool:
+        """The variant server itself answers over TLS (``direct-tls``)."""
+        return self.tls and self.origin == "server"
+
+    @property
     def between(self) -> bool:
         """Something other than the server writes the bytes the client reads."""
         return self.origin != "server"

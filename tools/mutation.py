@@ -94,9 +94,8 @@ ACCOUNTED: tuple[Accounted, ...] = (
     Accounted(_ORACLE, 'self._event_type = ""', "self._event_type = None", _TYPE),
     Accounted(_ORACLE, "self.retry: int | None = None", "self.retry: int & None = None",
               "an annotation, never evaluated (from __future__ import annotations)"),
-    Accounted(_ORACLE, "while pos < len(text):", "while pos <= len(text):",
-              "at pos == len(text) the extra turn finds no line end, adds '' to the line "
-              "and breaks"),
+    Accounted(_ORACLE, "if pos < len(text):", "if pos <= len(text):",
+              "at pos == len(text) it keeps an empty piece, which joins to nothing"),
     Accounted(_ORACLE, 'if line.startswith(":"):', 'if line.startswith("XX:XX"):',
               "a comment line then parses as a field named '', which the spec ignores too"),
 )  # fmt: skip

@@ -2,7 +2,7 @@
 
 An asyncio client is cancelled at its deadline; a blocking one (requests, sseclient-py,
 run with ``asyncio.to_thread``) would read on in its thread after its outcome was
-recorded. On the spec corpus's 5 MiB line that is 20-30 s of CPU each (their line
+recorded. On the spec corpus's 5 MiB line that is 14-18 s of CPU each (their line
 buffers copy the growing line per read), holding the GIL against the rest of the run.
 
 While a ``StoppableThreads`` is the loop's default executor, each call runs on a thread

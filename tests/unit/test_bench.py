@@ -12,10 +12,9 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.support.procs import alive
-from tools import stress
 from streamcompat.harness.spec.sse_oracle import Event, parse
-from tools import bench
+from tests.support.procs import alive
+from tools import bench, stress
 from tools.bench import (
     Figures,
     Run,

@@ -91,7 +91,7 @@ def test_a_5_mib_line_is_recorded_short_and_a_slow_reader_hits_the_deadline(
     for network in ("direct", "split"):
         whole = find(outcomes, "data-line-5mib", "httpx-sse", network)
         assert not whole.deviates and whole.got == [shown(LONG_DATA)], network
-        # requests' iter_lines copies the growing line per 512-byte read: ~30 s for 5 MiB.
+        # requests' iter_lines copies the growing line per 512-byte read: ~14 s for 5 MiB.
         slow = find(outcomes, "data-line-5mib", "requests-lines", network)
         assert slow.error == f"no end within {CASE_DEADLINE_S:.0f} s" and slow.got == []
 

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response, Streami
 
 from streamcompat.harness.hosts.scripts import BLANK_PAGE
 from streamcompat.harness.kernel.model import Variant
-from streamcompat.harness.spec.sse_corpus import CASES
+from streamcompat.harness.spec.sse_corpus import CASES, byte_chunks
 from streamcompat.servers.chain import token_stream
 from streamcompat.servers.control import Streams
 from streamcompat.servers.upstream import add_upstream
@@ -40,15 +40,16 @@ def create_app(variants: Sequence[Variant], tokens: Sequence[str], streams: Stre
     async def replay(case: str, split: bool = False) -> Response:
         """A spec corpus case's bytes, verbatim: what each SSE parser makes of them.
 
-        ``split=true`` sends every byte as its own HTTP chunk, so that even clients
-        reading whole chunks (requests, urllib3) see lines and CRLFs cut apart.
+        ``split=true`` sends every byte as its own HTTP chunk (but in the middle of a
+        long line: ``byte_chunks``), so that even clients reading whole chunks (requests,
+        urllib3) see lines and CRLFs cut apart.
         """
         wire = CORPUS.get(case)
         if wire is None:
             return PlainTextResponse(f"no corpus case {case!r}", status_code=404)
 
         async def body() -> AsyncIterator[bytes]:
-            for piece in (wire[i : i + 1] for i in range(len(wire))) if split else [wire]:
+            for piece in byte_chunks(wire) if split else [wire]:
                 yield piece
 
         return StreamingResponse(body(), headers={"content-type": "text/event-stream"})

@@ -1,12 +1,14 @@
 """Speed, cost and stability figures: run the matrix several times and print what it cost.
 
     python -m tools.bench [--runs 3] [--period-ms 50] [streamcompat run arguments]
+    python -m tools.bench --oracle      # only the spec oracle's figure
 
 Per run and summarised over runs (min / median / max): wall time, cells per second, the
 median and p95 duration of a PASS cell (and the browser PASS cells' median), the delivery
 lag the harness adds to Python clients, and CPU seconds per cell by role (the harness, the
 variant server, the proxy, Chromium, Playwright's driver, Node clients, curl). Then whether
-every run gave the same verdict in every cell. Figures only: nothing here asserts a time.
+every run gave the same verdict in every cell. First, how long the spec oracle takes to
+decode a 10 MiB event (bar: under 1 s). Figures only: nothing here asserts a time.
 
 CPU comes from ``tools.proctree`` (/proc sampled every period, Linux); ``tools.stress`` runs
 the matrix under CPU load with the same run-once and verdict diff.
@@ -29,6 +31,7 @@ from typing import Any
 
 from streamcompat.harness.kernel.model import Cell
 from streamcompat.harness.kernel.verdicts import percentile
+from streamcompat.harness.spec.sse_oracle import Event, SSEDecoder
 from tools.proctree import PROC, ROLES, Cpu, sample_until_exit
 
 END_BOUND_S = 20.0  # an interrupted run gets this long to end its servers and browser
@@ -284,6 +287,51 @@ def stability(changes: Mapping[str, Sequence[str | None]], runs: int) -> str:
     return f"{len(changes)} cells changed between runs: {shown}{more}"
 
 
+# --- the spec oracle ---------------------------------------------------------------------
+
+ORACLE_EVENT_BYTES = 10 << 20
+#: The event's shapes: one data line, and data lines of this many bytes with their field.
+ORACLE_LINE_BYTES = 80
+ORACLE_READS = (65536, 4096, 1024)
+
+
+def oracle_event(size: int, line_bytes: int | None) -> tuple[bytes, Event]:
+    """One event of ``size`` bytes on the wire, as one data line (``line_bytes`` None) or
+    as data lines of ``line_bytes`` bytes each, and the event it must decode to."""
+    if line_bytes is None:
+        data = "x" * (size - len("data: \n\n"))
+        return f"data: {data}\n\n".encode(), Event(data=data)
+    value = "x" * (line_bytes - len("data: \n"))
+    lines = (size - 1) // line_bytes
+    return f"data: {value}\n".encode() * lines + b"\n", Event(data="\n".join([value] * lines))
+
+
+def oracle_seconds(wire: bytes, event: Event, read: int) -> float:
+    """Seconds the oracle takes over ``wire`` fed in reads of ``read`` bytes (it must give
+    exactly ``event``)."""
+    decoder = SSEDecoder()
+    began = time.perf_counter()
+    got = [e for k in range(0, len(wire), read) for e in decoder.feed(wire[k : k + read])]
+    got += decoder.close()
+    took = time.perf_counter() - began
+    if got != [event]:
+        raise AssertionError(f"the oracle decoded {len(got)} events, not the one expected")
+    return took
+
+
+def oracle_figures(size: int = ORACLE_EVENT_BYTES) -> list[str]:
+    """The oracle's time per event shape and read size, a line each."""
+    lines = []
+    for line_bytes, shape in ((None, "one data line"), (ORACLE_LINE_BYTES, "80-byte data lines")):
+        wire, event = oracle_event(size, line_bytes)
+        times = ", ".join(
+            f"{number(oracle_seconds(wire, event, read))} s in {read // 1024} KiB reads"
+            for read in ORACLE_READS
+        )
+        lines.append(f"oracle: a {size / (1 << 20):g} MiB event as {shape}: {times}")
+    return lines
+
+
 # --- the command ---------------------------------------------------------------------------
 
 
@@ -313,7 +361,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--period-ms", type=float, default=50.0, help="how often /proc is sampled for CPU"
     )
+    parser.add_argument(
+        "--oracle", action="store_true", help="only the spec oracle's figure (no matrix run)"
+    )
     args, run_args = split_args(parser, sys.argv[1:] if argv is None else argv)
+    print("\n".join(oracle_figures()), flush=True)
+    if args.oracle:
+        return 0
     groups = client_groups()
     measured: list[Figures] = []
     runs: list[Run] = []

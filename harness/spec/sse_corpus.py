@@ -1,25 +1,19 @@
 """Wire cases with the events the WHATWG SSE spec says a client must see.
 
-Each ``why`` cites the rule of "Parsing/Interpreting an event stream" that
-the case exercises. Chunk splitting is done by the tests, not here.
+Each ``why`` cites the rule of "Parsing/Interpreting an event stream" that the case
+exercises: the rules one by one here, then what peers' suites test
+(``sse_corpus_peers``). ``Case`` and ``byte_chunks`` are in ``sse_case``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from streamcompat.harness.spec.sse_case import EDGE, PIECE, Case, byte_chunks
+from streamcompat.harness.spec.sse_corpus_peers import LONG_DATA, PEER_CASES
 from streamcompat.harness.spec.sse_oracle import Event
 
+__all__ = ["CASES", "EDGE", "LONG_DATA", "PIECE", "RULE_CASES", "Case", "byte_chunks"]
 
-@dataclass(frozen=True)
-class Case:
-    name: str
-    wire: bytes
-    events: tuple[Event, ...]
-    why: str
-
-
-CASES: tuple[Case, ...] = (
+RULE_CASES: tuple[Case, ...] = (
     Case(
         "empty-stream",
         b"",
@@ -279,3 +273,5 @@ CASES: tuple[Case, ...] = (
         "The stream is always UTF-8 regardless of any charset, so a Latin-1 byte is invalid.",
     ),
 )
+
+CASES: tuple[Case, ...] = (*RULE_CASES, *PEER_CASES)

@@ -7,9 +7,12 @@ Follows the WHATWG HTML Living Standard, "Server-sent events":
 from __future__ import annotations
 
 import codecs
+import re
 from dataclasses import dataclass
 
 BOM = "\ufeff"
+# CRLF first, so that a CR followed by LF in the same text is one line ending.
+_LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass(frozen=True)
@@ -34,9 +37,12 @@ class SSEDecoder:
         # The stream is always UTF-8; a Content-Type charset is ignored.
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._at_start = True  # no character decoded yet (for the BOM rule)
-        self._line = ""  # text after the last line ending, not yet a line
+        # Pieces of text after the last line ending, not yet a line, and the values of the
+        # block's data fields: lists joined once, so that an event of n bytes costs O(n)
+        # whatever its chunking (``+=`` on an attribute copies the whole buffer each time).
+        self._line: list[str] = []
         self._skip_lf = False  # last char was a CR: a following LF is the same line ending
-        self._data = ""
+        self._data: list[str] = []
         self._event_type = ""
         self._last_event_id_buffer = ""
         # The event source's "last event ID string": committed only on dispatch,
@@ -65,27 +71,20 @@ class SSEDecoder:
             self._skip_lf = False
             if text[0] == "\n":
                 pos = 1
-        while pos < len(text):
-            cr = text.find("\r", pos)
-            lf = text.find("\n", pos)
-            ends = [i for i in (cr, lf) if i != -1]
-            if not ends:
-                self._line += text[pos:]
-                break
-            end = min(ends)
-            line = self._line + text[pos:end]
-            self._line = ""
-            pos = end + 1
-            if text[end] == "\r":
-                if pos < len(text):
-                    if text[pos] == "\n":
-                        pos += 1
-                else:
-                    # The LF of a CRLF may arrive in the next chunk.
-                    self._skip_lf = True
-            event = self._process_line(line)
+        for end in _LINE_END.finditer(text, pos):
+            piece = text[pos : end.start()]
+            if self._line:
+                self._line.append(piece)
+                piece = "".join(self._line)
+                self._line.clear()
+            pos = end.end()
+            if pos == len(text) and end.group() == "\r":
+                self._skip_lf = True  # the LF of a CRLF may arrive in the next chunk
+            event = self._process_line(piece)
             if event is not None:
                 events.append(event)
+        if pos < len(text):
+            self._line.append(text[pos:])
         return events
 
     def _process_line(self, line: str) -> Event | None:
@@ -99,7 +98,7 @@ class SSEDecoder:
         if name == "event":
             self._event_type = value
         elif name == "data":
-            self._data += value + "\n"
+            self._data.append(value)  # the spec appends value + LF: joined with LF below
         elif name == "id" and "\0" not in value:
             self._last_event_id_buffer = value
         elif name == "retry" and _is_ascii_digits(value):
@@ -112,12 +111,12 @@ class SSEDecoder:
     def _dispatch(self) -> Event | None:
         # The id is committed even when no event fires; the buffer is not reset.
         self.last_event_id = self._last_event_id_buffer
-        if self._data == "":
+        if not self._data:
             self._event_type = ""
             return None
-        data = self._data[:-1] if self._data.endswith("\n") else self._data
-        event = Event(self._event_type or "message", data, self.last_event_id)
-        self._data = ""
+        # value + LF per field, less the last LF: the values joined with LF.
+        event = Event(self._event_type or "message", "\n".join(self._data), self.last_event_id)
+        self._data = []
         self._event_type = ""
         return event
 

@@ -12,8 +12,9 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from streamcompat.harness.spec.sse_oracle import Event, parse
 from tests.support.procs import alive
-from tools import stress
+from tools import bench, stress
 from tools.bench import (
     Figures,
     Run,
@@ -21,6 +22,9 @@ from tools.bench import (
     gate_failures,
     measure,
     number,
+    oracle_event,
+    oracle_figures,
+    oracle_seconds,
     split_args,
     stability,
     summarise,
@@ -386,3 +390,40 @@ def test_stress_reports_changes_and_gate_failures(
     assert "\n  regression: raw × curl × direct\n" in out
     assert "changed: raw × curl × direct: PASS, BUFFERED, PASS\n" in out
     assert out.endswith("3 runs under load: 1 verdict changes, 1 gate failures\n")
+
+
+@pytest.mark.parametrize("line_bytes", [None, 80])
+def test_the_oracles_event_has_its_size_and_shape(line_bytes: int | None) -> None:
+    wire, event = oracle_event(64 * 1024, line_bytes)
+    assert 64 * 1024 - (line_bytes or 0) <= len(wire) <= 64 * 1024
+    assert parse(wire) == [event]
+    if line_bytes is not None:
+        assert {len(line) for line in wire.split(b"\n")[:-2]} == {line_bytes - 1}
+
+
+def test_the_oracle_figure_is_only_taken_of_a_right_decoding() -> None:
+    wire, event = oracle_event(4096, None)
+    assert oracle_seconds(wire, event, 100) >= 0
+    with pytest.raises(AssertionError, match="not the one expected"):
+        oracle_seconds(wire, Event(data="other"), 100)
+
+
+def test_the_oracle_figures_name_each_shape_and_read_size() -> None:
+    lines = oracle_figures(64 * 1024)
+    assert [line.split(":")[1].strip() for line in lines] == [
+        "a 0.0625 MiB event as one data line",
+        "a 0.0625 MiB event as 80-byte data lines",
+    ]
+    assert all(line.count(" s in ") == len(bench.ORACLE_READS) for line in lines)
+
+
+def test_bench_oracle_prints_the_figure_and_runs_no_matrix(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_run(*args: object, **kwargs: object) -> Run:
+        raise AssertionError("--oracle ran the matrix")
+
+    monkeypatch.setattr(bench, "run_once", no_run)
+    monkeypatch.setattr(bench, "oracle_figures", lambda: oracle_figures(4096))
+    assert bench.main(["--oracle"]) == 0
+    assert capsys.readouterr().out.count("oracle: a ") == 2

@@ -8,14 +8,20 @@ import pytest
 
 from streamcompat.clients import CLIENTS
 from streamcompat.harness.engine.differential import (
+    CASE_DEADLINE_S,
+    SHOWN_CHARS,
     Outcome,
     events_of,
+    expected_data,
     run_corpus,
+    shown,
     sse_clients,
     table,
 )
 from streamcompat.harness.kernel.model import Client, ClientFailed, Reporter, Request, Resources
-from streamcompat.harness.spec.sse_corpus import CASES
+from streamcompat.harness.spec.sse_corpus import CASES, LONG_DATA
+
+CORPUS = {c.name: c for c in CASES}
 
 BY_NAME = {c.name: c for c in CLIENTS}
 
@@ -61,6 +67,42 @@ def test_known_deviation_httpx_sse_keeps_the_bom(outcomes: list[Outcome]) -> Non
     # field name); a client that raised also has no events, but says why.
     bom = find(outcomes, "bom-stripped", "httpx-sse", "direct")
     assert bom.error == "" and bom.got == [] and bom.expected != []
+
+
+def test_known_deviation_iter_lines_ends_lines_where_str_splitlines_does(
+    outcomes: list[Outcome],
+) -> None:
+    # VT, FF and U+001C-U+001E are data to SSE; requests' iter_lines splits there.
+    for network in ("direct", "split"):
+        cut = find(outcomes, "data-c0-line-breaks", "requests-lines", network)
+        assert cut.error == "" and cut.got == ["a"], network
+        assert not find(outcomes, "data-c0-line-breaks", "httpx-sse", network).deviates
+
+
+def test_known_deviation_httpx_sse_keeps_the_bom_before_event(outcomes: list[Outcome]) -> None:
+    # '\ufeffevent' is an unknown field, so the named event comes out as a message.
+    bom = find(outcomes, "bom-before-event", "httpx-sse", "direct")
+    assert bom.error == "" and bom.got == ["a"] and bom.expected == []
+
+
+def test_a_5_mib_line_is_recorded_short_and_a_slow_reader_hits_the_deadline(
+    outcomes: list[Outcome],
+) -> None:
+    for network in ("direct", "split"):
+        whole = find(outcomes, "data-line-5mib", "httpx-sse", network)
+        assert not whole.deviates and whole.got == [shown(LONG_DATA)], network
+        # requests' iter_lines copies the growing line per 512-byte read: ~14 s for 5 MiB.
+        slow = find(outcomes, "data-line-5mib", "requests-lines", network)
+        assert slow.error == f"no end within {CASE_DEADLINE_S:.0f} s" and slow.got == []
+
+
+def test_long_data_is_recorded_as_its_head_length_and_digest() -> None:
+    assert shown("x" * SHOWN_CHARS) == "x" * SHOWN_CHARS
+    long = shown(LONG_DATA)
+    assert len(long) < 100 and LONG_DATA[:20] in long and f"{len(LONG_DATA)} chars" in long
+    changed = LONG_DATA[:-1] + "x"  # one character differs: the digest tells them apart
+    assert shown(changed) != long and shown(LONG_DATA[:-1]) != long
+    assert expected_data(CORPUS["data-line-5mib"]) == [long]
 
 
 def test_chromium_eventsource_follows_the_spec(outcomes: list[Outcome]) -> None:

@@ -6,10 +6,20 @@ import re
 
 import pytest
 
-from streamcompat.harness.spec.sse_corpus import CASES, Case
+from streamcompat.harness.spec.sse_corpus import CASES, EDGE, PIECE, Case, byte_chunks
 from streamcompat.harness.spec.sse_oracle import Event, SSEDecoder, parse
 
 BY_NAME = {case.name: case for case in CASES}
+#: A case longer than this is cut in two only near its line ends and its own ends (every
+#: cut of a 5 MiB line would parse it 5 million times).
+EVERY_CUT_BYTES = 4096
+
+
+def two_chunk_cuts(wire: bytes) -> list[int]:
+    if len(wire) <= EVERY_CUT_BYTES:
+        return list(range(len(wire) + 1))
+    near = [0, len(wire), *(m.start() for m in re.finditer(rb"[\r\n]", wire))]
+    return sorted({p + d for p in near for d in range(-3, 4) if 0 <= p + d <= len(wire)})
 
 
 def feed_chunks(chunks: list[bytes]) -> list[Event]:
@@ -40,14 +50,91 @@ def test_whole(case: Case) -> None:
 
 
 def test_byte_by_byte(case: Case) -> None:
-    chunks = [case.wire[i : i + 1] for i in range(len(case.wire))]
-    assert feed_chunks(chunks) == list(case.events)
+    assert feed_chunks(byte_chunks(case.wire)) == list(case.events)
 
 
 def test_every_two_chunk_split(case: Case) -> None:
-    for cut in range(len(case.wire) + 1):
+    for cut in two_chunk_cuts(case.wire):
         got = feed_chunks([case.wire[:cut], case.wire[cut:]])
         assert got == list(case.events), f"split at byte {cut}"
+
+
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if c.last_event_id is not None], ids=lambda c: c.name
+)
+def test_last_event_id_at_the_end(case: Case) -> None:
+    decoder = SSEDecoder()
+    decoder.feed(case.wire)
+    decoder.close()
+    assert decoder.last_event_id == case.last_event_id
+
+
+def test_the_corpus_holds_the_peer_suites_behaviours() -> None:
+    """What peers' suites test, each in a case (issue #17, item 5)."""
+
+    def has(pattern: bytes) -> bool:
+        return any(re.search(pattern, case.wire) for case in CASES)
+
+    for char in ("\u2028", "\u2029", "\u0085"):
+        assert has(rb"^data: [^\r\n]*" + re.escape(char.encode()))
+    assert has(rb"\r\r\n")
+    for ending in (rb"\r", rb"\r\n"):  # on a comment and on an unknown field, mid-block
+        assert has(rb"\n: [^\r\n]*" + ending + rb"data")
+        assert has(rb"\nfoo: [^\r\n]*" + ending + rb"data")
+    assert has(rb"\ndata\n") and has(rb"^ data")  # colon-less; a leading space
+    assert has(rb"^event:  ")  # one space only, on event too
+    assert has(rb"^data: a\nevent: ") and has(rb"^data: a\nid: ")
+    assert any(case.wire.count(b"\n\n") >= 100 for case in CASES)
+    assert any(len(case.wire) >= 5 << 20 for case in CASES)
+    assert has(b":" + b" " * 2048 + b"\n")
+    assert has(rb"^\xef\xbb\xbf:") and has(rb"^\xef\xbb\xbfevent:")
+    assert has(rb"^data:\ndata: ") and has(rb"\ndata:\ndata: ")
+    assert any(c.last_event_id is not None and not c.wire.endswith(b"\n\n") for c in CASES)
+
+
+def test_byte_chunks_are_single_bytes_but_in_a_long_run() -> None:
+    for case in CASES:
+        chunks = byte_chunks(case.wire)
+        assert b"".join(chunks) == case.wire, case.name
+        if max(map(len, re.split(rb"[\r\n]", case.wire))) <= 2 * EDGE:
+            assert all(len(c) == 1 for c in chunks), case.name
+    wire = BY_NAME["data-line-5mib"].wire
+    long_line = byte_chunks(wire)
+    assert len(long_line) < 2000  # not 5 million
+    # the line's first and last bytes, and its two LFs, each on its own; the rest in pieces
+    assert long_line[:EDGE] == [wire[i : i + 1] for i in range(EDGE)]
+    assert len(long_line[EDGE]) == PIECE
+    last = range(len(wire) - EDGE - 2, len(wire))
+    assert long_line[-EDGE - 2 :] == [wire[i : i + 1] for i in last]
+
+
+def test_cr_then_crlf_cut_at_every_line_end() -> None:
+    decoder = SSEDecoder()
+    assert decoder.feed(b"data: a\r") == []
+    assert decoder.feed(b"\r") == [Event(data="a")], "a CR after a CR is a blank line"
+    assert decoder.feed(b"\n") == [], "the LF is the second CR's, not a line of its own"
+    assert decoder.feed(b"data: b\n\n") == [Event(data="b")]
+
+
+@pytest.mark.parametrize("line", [b": note", b"foo: bar", b"foo"])
+def test_an_ignored_lines_crlf_cut_after_its_cr_is_one_line_end(line: bytes) -> None:
+    decoder = SSEDecoder()
+    assert decoder.feed(b"data: a\n" + line + b"\r") == []
+    assert decoder.feed(b"\ndata: b\n\n") == [Event(data="a\nb")]
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\u0085", "\x0b", "\x0c", "\x1e"])
+def test_only_cr_and_lf_end_a_line(separator: str) -> None:
+    wire = f"data: a{separator}b\n: c{separator}data: d\n\n".encode()
+    assert parse(wire) == [Event(data=f"a{separator}b")]
+
+
+def test_a_long_event_in_small_chunks_is_the_same_event() -> None:
+    # Many data fields and a line longer than any chunk: joined once, in order.
+    wire = b"".join(b"data: %d\n" % k for k in range(5000)) + b"data: " + b"x" * 70000 + b"\n\n"
+    expected = [Event(data="\n".join([*map(str, range(5000)), "x" * 70000]))]
+    assert feed_chunks([wire[i : i + 7] for i in range(0, len(wire), 7)]) == expected
+    assert parse(wire) == expected
 
 
 def test_events_arrive_as_soon_as_dispatched() -> None:

@@ -15,7 +15,8 @@ from typing import Any
 from streamcompat.harness.engine.app import AppProcess
 from streamcompat.harness.engine.lockstep import Idle, Lockstep
 from streamcompat.harness.engine.plan import Settings
-from streamcompat.harness.engine.server import ServerError, ServerLife, ServerProcess
+from streamcompat.harness.engine.server import ServerError, ServerProcess
+from streamcompat.harness.engine.server_life import ServerLife
 from streamcompat.harness.hosts.processes import STOP_BOUND_S
 from streamcompat.harness.kernel.model import Client, ClientFailed, Facts, Request, Resources
 from streamcompat.harness.kernel.server_record import ServerRecord

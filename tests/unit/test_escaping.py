@@ -12,6 +12,7 @@ control character is a case of its own for a renderer that escapes piece by piec
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
@@ -104,7 +105,8 @@ def test_report_html_shows_markup_as_text_in_every_position(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, markup: str, before: str
 ) -> None:
     payload = before + markup
-    page = Page(reports(tmp_path, payload, monkeypatch)["report.html"])
+    html = reports(tmp_path, payload, monkeypatch)["report.html"]
+    page = Page(html)
     assert "script" not in page.tags and "img" not in page.tags
     assert "onerror" not in page.attrs
     # The detail says it; the wire view shows it after ``data: ``, as a header's name and
@@ -112,6 +114,10 @@ def test_report_html_shows_markup_as_text_in_every_position(
     assert page.text.count(markup) >= 5, page.text
     if not before:
         assert f"x-data: {markup}: data: {markup}" in page.text
+    # The findings quote the detail (its first characters) in their table, as text.
+    found = re.search(r'<table class="findings">.*?</table>', html, re.S)
+    assert found is not None
+    assert markup in Page(found.group(0)).text or markup.startswith("\\")
 
 
 @pytest.mark.parametrize(("markup", "before"), CASES, ids=IDS)

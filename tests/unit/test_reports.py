@@ -316,6 +316,12 @@ def test_report_html_renders_in_chromium(written: dict[str, Path], tmp_path: Pat
             page.on("request", lambda r: requested.append(r.url))
             page.goto(written["report.html"].resolve().as_uri())
             count = page.evaluate("document.querySelectorAll('svg.timeline').length")
+            # The findings come first: a row per non-passing cell here (no references run).
+            findings = page.evaluate(
+                "[document.querySelectorAll('table.findings tbody tr').length,"
+                " document.querySelector('table.findings').getBoundingClientRect().top <"
+                " document.querySelector('table.matrix').getBoundingClientRect().top]"
+            )
             page.click("details.wire summary")  # unfolds what the server sent
             wire_height = page.evaluate(
                 "document.querySelector('table.wire').getBoundingClientRect().height"
@@ -331,6 +337,7 @@ def test_report_html_renders_in_chromium(written: dict[str, Path], tmp_path: Pat
     assert errors == []
     assert all(url.startswith("file:") for url in requested), requested
     assert count == len(KEYS)
+    assert findings == [3, True]
     assert wire_height > 50  # five rows, shown once unfolded
     assert all(w > 100 and h > 20 for w, h in sizes), sizes
     png = shot.read_bytes()

@@ -29,7 +29,7 @@ from streamcompat.harness.outputs.reports.findings import (
     muted,
     verdict_counts,
 )
-from streamcompat.harness.outputs.reports.readers import Readers
+from streamcompat.harness.outputs.reports.readers import Mismatch, Readers
 from streamcompat.harness.outputs.reports.timeline import _css_verdict, _h, timeline_svg
 from streamcompat.harness.outputs.reports.wire import wire_html
 
@@ -177,16 +177,21 @@ def _client(cell: Cell) -> str:
     return str(cell.get("client", "?"))
 
 
-def _cell_html(cell: Cell, cell_id: str, anchor: str, muted: bool) -> str:
+def _cell_html(cell: Cell, cell_id: str, anchor: str, mismatch: Mismatch | None) -> str:
     verdict = _verdict(cell)
     figures = " · ".join(f"{_h(k)} <b>{_h(v)}</b>" for k, v in _figures(cell))
-    edge = "muted" if muted else _css_verdict(verdict)
+    edge = "muted" if mismatch else _css_verdict(verdict)
+    why = (
+        f'<p class="muted-note">muted, {_h(mismatch.label)}: {_h(mismatch.hint)}</p>'
+        if mismatch
+        else ""
+    )
     return (
         f'<section class="cell {edge}" id="{cell_id}">'
         f'<a class="up" href="#{anchor}">↑ matrix</a>'
         f'<h4><span class="badge {_css_verdict(verdict)}">{_h(verdict)}</span> '
         f"{_h(_pair(cell))} <small>× {_h(_where(cell))}</small></h4>"
-        f'<p class="detail">{_h(cell.get("detail", ""))}</p>'
+        f'<p class="detail">{_h(cell.get("detail", ""))}</p>{why}'
         f'<p class="figures">{figures}</p>'
         f"{timeline_svg(cell, _key(cell))}{wire_html(cell)}</section>"
     )
@@ -241,7 +246,7 @@ def report_html(index: dict[str, Any], differential: dict[str, Any] | None = Non
         for variant in _axes(here)[0]:
             sections.append(f"<h3>{_h(variant)}</h3>")
             sections += [
-                _cell_html(c, ids[id(c)], anchor, bool(readers.mismatch(variant, _client(c))))
+                _cell_html(c, ids[id(c)], anchor, readers.mismatch(variant, _client(c)))
                 for c in here
                 if str(c.get("variant", "?")) == variant
             ]

@@ -203,6 +203,14 @@ def test_muted_cells_are_counted_per_kind_of_mismatch_most_first() -> None:
         ("bytes on SSE", 2),
         ("SSE events on plain text", 1),
     ]
+    said = findings_text(index).splitlines()
+    assert said[0] == "findings: 0 cells whose verdict differs from that of"
+    assert said[-2:] == [
+        "  bytes on SSE: 2 cells (2 CORRUPT): shown as it came: the SSE framing (data: lines, "
+        "blank lines) with it",
+        "  SSE events on plain text: 1 cell (1 ERROR): no events in unframed text: refused for "
+        "its content type, or silent",
+    ]
 
 
 def test_every_report_opens_with_the_findings_and_mutes_the_same_cells() -> None:

@@ -158,6 +158,11 @@ def muted(cells: list[Cell], readers: Readers) -> dict[Mismatch, list[Cell]]:
     return dict(sorted(found.items(), key=lambda kv: -len(kv[1])))
 
 
+def cells_word(count: int) -> str:
+    """``1 cell``, ``2 cells``."""
+    return f"{count} cell" if count == 1 else f"{count} cells"
+
+
 def verdict_counts(cells: list[Cell]) -> str:
     """``180 CORRUPT, 2 ERROR``: most first."""
     counts: dict[str, int] = {}

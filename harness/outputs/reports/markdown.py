@@ -22,6 +22,7 @@ from streamcompat.harness.outputs.reports.cells import (
 )
 from streamcompat.harness.outputs.reports.findings import (
     REFERENCES_SAID,
+    cells_word,
     findings,
     muted,
     verdict_counts,
@@ -49,7 +50,7 @@ def findings_markdown(cells: list[Cell], readers: Readers) -> list[str]:
     lines = [
         "### Findings",
         "",
-        f"{count} cells whose verdict differs from that of {REFERENCES_SAID}.",
+        f"{cells_word(count)} whose verdict differs from that of {REFERENCES_SAID}.",
     ]
     if found:
         lines += ["", "| variant | verdict | clients | compared with | cause |", "|---" * 5 + "|"]
@@ -63,10 +64,9 @@ def findings_markdown(cells: list[Cell], readers: Readers) -> list[str]:
     if quiet:
         lines += ["", "Not findings, muted (· lower case) in the matrices: a client on a framing "
                   "it does not parse.", ""]  # fmt: skip
-        lines += [
-            f"- {_md(m.label)}: {len(those)} cells ({_md(verdict_counts(those))}): {_md(m.hint)}"
-            for m, those in quiet.items()
-        ]
+        for m, those in quiet.items():
+            counted = f"{cells_word(len(those))} ({verdict_counts(those)})"
+            lines.append(f"- {_md(m.label)}: {_md(counted)}: {_md(m.hint)}")
     return [*lines, ""]
 
 

@@ -25,6 +25,7 @@ from streamcompat.harness.outputs.reports.cells import (
 )
 from streamcompat.harness.outputs.reports.findings import (
     REFERENCES_SAID,
+    cells_word,
     findings,
     muted,
     verdict_counts,
@@ -118,12 +119,12 @@ def _findings_html(cells: list[Cell], readers: Readers, ids: dict[int, str]) -> 
         else ""
     )
     quiet = "".join(
-        f"<li><b>{_h(m.label)}</b>: {len(those)} cells ({_h(verdict_counts(those))}): "
+        f"<li><b>{_h(m.label)}</b>: {cells_word(len(those))} ({_h(verdict_counts(those))}): "
         f"{_h(m.hint)}</li>"
         for m, those in muted(cells, readers).items()
     )
     return (
-        f"<h2>Findings</h2><p>{count} cells whose verdict differs from that of "
+        f"<h2>Findings</h2><p>{cells_word(count)} whose verdict differs from that of "
         f"{_h(REFERENCES_SAID)}.</p>{table}"
         + (
             '<p class="muted-note">Not findings, muted in the matrices: a client on a framing '

@@ -12,6 +12,7 @@ from typing import Any
 from streamcompat.harness.outputs.reports.cells import _axes, _cells, _networks, _verdict, _where
 from streamcompat.harness.outputs.reports.findings import (
     REFERENCES_SAID,
+    cells_word,
     findings,
     muted,
     verdict_counts,
@@ -68,26 +69,25 @@ def findings_text(index: dict[str, Any]) -> str:
     found = findings(cells, readers)
     count = sum(len(f.cells) for f in found)
     lines = [
-        f"findings: {count} cells whose verdict differs from that of",
+        f"findings: {cells_word(count)} whose verdict differs from that of",
         f"  {REFERENCES_SAID}" + (":" if found else "."),
     ]
     width = max((len(plain(f.variant)) for f in found), default=0)
+    worded = max((len(f.verdict) for f in found), default=0)
     shown = ""
     for f in found:
         variant = plain(f.variant) if f.variant != shown else ""
         shown = f.variant
         said = plain("; ".join(w for w in (f.compared, f.where) if w))
         clients = plain(", ".join(f.clients))
-        lines.append(
-            f"  {variant.ljust(width)}  {f.verdict:<9} {clients} ({said}): {plain(f.cause)}"
-        )
+        verdict = plain(f.verdict).ljust(worded)
+        lines.append(f"  {variant.ljust(width)}  {verdict}  {clients} ({said}): {plain(f.cause)}")
     quiet = muted(cells, readers)
     if quiet:
         lines.append("not findings, muted in the matrices: a client on a framing it does not parse")
         for mismatch, those in quiet.items():
-            lines.append(
-                f"  {mismatch.label}: {len(those)} cells ({verdict_counts(those)}): {mismatch.hint}"
-            )
+            counted = f"{cells_word(len(those))} ({verdict_counts(those)})"
+            lines.append(f"  {mismatch.label}: {counted}: {mismatch.hint}")
     return "\n".join(lines)
 
 

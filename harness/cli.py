@@ -271,13 +271,14 @@ async def _run(
     run = run_record(
         specs=specs, settings=settings, script=args.script, scenarios=matrix.scenarios,
         found=found, wall_s=wall, skipped=skipped.reasons, app=app,
+        clients=matrix.clients, variants=matrix.variants,
     )  # fmt: skip
     write_results(args.results, results, run, began)
     for copy, name in ((args.json, "index.json"), (args.html, "report.html")):
         if copy:
             copy.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(args.results / name, copy)
-    print(matrix_table(results))
+    print(matrix_table(results, run))
     print(
         f"{summary(results)} in {wall:.1f} s; results in {args.results}/ "
         "(index.json, matrix.md, junit.xml, report.html)"

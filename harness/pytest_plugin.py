@@ -30,7 +30,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import pytest
 
@@ -106,6 +106,9 @@ class CompatRun:
     #: Relative baseline paths start here: pytest's rootdir (``Path()``: the current one).
     root: Path = Path()
     notices: dict[str, None] = field(default_factory=dict, repr=False)
+    #: What the reports group and compare by: the clients' kinds, the variants' framings
+    #: (``outputs.results.readers``).
+    readers: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def verdicts(self) -> dict[str, str]:
@@ -121,10 +124,10 @@ class CompatRun:
         raise KeyError(f"{wanted!r}: no such cell in this run")
 
     def table(self) -> str:
-        """The matrix, one table per network, as the CLI prints it."""
+        """The matrix, one table per network, and the findings, as the CLI prints them."""
         from streamcompat.harness.outputs.results import matrix_table
 
-        return matrix_table(self.results)
+        return matrix_table(self.results, self.readers)
 
     def compare(self, baseline: Baseline) -> Comparison:
         """Regressions, missing cells, improvements and new cells (``harness.baseline``)."""
@@ -232,6 +235,7 @@ class CompatRunner:
         from streamcompat.harness.engine.server import ServerError
         from streamcompat.harness.front.selection import Request, UsageError
         from streamcompat.harness.front.settings import settings_of
+        from streamcompat.harness.outputs.results import readers
         from streamcompat.servers.plugins import PluginError
 
         located = None if baseline is None else _located(self.root, baseline)
@@ -258,6 +262,7 @@ class CompatRunner:
             update=self.update,
             root=self.root,
             notices=self.notices,
+            readers=readers(matrix.clients, matrix.variants),
         )
         print(run.table())  # captured: shown with a failing test
         if results is not None:
@@ -387,4 +392,5 @@ def _write_results(
         specs=specs, settings=settings, script="default", scenarios=("stream",),
         found=metadata, wall_s=time.monotonic() - began, skipped=run.skipped,
     )  # fmt: skip
+    about.update(run.readers)
     write_results(folder, run.results, about, began)

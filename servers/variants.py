@@ -102,7 +102,7 @@ def _gzip(tokens: AsyncIterator[str]) -> ASGIResponse:
 VARIANTS: tuple[Variant, ...] = (
     framed("raw", "text/plain", raw,
            description="text/plain, tokens written as they come (fetch-style streaming)"),
-    framed("raw-event-stream", EVENT_STREAM, raw,
+    framed("raw-event-stream", EVENT_STREAM, raw, framing="text",
            description="text/event-stream with no SSE framing at all (lanarky before 0.8, #121)"),
     framed("sse", EVENT_STREAM, sse, end=SSE_END,
            description="spec-correct SSE: a data: line per token line, blank-line end, end event"),

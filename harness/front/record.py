@@ -12,9 +12,9 @@ from typing import Any
 from streamcompat.harness.engine import differential
 from streamcompat.harness.engine.app import App
 from streamcompat.harness.engine.plan import Settings
-from streamcompat.harness.kernel.model import Result
+from streamcompat.harness.kernel.model import Client, Result, Variant
 from streamcompat.harness.outputs.reports import write_reports
-from streamcompat.harness.outputs.results import index, versions, write_index
+from streamcompat.harness.outputs.results import index, readers, versions, write_index
 
 
 def app_record(app: App) -> dict[str, Any]:
@@ -39,9 +39,12 @@ def run_record(
     wall_s: float,
     skipped: Mapping[str, str],
     app: App | None = None,
+    clients: Sequence[Client] = (),
+    variants: Sequence[Variant] = (),
 ) -> dict[str, Any]:
-    """The ``run`` object: what ran (``found``: the versions the run's processes report),
-    with which settings, how long it took, and what was skipped and why."""
+    """The ``run`` object: what ran (``found``: the versions the run's processes report;
+    ``clients`` and ``variants``, the app's variant in app mode, what the reports group and
+    compare by), with which settings, how long it took, and what was skipped and why."""
     return {
         "variants": [] if app else list(specs),
         **({"app": app_record(app)} if app else {}),
@@ -57,6 +60,7 @@ def run_record(
         },
         "wall_s": round(wall_s, 3),
         "skipped": dict(skipped),  # clients, variants not run, and why
+        **readers(clients, variants),
     }
 
 

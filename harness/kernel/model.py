@@ -14,6 +14,11 @@ from typing import Any, Literal, Protocol
 #: their terminator) or SSE events (their ``data``).
 UnitKind = Literal["chunk", "line", "event"]
 
+#: How a stream is framed on the wire: unframed text, one record per line, or SSE events.
+#: Each kind of client parses some framings (the reports show a client reading another
+#: one muted: ``outputs.reports.readers``).
+Framing = Literal["text", "lines", "sse"]
+
 #: Takes the token stream and returns a Starlette/FastAPI response that streams it.
 ResponseFactory = Callable[[AsyncIterator[str]], Any]
 
@@ -146,6 +151,8 @@ class Variant:
     #: Python modules its response needs that are extras (``streamcompat[sse]``):
     #: without them the variant is skipped, with a notice.
     modules: tuple[str, ...] = ()
+    #: Its framing, where its content type says another (None: as the content type says).
+    framing: Framing | None = None
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from streamcompat.harness.kernel.model import FACTS, Result, Verdict
-from streamcompat.harness.outputs.results import plain
+from streamcompat.harness.outputs.reports.terminal import plain
 
 #: Lower is better. A move to a lower rank is an improvement; any other change regresses.
 RANK = {verdict: facts.rank for verdict, facts in FACTS.items()}  # the gate's order

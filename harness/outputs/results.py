@@ -1,16 +1,17 @@
-"""Results: ``index.json`` (read by every other report) and the console matrix."""
+"""Results: ``index.json`` (read by every other report), and what the console shows of
+them (``reports.terminal``)."""
 
 from __future__ import annotations
 
 import json
 import platform
-import re
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from streamcompat.harness.kernel.model import Result, Verdict, Wire
+from streamcompat.harness.kernel.model import Client, Result, Variant, Verdict, Wire
+from streamcompat.harness.outputs.reports.terminal import plain, terminal_text
 
 SCHEMA_VERSION = 1
 LIBRARIES = (
@@ -32,6 +33,22 @@ def versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             found[name] = "not installed"
     return found
+
+
+def readers(clients: Sequence[Client], variants: Sequence[Variant]) -> dict[str, Any]:
+    """What the reports need of the run's clients and variants (or app), in ``run``: what
+    each client reads (its kind; the codecs it is restricted to, if any) and what each
+    stream is (codec, content type, a framing its content type does not say)."""
+    return {
+        "clients": {
+            c.name: {"kind": c.kind, "codecs": None if c.codecs is None else sorted(c.codecs)}
+            for c in clients
+        },
+        "streams": {
+            v.name: {"codec": v.codec, "content_type": v.content_type, "framing": v.framing}
+            for v in variants
+        },
+    }
 
 
 def _ms(value: float | None) -> float | None:
@@ -83,6 +100,8 @@ def cell_record(result: Result, run_began: float | None = None) -> dict[str, Any
         "stalled_at": facts.stalled_at or None,
         # The HTTP version the client said it used (ALPN's words); None: it did not say.
         "protocol": facts.protocol or None,
+        # What the client was told the body is (the app's own, in app mode).
+        "content_type": facts.content_type or None,
         # Relative to the cell's start, for timeline pictures.
         "emitted_ms": [_ms((t - facts.started_at) * 1000) for t in facts.emitted_at],
         "surfaced_ms": [_ms((t - facts.started_at) * 1000) for t in facts.surfaced_at],
@@ -108,45 +127,10 @@ def write_index(path: Path, data: dict[str, Any]) -> None:
     path.write_text(text + "\n", encoding="utf-8")
 
 
-# What a terminal would act on rather than show: C0 and C1 controls (an ESC sequence from
-# a server's bytes, a CR that overwrites the line, a line break inside one line, U+2028
-# and U+2029 too) and the bidirectional overrides that reorder what follows; a tab stays.
-_UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u200e\u200f\u2028-\u202e\u2066-\u2069]")
-
-
-def plain(text: str) -> str:
-    """``text`` for one terminal line: each unsafe character as its Python escape."""
-    return _UNSAFE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
-
-
-def matrix_table(results: Sequence[Result]) -> str:
-    """Variants as rows, clients as columns, one table per network (and scenario)."""
-    lines: list[str] = []
-    for where in dict.fromkeys((r.cell.network, r.cell.scenario) for r in results):
-        network, scenario = where
-        cells = [r for r in results if (r.cell.network, r.cell.scenario) == where]
-        variants = list(dict.fromkeys(plain(r.cell.variant) for r in cells))
-        clients = list(dict.fromkeys(plain(r.cell.client) for r in cells))
-        verdicts = {(plain(r.cell.variant), plain(r.cell.client)): r.verdict.value for r in cells}
-        first = max(len("variant"), *(len(v) for v in variants))
-        widths = [max(len(c), 11) for c in clients]
-        lines.append(
-            f"network: {plain(network)}"
-            + (f", scenario: {scenario}" if scenario != "stream" else "")
-        )
-        header = (
-            "variant".ljust(first)
-            + "  "
-            + "  ".join(c.ljust(w) for c, w in zip(clients, widths, strict=True))
-        )
-        lines += [header, "-" * len(header)]
-        for v in variants:
-            row = "  ".join(
-                verdicts.get((v, c), "-").ljust(w) for c, w in zip(clients, widths, strict=True)
-            )
-            lines.append(v.ljust(first) + "  " + row)
-        lines.append("")
-    return "\n".join(lines)
+def matrix_table(results: Sequence[Result], run: dict[str, Any] | None = None) -> str:
+    """Variants as rows, clients as columns grouped by what they read (with ``run``, the
+    run record, that says it), one table per network (and scenario); then the findings."""
+    return terminal_text(index(results, run or {}))
 
 
 def progress_line(result: Result, done: int, total: int) -> str:

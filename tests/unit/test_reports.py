@@ -223,8 +223,9 @@ def test_report_html_has_one_timeline_per_cell(written: dict[str, Path]) -> None
     page = Page(written["report.html"].read_text(encoding="utf-8"))
     timelines = page.find("svg", "timeline")
     assert [t["data-cell"] for t in timelines] == KEYS
-    matrix_links = [a["href"] for a in page.find("a") if a.get("href", "").startswith("#cell-")]
-    assert len(matrix_links) == len(KEYS)
+    matrices = re.findall(r'<table class="matrix".*?</table>', written["report.html"].read_text())
+    matrix_links = re.findall(r'href="(#cell-\d+)"', "".join(matrices))
+    assert sorted(matrix_links) == [f"#cell-{i}" for i in range(len(KEYS))]
 
 
 def test_report_html_escapes_the_detail(written: dict[str, Path]) -> None:
@@ -315,6 +316,12 @@ def test_report_html_renders_in_chromium(written: dict[str, Path], tmp_path: Pat
             page.on("request", lambda r: requested.append(r.url))
             page.goto(written["report.html"].resolve().as_uri())
             count = page.evaluate("document.querySelectorAll('svg.timeline').length")
+            # The findings come first: a row per non-passing cell here (no references run).
+            findings = page.evaluate(
+                "[document.querySelectorAll('table.findings tbody tr').length,"
+                " document.querySelector('table.findings').getBoundingClientRect().top <"
+                " document.querySelector('table.matrix').getBoundingClientRect().top]"
+            )
             page.click("details.wire summary")  # unfolds what the server sent
             wire_height = page.evaluate(
                 "document.querySelector('table.wire').getBoundingClientRect().height"
@@ -330,6 +337,7 @@ def test_report_html_renders_in_chromium(written: dict[str, Path], tmp_path: Pat
     assert errors == []
     assert all(url.startswith("file:") for url in requested), requested
     assert count == len(KEYS)
+    assert findings == [3, True]
     assert wire_height > 50  # five rows, shown once unfolded
     assert all(w > 100 and h > 20 for w, h in sizes), sizes
     png = shot.read_bytes()
@@ -427,5 +435,7 @@ def test_a_pair_the_run_did_not_play_is_a_blank_cell_of_the_html_matrix(tmp_path
     played = index["cells"]
     index["cells"] = [c for c in played if (c["variant"], c["client"]) != ("raw", "requests")]
     page = (write_reports(tmp_path, index)[-1]).read_text(encoding="utf-8")
-    rows = re.findall(r"<tr><th[^>]*>raw</th>(.*?)</tr>", page)
+    matrix = re.search(r'<table class="matrix".*?</table>', page)
+    assert matrix is not None
+    rows = re.findall(r"<tr><th[^>]*>raw</th>(.*?)</tr>", matrix.group(0))
     assert rows and rows[0].count("<td></td>") == 1 and rows[0].count("<td class=") == 1, rows

@@ -60,6 +60,7 @@ def test_cell_record_holds_the_cell_its_verdict_and_its_figures() -> None:
         "tokens_surfaced": 2,
         "stalled_at": 2,
         "protocol": None,  # the client did not say which HTTP version it used
+        "content_type": None,  # no response head
         # on the cell's own timeline: milliseconds since it started
         "emitted_ms": [1.0, 2.5, 1500.0],
         "surfaced_ms": [1.25, 1500.75],
@@ -72,6 +73,12 @@ def test_cell_record_says_the_protocol_the_client_said() -> None:
     facts = recorded()
     facts.protocol = "h2"
     assert cell_record(result(facts=facts))["protocol"] == "h2"
+
+
+def test_cell_record_says_the_content_type_the_client_was_told() -> None:
+    facts = recorded()
+    facts.content_type = "text/event-stream; charset=utf-8"
+    assert cell_record(result(facts=facts))["content_type"] == "text/event-stream; charset=utf-8"
 
 
 def test_cell_record_keeps_what_the_server_sent_on_the_cells_timeline(tmp_path: Path) -> None:

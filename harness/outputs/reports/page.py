@@ -1,5 +1,6 @@
-"""report.html: one self-contained page (no network, no script): the run, a matrix per
-network, and a card per cell with its timeline and wire view."""
+"""report.html: one self-contained page (no network, no script): the findings, the run, a
+matrix per network (clients grouped by what they read; a client on a framing it does not
+parse muted), and a card per cell with its timeline and wire view."""
 
 from __future__ import annotations
 
@@ -22,6 +23,14 @@ from streamcompat.harness.outputs.reports.cells import (
     _wall,
     _where,
 )
+from streamcompat.harness.outputs.reports.findings import (
+    REFERENCES_SAID,
+    cells_word,
+    findings,
+    muted,
+    verdict_counts,
+)
+from streamcompat.harness.outputs.reports.readers import Mismatch, Readers
 from streamcompat.harness.outputs.reports.timeline import _css_verdict, _h, timeline_svg
 from streamcompat.harness.outputs.reports.wire import wire_html
 
@@ -89,39 +98,101 @@ def _run_meta(index: dict[str, Any], cells: list[Cell]) -> str:
     return f'<table class="meta">{body}</table>'
 
 
-def _matrix_html(cells: list[Cell], ids: dict[int, str], network: str, anchor: str) -> str:
+def _findings_html(cells: list[Cell], readers: Readers, ids: dict[int, str]) -> str:
+    """The findings, each client linked to its cell, then the muted kinds of cell."""
+    found = findings(cells, readers)
+    count = sum(len(f.cells) for f in found)
+    rows = []
+    for f in found:
+        first = {str(c.get("client")): ids[id(c)] for c in reversed(f.cells)}
+        links = ", ".join(f'<a href="#{first[c]}">{_h(c)}</a>' for c in f.clients)
+        compared = "; ".join(w for w in (f.compared, f.where) if w)
+        rows.append(
+            f'<tr><th scope="row">{_h(f.variant)}</th>'
+            f'<td><span class="badge {_css_verdict(f.verdict)}">{_h(f.verdict)}</span></td>'
+            f"<td>{links}</td><td>{_h(compared)}</td><td>{_h(f.cause)}</td></tr>"
+        )
+    table = (
+        '<table class="findings"><thead><tr><th>variant</th><th>verdict</th><th>clients</th>'
+        f"<th>compared with</th><th>cause</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        if rows
+        else ""
+    )
+    quiet = "".join(
+        f"<li><b>{_h(m.label)}</b>: {cells_word(len(those))} ({_h(verdict_counts(those))}): "
+        f"{_h(m.hint)}</li>"
+        for m, those in muted(cells, readers).items()
+    )
+    return (
+        f"<h2>Findings</h2><p>{cells_word(count)} whose verdict differs from that of "
+        f"{_h(REFERENCES_SAID)}.</p>{table}"
+        + (
+            '<p class="muted-note">Not findings, muted in the matrices: a client on a framing '
+            f'it does not parse.</p><ul class="muted-note">{quiet}</ul>'
+            if quiet
+            else ""
+        )
+    )
+
+
+def _matrix_html(
+    cells: list[Cell], ids: dict[int, str], network: str, anchor: str, readers: Readers
+) -> str:
     variants, clients = _axes(cells)
+    groups = readers.columns(clients)
+    columns = [c for _, names in groups for c in names]
     by_pair = {(str(c.get("variant")), str(c.get("client"))): c for c in cells}
-    head = "".join(f'<th scope="col">{_h(c)}</th>' for c in clients)
+    head = "".join(f'<th scope="col">{_h(c)}</th>' for c in columns)
+    if any(group for group, _ in groups):  # a header row that spans each group's columns
+        spans = "".join(
+            f'<th scope="colgroup" colspan="{len(names)}" class="group">{_h(group or "other")}</th>'
+            for group, names in groups
+        )
+        head = f'<tr><th rowspan="2">variant</th>{spans}</tr><tr>{head}</tr>'
+    else:
+        head = f"<tr><th>variant</th>{head}</tr>"
     rows = []
     for v in variants:
         tds = []
-        for client in clients:
+        for client in columns:
             c = by_pair.get((v, client))
             if c is None:
                 tds.append("<td></td>")
                 continue
-            verdict = _verdict(c)
+            verdict, mismatch = _verdict(c), readers.mismatch(v, client)
+            tip = f"{mismatch.label}: {mismatch.hint}" if mismatch else c.get("detail", "")
+            shown = _css_verdict(verdict) if not mismatch else "muted"
             tds.append(
-                f'<td class="{_css_verdict(verdict)}"><a href="#{ids[id(c)]}" '
-                f'title="{_h(c.get("detail", ""))}">{_h(verdict)}</a></td>'
+                f'<td class="{shown}"><a href="#{ids[id(c)]}" '
+                f'title="{_h(tip)}">{_h(verdict)}</a></td>'
             )
         rows.append(f'<tr><th scope="row">{_h(v)}</th>{"".join(tds)}</tr>')
-    return (
-        f'<table class="matrix" id="{anchor}"><caption>network: {_h(network)}</caption>'
-        f"<thead><tr><th>variant</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    return (  # in a box of its own width: a run of 20 clients is wider than the page
+        f'<div class="wide"><table class="matrix" id="{anchor}">'
+        f"<caption>network: {_h(network)}</caption>"
+        f"<thead>{head}</thead><tbody>{''.join(rows)}</tbody></table></div>"
     )
 
 
-def _cell_html(cell: Cell, cell_id: str, anchor: str) -> str:
+def _client(cell: Cell) -> str:
+    return str(cell.get("client", "?"))
+
+
+def _cell_html(cell: Cell, cell_id: str, anchor: str, mismatch: Mismatch | None) -> str:
     verdict = _verdict(cell)
     figures = " · ".join(f"{_h(k)} <b>{_h(v)}</b>" for k, v in _figures(cell))
+    edge = "muted" if mismatch else _css_verdict(verdict)
+    why = (
+        f'<p class="muted-note">muted, {_h(mismatch.label)}: {_h(mismatch.hint)}</p>'
+        if mismatch
+        else ""
+    )
     return (
-        f'<section class="cell {_css_verdict(verdict)}" id="{cell_id}">'
+        f'<section class="cell {edge}" id="{cell_id}">'
         f'<a class="up" href="#{anchor}">↑ matrix</a>'
         f'<h4><span class="badge {_css_verdict(verdict)}">{_h(verdict)}</span> '
         f"{_h(_pair(cell))} <small>× {_h(_where(cell))}</small></h4>"
-        f'<p class="detail">{_h(cell.get("detail", ""))}</p>'
+        f'<p class="detail">{_h(cell.get("detail", ""))}</p>{why}'
         f'<p class="figures">{figures}</p>'
         f"{timeline_svg(cell, _key(cell))}{wire_html(cell)}</section>"
     )
@@ -161,20 +232,22 @@ def differential_html(differential: dict[str, Any]) -> str:
 
 
 def report_html(index: dict[str, Any], differential: dict[str, Any] | None = None) -> str:
-    """Run metadata, a matrix per network linking to each cell, and each cell's timeline."""
+    """Findings, run metadata, a matrix per network linking to each cell, and each cell's
+    timeline."""
     cells = _cells(index)
+    readers = Readers(index, cells)
     # Cells are dicts, not hashable: their anchors are keyed by identity.
     ids = {id(c): f"cell-{i}" for i, c in enumerate(cells)}
     matrices, sections = [], []
     for n, network in enumerate(_networks(cells)):
         here = [c for c in cells if _where(c) == network]
         anchor = f"matrix-{n}"
-        matrices.append(_matrix_html(here, ids, network, anchor))
+        matrices.append(_matrix_html(here, ids, network, anchor, readers))
         sections.append(f'<h2>Cells · network {_h(network)}</h2><div class="cells">')
         for variant in _axes(here)[0]:
             sections.append(f"<h3>{_h(variant)}</h3>")
             sections += [
-                _cell_html(c, ids[id(c)], anchor)
+                _cell_html(c, ids[id(c)], anchor, readers.mismatch(variant, _client(c)))
                 for c in here
                 if str(c.get("variant", "?")) == variant
             ]
@@ -184,7 +257,8 @@ def report_html(index: dict[str, Any], differential: dict[str, Any] | None = Non
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>streamcompat — {_h(_counts(cells))}</title>"
         f"<style>{CSS}{VERDICT_CSS}</style></head><body>"
-        f"<h1>streamcompat report</h1>{_run_meta(index, cells)}"
+        f"<h1>streamcompat report</h1>{_findings_html(cells, readers, ids)}"
+        f"<h2>Run</h2>{_run_meta(index, cells)}"
         f"<h2>Matrix</h2>{''.join(matrices)}"
         "<p>Each cell below has a timeline: one row per token, first at the top; x is "
         "milliseconds since the cell started, each picture on its own scale.</p>"

@@ -38,6 +38,7 @@ from streamcompat.harness.front.record import run_record, write_differential, wr
 from streamcompat.harness.front.selection import Request, UsageError
 from streamcompat.harness.front.settings import settings_of
 from streamcompat.harness.front.setup import SETUP_PARTS, setup_command
+from streamcompat.harness.kernel.codecs import KNOWN as KNOWN_CODECS
 from streamcompat.harness.kernel.model import Result
 from streamcompat.harness.kernel.scenarios import DEFAULT_SCENARIOS, SCENARIOS
 from streamcompat.harness.kernel.tokens import HOLD_WINDOWS, SCRIPTS, THINK_S
@@ -159,7 +160,7 @@ def add_app_options(run: argparse.ArgumentParser) -> None:
     group = run.add_argument_group(
         "app mode", "gate your app: it is started with OPENAI_BASE_URL at a gated fake upstream"
     )
-    codecs = "text, json, json:<key>, openai"
+    codecs = KNOWN_CODECS
     for flag, default, metavar, says in (
         ("--app", None, "COMMAND", 'e.g. "uvicorn myapp.main:app --port {port}"'),
         ("--app-name", "app", "NAME", "its cells' name"),

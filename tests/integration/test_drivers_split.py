@@ -222,3 +222,34 @@ def test_langserve_fails_on_a_chunk_holding_a_line_separator() -> None:
     stream = drive(client, (Step(body),), SSE, _reader(client))
     assert stream.failure.startswith("JSONDecodeError: unexpected end of data")
     assert stream.recorder.seen() == []
+
+
+@pytest.mark.parametrize("name", ["openai", "openai-node"])
+def test_the_openai_sdks_drop_a_last_event_without_its_blank_line(name: str) -> None:
+    # openai-node#2725: a server that ends the body right after the last event's data line
+    # loses that chunk; the SSE spec discards an unterminated last event, and both SDKs do.
+    client = BY_NAME[name]
+    if why := unavailable([client]).get(client.name):
+        pytest.skip(why)
+    body = b"data: " + OPEN + b"Hello" + CLOSE + b"\n\ndata: " + OPEN + b" last" + CLOSE + b"\n"
+    stream = drive(client, (Step(body, ("Hello",)),), SSE, _reader(client))
+    assert not stream.failure
+    assert stream.recorder.seen() == ["Hello"] and stream.recorder.end_note == ""
+
+
+@pytest.mark.parametrize(
+    ("name", "failure"),
+    [
+        ("openai", "JSONDecodeError: Expecting value"),
+        ("openai-node", "ClientFailed: Unexpected end of JSON input"),
+    ],
+)
+def test_the_openai_sdks_fail_on_a_keepalive_event(name: str, failure: str) -> None:
+    # openai-node#1964: every event but thread.* ones is parsed as a chunk's JSON, so a
+    # proxy's or gateway's `event: keepalive` with empty data ends the stream with an error.
+    client = BY_NAME[name]
+    if why := unavailable([client]).get(client.name):
+        pytest.skip(why)
+    body = b"event: keepalive\ndata: \n\ndata: " + OPEN + b"Hello" + CLOSE + b"\n\ndata: [DONE]\n\n"
+    stream = drive(client, (Step(body),), SSE, _reader(client), step_bound=2.0)
+    assert stream.failure.startswith(failure) and stream.recorder.seen() == []

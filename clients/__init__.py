@@ -15,7 +15,9 @@ from streamcompat.clients import (
     with_aiohttp,
     with_curl,
     with_httpx,
+    with_langserve,
     with_node,
+    with_node_sdks,
     with_openai,
     with_requests,
     with_sseclient,
@@ -45,4 +47,8 @@ CLIENTS: tuple[Client, ...] = (
     browser_axios.FETCH_ADAPTER,
     browser_fetch_event_source.FETCH_EVENT_SOURCE,
     with_curl.H2_CLIENT,
+    with_node_sdks.OPENAI_NODE,
+    with_node_sdks.AI_TEXT,
+    with_node_sdks.AI_UI,
+    with_langserve.CLIENT,
 )

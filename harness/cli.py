@@ -41,6 +41,7 @@ from streamcompat.harness.front.selection import Request, UsageError
 from streamcompat.harness.front.settings import settings_of
 from streamcompat.harness.front.setup import SETUP_PARTS, setup_command
 from streamcompat.harness.hosts.tls import Authority, authority
+from streamcompat.harness.kernel.codecs import KNOWN as KNOWN_CODECS
 from streamcompat.harness.kernel.model import Result
 from streamcompat.harness.kernel.networks import network
 from streamcompat.harness.kernel.scenarios import DEFAULT_SCENARIOS, SCENARIOS
@@ -163,7 +164,7 @@ def add_app_options(run: argparse.ArgumentParser) -> None:
     group = run.add_argument_group(
         "app mode", "gate your app: it is started with OPENAI_BASE_URL at a gated fake upstream"
     )
-    codecs = "text, json, json:<key>, openai"
+    codecs = KNOWN_CODECS
     for flag, default, metavar, says in (
         ("--app", None, "COMMAND", 'e.g. "uvicorn myapp.main:app --port {port}"'),
         ("--app-name", "app", "NAME", "its cells' name"),

@@ -57,8 +57,13 @@ def create_app(variants: Sequence[Variant], tokens: Sequence[str], streams: Stre
     add_upstream(app, tokens, streams)  # what apps under test call (app mode)
     for variant in variants:
         endpoint = _endpoint(variant, tokens, streams)
-        # The second path is where OpenAI-style SDKs post, given base_url=/v/<name>.
-        for path in (f"/v/{variant.name}", f"/v/{variant.name}/chat/completions"):
+        # Where the SDKs post, given /v/<name>: OpenAI-style ones (base_url), langserve's
+        # RemoteRunnable (url).
+        for path in (
+            f"/v/{variant.name}",
+            f"/v/{variant.name}/chat/completions",
+            f"/v/{variant.name}/stream",
+        ):
             app.add_api_route(
                 path, endpoint, methods=sorted(variant.methods), response_class=Response
             )
@@ -75,6 +80,8 @@ def _endpoint(variant: Variant, tokens: Sequence[str], streams: Streams) -> Any:
             except ValueError:
                 return PlainTextResponse("body must be JSON", status_code=400)
             body = body if isinstance(body, dict) else {}
+            # langserve's requests carry the chain's input under "input".
+            body = body["input"] if isinstance(body.get("input"), dict) else body
             # OpenAI-style bodies use "stream": true; the id then comes in the query.
             if not stream and isinstance(body.get("stream"), str):
                 stream = body["stream"]

@@ -74,6 +74,53 @@ def sse_error_event(exc: Exception) -> str:
     return "event: error\n" + sse(json.dumps({"status_code": 500, "message": str(exc)}))
 
 
+#: The AI SDK's UI message stream (its docs, "Stream Protocols"): SSE whose every event's
+#: data is one JSON part, these response headers (the protocol's marker among them), and
+#: ``data: [DONE]`` at the end. Its servers write parts with ``JSON.stringify``: no spaces,
+#: no escapes but the ones JSON needs (U+2028 goes raw).
+AI_UI_HEADERS = {
+    "x-vercel-ai-ui-message-stream": "v1",
+    "cache-control": "no-cache",
+    "connection": "keep-alive",
+    "x-accel-buffering": "no",
+}
+AI_UI_TEXT_ID = "t0"  # the one text part the tokens stream into
+
+
+def ai_ui_part(part: Mapping[str, str]) -> str:
+    return f"data: {json.dumps(part, ensure_ascii=False, separators=(',', ':'))}\n\n"
+
+
+def ai_ui_delta(token: str) -> str:
+    return ai_ui_part({"type": "text-delta", "id": AI_UI_TEXT_ID, "delta": token})
+
+
+#: A message with one step and one text part opens ...
+AI_UI_START = (
+    ai_ui_part({"type": "start"})
+    + ai_ui_part({"type": "start-step"})
+    + ai_ui_part({"type": "text-start", "id": AI_UI_TEXT_ID})
+)
+#: ... and closes, then the end sentinel.
+AI_UI_END = (
+    ai_ui_part({"type": "text-end", "id": AI_UI_TEXT_ID})
+    + ai_ui_part({"type": "finish-step"})
+    + ai_ui_part({"type": "finish"})
+    + "data: [DONE]\n\n"
+)
+
+
+def ai_ui_error(exc: Exception) -> str:
+    """A failure mid-stream: an ``error`` part (its ``errorText``), then the end sentinel."""
+    return ai_ui_part({"type": "error", "errorText": str(exc)}) + "data: [DONE]\n\n"
+
+
+def langserve_event(event: str, data: str | None = None) -> str:
+    """One event of langserve's ``/stream``, as sse-starlette (which it serves with) writes
+    it: CRLF line ends, ``event`` before ``data``, no ``data`` field when there is none."""
+    return f"event: {event}\r\n" + ("" if data is None else f"data: {data}\r\n") + "\r\n"
+
+
 def sse_json(token: str) -> str:
     """Each event's data is ``{"token": ...}`` (lanarky's JSON mode); JSON has no raw newlines."""
     return sse(json.dumps({"token": token}))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import json
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -12,9 +14,15 @@ from starlette.responses import StreamingResponse
 
 from streamcompat.harness.kernel.model import Variant
 from streamcompat.servers.framings import (
+    AI_UI_END,
+    AI_UI_HEADERS,
+    AI_UI_START,
     SSE_END,
     ASGIResponse,
+    ai_ui_delta,
+    ai_ui_error,
     framed,
+    langserve_event,
     ndjson,
     openai_chunk,
     openai_error,
@@ -46,6 +54,30 @@ def _sse_named(tokens: AsyncIterator[str]) -> StreamingResponse:
             yield sse_error_event(exc)
             return
         yield "event: end\n\n"
+
+    return StreamingResponse(body(), media_type=EVENT_STREAM)
+
+
+def _langserve(tokens: AsyncIterator[str]) -> StreamingResponse:
+    """langserve's ``POST /stream`` (its API docs): a ``metadata`` event with the run's id
+    once the first chunk is out, an ``event: data`` per chunk with the chunk as JSON (a
+    string chunk: a JSON string, non-ASCII raw), a data-less ``end``. A failure: an
+    ``error`` event with a generic message, then the exception goes on and the server
+    cuts the body off, as langserve re-raises."""
+
+    async def body() -> AsyncIterator[str]:
+        first = True
+        try:
+            async for token in tokens:
+                if first:
+                    first = False
+                    yield langserve_event("metadata", json.dumps({"run_id": str(uuid.uuid4())}))
+                yield langserve_event("data", json.dumps(token, ensure_ascii=False))
+        except Exception:
+            failure = {"status_code": 500, "message": "Internal Server Error"}
+            yield langserve_event("error", json.dumps(failure))
+            raise
+        yield langserve_event("end")
 
     return StreamingResponse(body(), media_type=EVENT_STREAM)
 
@@ -136,6 +168,15 @@ VARIANTS: tuple[Variant, ...] = (
     prefix_suffix("prefix-suffix", "data: ", "\n\n",
                   description="prefix 'data: ' + suffix blank line, no end event "
                   "(the maintainer's proposal in lanarky #121)"),
+    framed("ai-ui", EVENT_STREAM, ai_ui_delta, codec="ai-ui", start=AI_UI_START, end=AI_UI_END,
+           end_data="[DONE]", error=ai_ui_error, headers=AI_UI_HEADERS,
+           methods=frozenset({"POST"}),
+           description="the AI SDK's UI message stream: SSE of JSON parts (text-delta), "
+           "x-vercel-ai-ui-message-stream: v1, data: [DONE]; a failure is an error part"),
+    Variant("langserve", _langserve, codec="langserve", content_type=EVENT_STREAM, event="data",
+            methods=frozenset({"POST"}),
+            description="langserve's POST /stream: CRLF SSE, a metadata event, event: data "
+            "with each chunk as JSON, a data-less end event; a failure is an error event"),
     Variant("sse-starlette", _sse_starlette, content_type=EVENT_STREAM,
             description="sse-starlette's EventSourceResponse (CRLF), end event",
             modules=("sse_starlette",)),

@@ -76,9 +76,11 @@ def matrix(
     cell: Callable[[str], str] = short,
 ) -> str:
     """Variants down, clients across, as the baseline pins them (``?`` where it pins none;
-    by default the clients it pins any cell of: a scenario's baseline may pin fewer)."""
+    by default the variants and clients it pins any cell of: a scenario's baseline may pin
+    fewer)."""
     found = pinned(root, baseline, network=network, scenario=scenario)
-    rows = [v.name for v in VARIANTS] if variants is None else list(variants)
+    rows_held = {row for row, _ in found}
+    rows = [v.name for v in VARIANTS if v.name in rows_held] if variants is None else variants
     held = {col for _, col in found}
     cols = [c.name for c in CLIENTS if c.name in held] if clients is None else list(clients)
     lines = ["| variant | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
@@ -106,7 +108,9 @@ def real_differences(root: Path = ROOT) -> str:
     pinned_here = {k.split(KEY_SEPARATOR)[2] for k in cells}
     networks = [n for n in NETWORK_GROUPS["real"] if n in pinned_here]
     lines = ["| variant | " + " | ".join(networks) + " |", "|---" * (len(networks) + 1) + "|"]
-    for variant in (v.name for v in VARIANTS):
+    for variant in (
+        v.name for v in VARIANTS if any(k.startswith(v.name + KEY_SEPARATOR) for k in cells)
+    ):
         shown = []
         for net in networks:
             changes: dict[str, int] = {}

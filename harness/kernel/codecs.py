@@ -59,17 +59,51 @@ def _openai(payload: str) -> str:
     return content if isinstance(content, str) else ""
 
 
+def _ai_ui(payload: str) -> str:
+    """A part of the AI SDK's UI message stream: a ``text-delta`` shows its ``delta``; the
+    parts around it (start, text-start, finish, ...) show nothing; an ``error`` part is
+    the server's failure, which the SDK raises."""
+    if payload.strip() == "[DONE]":  # the stream's end sentinel, as OpenAI's
+        return ""
+    try:
+        part = json.loads(payload)
+        kind = part["type"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise DecodeError(f"not a UI message stream part: {_clip(payload)}") from exc
+    if not isinstance(kind, str):
+        raise DecodeError(f"not a UI message stream part: {_clip(payload)}")
+    if kind == "error":
+        raise DecodeError(f"an error part: {_clip(str(part.get('errorText', '')))}")
+    if kind != "text-delta":
+        return ""
+    delta = part.get("delta")
+    if not isinstance(delta, str):
+        raise DecodeError(f"a text-delta without a string delta: {_clip(payload)}")
+    return delta
+
+
+#: The codecs by name. A client restricted to some of them (``Client.codecs``) reads only
+#: the variants that use those: ``langserve`` decodes as ``json`` does (langserve's
+#: serializer writes a string chunk as a JSON string) but names the stream only
+#: langserve's RemoteRunnable reads.
+CODECS: dict[str, Callable[[str], str]] = {
+    "text": _text,
+    "json": _json_string,
+    "openai": _openai,
+    "ai-ui": _ai_ui,
+    "langserve": _json_string,
+}
+#: What a usage error names as known.
+KNOWN = ", ".join([*list(CODECS)[:2], "json:<key>", *list(CODECS)[2:]])
+
+
 def codec(name: str) -> Callable[[str], str]:
-    """The decoder for a codec name: ``text``, ``json``, ``json:<key>`` or ``openai``."""
-    if name == "text":
-        return _text
-    if name == "json":
-        return _json_string
+    """The decoder for a codec name: one of ``CODECS``, or ``json:<key>``."""
+    if name in CODECS:
+        return CODECS[name]
     if name.startswith("json:") and len(name) > 5:
         return _json_field(name[5:])
-    if name == "openai":
-        return _openai
-    raise ValueError(f"unknown codec {name!r} (known: text, json, json:<key>, openai)")
+    raise ValueError(f"unknown codec {name!r} (known: {KNOWN})")
 
 
 def _clip(text: str, limit: int = 60) -> str:

@@ -90,6 +90,38 @@ OPENAI = (
 )
 
 
+# The AI SDK's UI message stream (LF, as its servers write it): a text delta cut inside
+# sequences, one holding an escaped newline, one event ending between the two LFs of its
+# blank line; the parts around the text show nothing.
+def _delta(text: bytes) -> bytes:
+    return b'data: {"type":"text-delta","id":"t0","delta":"' + text
+
+
+UI_OPEN = b'data: {"type":"start"}\n\ndata: {"type":"text-start","id":"t0"}\n\n'
+UI_CLOSE = b'data: {"type":"text-end","id":"t0"}\n\ndata: {"type":"finish"}\n\n'
+AI_UI = (
+    Step(UI_OPEN + _delta(b'Hello"}\n\n') + _delta(b"caf\xc3"), ("Hello",)),
+    Step(b'\xa9"}\n\n' + _delta(b"\xe4\xb8"), ("café",)),
+    Step(b'\xad\\n\xf0\x9f\x99\x82"}\n\n' + _delta(b' two"}\n'), ("中\n🙂",)),
+    Step(b"\n" + UI_CLOSE + b"data: [DONE]\n", (" two",)),
+    Step(b"\n"),
+)
+
+# langserve's /stream (CRLF, as sse-starlette writes it): a metadata event, data events
+# whose JSON strings are cut inside sequences (one with an escaped newline), a write
+# ending inside a field name, a data-less end event.
+LANGSERVE = (
+    Step(
+        b'event: metadata\r\ndata: {"run_id": "r"}\r\n\r\n'
+        b'event: data\r\ndata: "Hello"\r\n\r\nevent: data\r\ndata: "caf\xc3',
+        ("Hello",),
+    ),
+    Step(b'\xa9"\r\n\r\nevent: data\r\ndata: "\xe4\xb8', ("café",)),
+    Step(b'\xad\\n\xf0\x9f\x99\x82"\r\n\r\nevent: da', ("中\n🙂",)),
+    Step(b'ta\r\ndata: " two"\r\n\r\nevent: end\r', (" two",)),
+    Step(b"\n\r\n"),
+)
+
 BY_NAME = {c.name: c for c in CLIENTS}
 #: The drivers a page runs: they share fetch.js and eventsource.js with the Node ones.
 IN_BROWSER = frozenset(c.name for c in CLIENTS if c.group == "browser")
@@ -133,6 +165,10 @@ CASES = [
     _case(BY_NAME["requests-sseclient"], EVENTS, SSE, "end event"),
     _case(BY_NAME["node-eventsource"], EVENTS, SSE, "end event"),
     _case(BY_NAME["openai"], OPENAI, SSE),  # the SDK's iteration ends at [DONE]
+    _case(BY_NAME["openai-node"], OPENAI, SSE),
+    _case(BY_NAME["ai-text"], CHUNKS, TEXT),
+    _case(BY_NAME["ai-ui"], AI_UI, SSE),
+    _case(BY_NAME["langserve"], LANGSERVE, SSE),
 ]
 
 
@@ -142,8 +178,11 @@ def test_every_driver_outside_a_browser_has_a_case() -> None:
 
 
 def _reader(client: Client) -> Callable[[str], str]:
-    """What the user makes of a unit: the OpenAI SDK's chunks are read for their delta."""
-    return codec("openai") if client.codecs == frozenset({"openai"}) else lambda unit: unit
+    """What the user makes of a unit: an SDK's chunks (the only codec it reads) are read
+    for their text, the OpenAI SDKs' for their delta."""
+    if client.kind == "event" and client.codecs and len(client.codecs) == 1:
+        return codec(next(iter(client.codecs)))
+    return lambda unit: unit
 
 
 @pytest.mark.parametrize(("client", "steps", "content_type", "end"), CASES)
@@ -170,3 +209,47 @@ def test_httpx_sse_refuses_a_content_type_before_it_reports_a_head() -> None:
     stream = drive(client, CHUNKS[:1], TEXT)
     assert stream.failure.startswith("SSEError: Expected response header Content-Type")
     assert stream.recorder.status == 0 and stream.recorder.seen() == []
+
+
+def test_langserve_fails_on_a_chunk_holding_a_line_separator() -> None:
+    # langserve's server writes a chunk with orjson, which leaves U+2028 raw in the JSON;
+    # its client reads lines with httpx's aiter_lines, which cuts lines where
+    # str.splitlines() does: the data line is cut there, and the half cannot be decoded.
+    client = BY_NAME["langserve"]
+    if why := unavailable([client]).get(client.name):
+        pytest.skip(why)
+    body = 'event: data\r\ndata: "one\u2028two"\r\n\r\nevent: end\r\n\r\n'.encode()
+    stream = drive(client, (Step(body),), SSE, _reader(client))
+    assert stream.failure.startswith("JSONDecodeError: unexpected end of data")
+    assert stream.recorder.seen() == []
+
+
+@pytest.mark.parametrize("name", ["openai", "openai-node"])
+def test_the_openai_sdks_drop_a_last_event_without_its_blank_line(name: str) -> None:
+    # openai-node#2725: a server that ends the body right after the last event's data line
+    # loses that chunk; the SSE spec discards an unterminated last event, and both SDKs do.
+    client = BY_NAME[name]
+    if why := unavailable([client]).get(client.name):
+        pytest.skip(why)
+    body = b"data: " + OPEN + b"Hello" + CLOSE + b"\n\ndata: " + OPEN + b" last" + CLOSE + b"\n"
+    stream = drive(client, (Step(body, ("Hello",)),), SSE, _reader(client))
+    assert not stream.failure
+    assert stream.recorder.seen() == ["Hello"] and stream.recorder.end_note == ""
+
+
+@pytest.mark.parametrize(
+    ("name", "failure"),
+    [
+        ("openai", "JSONDecodeError: Expecting value"),
+        ("openai-node", "ClientFailed: Unexpected end of JSON input"),
+    ],
+)
+def test_the_openai_sdks_fail_on_a_keepalive_event(name: str, failure: str) -> None:
+    # openai-node#1964: every event but thread.* ones is parsed as a chunk's JSON, so a
+    # proxy's or gateway's `event: keepalive` with empty data ends the stream with an error.
+    client = BY_NAME[name]
+    if why := unavailable([client]).get(client.name):
+        pytest.skip(why)
+    body = b"event: keepalive\ndata: \n\ndata: " + OPEN + b"Hello" + CLOSE + b"\n\ndata: [DONE]\n\n"
+    stream = drive(client, (Step(body),), SSE, _reader(client), step_bound=2.0)
+    assert stream.failure.startswith(failure) and stream.recorder.seen() == []

@@ -24,6 +24,9 @@ HERE = [n for n in NETWORK_GROUPS["real"] if PROXIES[str(network(n).proxy)].bina
 #: clients of #17 (XHR, axios, fetch-event-source) are pinned on direct and split only; the
 #: real run leaves them out, so it costs what it did.
 PINNED_CLIENTS = sorted({Cell.from_key(k).client for k in BASELINE})
+#: The variants it pins: the SDKs' own streams of #17 (ai-ui, langserve) are pinned on
+#: direct and split only, like their clients.
+PINNED_VARIANTS = sorted({Cell.from_key(k).variant for k in BASELINE})
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +36,8 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     results = tmp_path_factory.mktemp("results")
     run = subprocess.run(
         [*CLI, "run", "--quiet", "--results", str(results), "--network", ",".join(HERE),
-         "--clients", ",".join(PINNED_CLIENTS), "--baseline", "compat-real-baseline.json"],
+         "--clients", ",".join(PINNED_CLIENTS), "--variant", ",".join(PINNED_VARIANTS),
+         "--baseline", "compat-real-baseline.json"],
         cwd=ROOT, capture_output=True, text=True, timeout=900,
     )  # fmt: skip
     # 0: every cell as pinned; 1: some cell changed (its own test says which).
@@ -61,7 +65,9 @@ def test_the_baseline_pins_every_builtin_cell_of_its_clients_on_every_real_netwo
     assert networks == set(NETWORK_GROUPS["real"])
     assert set(PINNED_CLIENTS) <= {c.name for c in CLIENTS}
     assert len(PINNED_CLIENTS) >= 15  # every client there was when it was pinned
-    assert len(BASELINE) == len(VARIANTS) * len(PINNED_CLIENTS) * len(networks)
+    assert set(PINNED_VARIANTS) <= {v.name for v in VARIANTS}
+    assert len(PINNED_VARIANTS) >= 17  # every variant there was when it was pinned
+    assert len(BASELINE) == len(PINNED_VARIANTS) * len(PINNED_CLIENTS) * len(networks)
 
 
 def test_nginx_holds_back_every_unframed_stream_and_passes_sse_starlette() -> None:

@@ -29,6 +29,9 @@ PINNED = {key: verdict for cells in BASELINES.values() for key, verdict in cells
 #: response head only with body bytes (a sniffed text/plain, later still), which decides
 #: TOLD against ERROR in error-first; the scenario run leaves them out.
 PINNED_CLIENTS = sorted({Cell.from_key(k).client for k in PINNED})
+#: The variants they pin: the SDKs' own streams of #17 (ai-ui, langserve) and the SDK
+#: clients are pinned on the stream scenario only.
+PINNED_VARIANTS = sorted({Cell.from_key(k).variant for k in PINNED})
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +39,7 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     results = tmp_path_factory.mktemp("results")
     run = subprocess.run(
         [*CLI, "run", "--quiet", "--results", str(results), "--scenario", ",".join(SCENARIOS),
-         "--clients", ",".join(PINNED_CLIENTS)],
+         "--clients", ",".join(PINNED_CLIENTS), "--variant", ",".join(PINNED_VARIANTS)],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     # 0: every cell as pinned; 1: some cell changed (its own test says which).
@@ -65,7 +68,8 @@ def test_each_scenario_runs_every_builtin_cell_of_its_clients_on_the_direct_netw
 
     assert set(PINNED_CLIENTS) <= {c.name for c in CLIENTS}
     assert len(PINNED_CLIENTS) >= 15  # every client there was when they were pinned
+    assert set(PINNED_VARIANTS) <= {v.name for v in VARIANTS} and len(PINNED_VARIANTS) >= 17
     for scenario, cells in BASELINES.items():
         keys = {Cell.from_key(k) for k in cells}
-        assert len(keys) == len(VARIANTS) * len(PINNED_CLIENTS)
+        assert len(keys) == len(PINNED_VARIANTS) * len(PINNED_CLIENTS)
         assert {(c.network, c.scenario) for c in keys} == {("direct", scenario)}

@@ -94,6 +94,19 @@ def test_openai_codec() -> None:
         decode("{}")
 
 
+def test_ai_ui_codec_shows_text_deltas_and_raises_at_an_error_part() -> None:
+    decode = codec("ai-ui")
+    assert decode('{"type": "text-delta", "id": "t0", "delta": "Hi\\n"}') == "Hi\n"
+    for quiet in ('{"type": "start"}', '{"type": "text-start", "id": "t0"}', '{"type": "finish"}'):
+        assert decode(quiet) == ""  # the parts around the text show nothing
+    assert decode("[DONE]") == ""
+    with pytest.raises(DecodeError, match="an error part: 'boom'"):
+        decode('{"type": "error", "errorText": "boom"}')
+    for broken in ("Hi", '{"delta": "Hi"}', '{"type": 1}', '{"type": "text-delta", "delta": 2}'):
+        with pytest.raises(DecodeError):
+            decode(broken)
+
+
 # The codec spec: a name, or json:<key>. Every other form is refused, naming what is known.
 
 
@@ -106,6 +119,8 @@ def test_openai_codec() -> None:
         ("json:t:1", '{"t:1": "a"}', "a"),  # the key is everything after the first colon
         ("json:t", '{"t": "a"}', "a"),  # a one-character key is a key
         ("openai", '{"choices": [{"delta": {"content": "a"}}]}', "a"),
+        ("ai-ui", '{"type": "text-delta", "id": "t", "delta": "a"}', "a"),
+        ("langserve", '"a"', "a"),
     ],
 )
 def test_each_form_of_a_codec_spec_names_its_decoder(name: str, payload: str, shown: str) -> None:
@@ -131,7 +146,9 @@ def test_each_form_of_a_codec_spec_names_its_decoder(name: str, payload: str, sh
 def test_a_malformed_codec_spec_is_refused_naming_the_known_ones(name: str) -> None:
     with pytest.raises(ValueError) as refused:
         codec(name)
-    assert str(refused.value) == (f"unknown codec {name!r} (known: text, json, json:<key>, openai)")
+    assert str(refused.value) == (
+        f"unknown codec {name!r} (known: text, json, json:<key>, openai, ai-ui, langserve)"
+    )
     assert not isinstance(refused.value, DecodeError)  # a usage error, not a payload's
 
 

@@ -319,7 +319,7 @@ def test_a_network_that_cannot_be_is_a_usage_error_saying_why(
     [
         ((), None),
         (("curl",), ["curl"]),
-        (("node",), ["node-fetch", "node-eventsource", "axios"]),
+        (("node",), ["node-fetch", "node-eventsource", "axios", "openai-node", "ai-text", "ai-ui"]),
         (("curl", "cli", "curl"), ["curl"]),
         (("curl-h2", "cli"), ["curl", "curl-h2"]),  # by name only, in the clients' order
         (("browser", "httpx"),

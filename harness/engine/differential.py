@@ -121,7 +121,8 @@ async def run_corpus(
             async with slots:
                 try:
                     await asyncio.wait_for(
-                        client.drive(request, recorder, resources), CASE_DEADLINE_S
+                        client.drive(request, recorder, resources.for_client(client)),
+                        CASE_DEADLINE_S,
                     )
                 except asyncio.TimeoutError:
                     error = f"no end within {CASE_DEADLINE_S:.0f} s"

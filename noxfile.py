@@ -5,6 +5,7 @@ nox -s tests               # the project's own tests (args after -- go to pytest
 nox -s lint                # ruff, mypy, and actionlint where it is installed
 nox -s scenarios           # the abort and error scenarios, gated against their baselines
 nox -s spec                # the differential: SSE-parsing clients against the spec corpus
+nox -s firefox             # the browser clients in Firefox, gated against their own baseline
 nox -s docs                # the docs' generated parts (a test fails when they are stale)
 nox -s bench               # speed, CPU-by-role and stability figures of the default matrix
 nox -s stress              # the default matrix 5 times under CPU load: any verdict change?
@@ -107,6 +108,13 @@ def proxies(session: nox.Session) -> None:
     session.run("streamcompat", "setup", "proxies")
 
 
+def firefox(session: nox.Session) -> None:
+    """Firefox ESR and certutil for the Firefox columns: installed as ``streamcompat setup``
+    installs them (as root, with apt); where they cannot be, those columns are skipped
+    with a notice."""
+    session.run("streamcompat", "setup", "firefox")
+
+
 def node_packages(session: nox.Session) -> None:
     """Install the npm packages of clients/node, where the session installed it, if stale."""
     found = session.run(
@@ -155,6 +163,19 @@ def scenarios(session: nox.Session) -> None:
     chromium(session)
     node_packages(session)
     session.run("streamcompat", "run", "--scenario", "abort,error,error-first", *session.posargs)
+
+
+@nox.session(name="firefox", default=False)
+def firefox_columns(session: nox.Session) -> None:
+    """The browser clients in Firefox (``--clients firefox``) on the built-in variants,
+    gated against compat-firefox-baseline.json; opt-in, as another browser per run."""
+    install(session)
+    firefox(session)
+    node_packages(session)
+    session.run(
+        "streamcompat", "run", "--clients", "firefox",
+        "--baseline", "compat-firefox-baseline.json", *session.posargs,
+    )  # fmt: skip
 
 
 @nox.session(default=False)
@@ -245,6 +266,7 @@ def tests(session: nox.Session) -> None:
     """The project's own tests: unit tests, the pinned matrices, process clean-up."""
     install(session, "test,all,examples")
     chromium(session)
+    firefox(session)
     node_packages(session)
     proxies(session)
     session.run("pytest", *session.posargs)

@@ -12,6 +12,7 @@ from streamcompat.clients import (
     browser_axios,
     browser_fetch_event_source,
     browser_sse,
+    engines,
     with_aiohttp,
     with_curl,
     with_httpx,
@@ -23,6 +24,20 @@ from streamcompat.clients import (
     with_sseclient,
 )
 from streamcompat.harness.kernel.model import Client
+
+#: The browser clients, in Chromium (``browser-*``); each has a column per engine.
+BROWSER_CLIENTS: tuple[Client, ...] = (
+    browser.FETCH,
+    browser.EVENTSOURCE,
+    browser_sse.BROWSER_FETCH_SSE,
+    browser.XHR,
+    browser_axios.AWAITED,
+    browser_axios.PROGRESS,
+    browser_axios.FETCH_ADAPTER,
+    browser_fetch_event_source.FETCH_EVENT_SOURCE,
+)
+#: Firefox's columns (``firefox-*``): run by name, or all with ``--clients firefox``.
+FIREFOX_CLIENTS = tuple(engines.in_engine(c, "firefox") for c in BROWSER_CLIENTS)
 
 CLIENTS: tuple[Client, ...] = (
     with_requests.CHUNKS,
@@ -51,4 +66,5 @@ CLIENTS: tuple[Client, ...] = (
     with_node_sdks.AI_TEXT,
     with_node_sdks.AI_UI,
     with_langserve.CLIENT,
+    *FIREFOX_CLIENTS,
 )

@@ -36,6 +36,7 @@ FETCH = Client(
     fetch,
     "Chromium fetch() + body.getReader() + TextDecoder(stream)",
     group="browser",
+    engine="chromium",
     connections_per_origin=CHROMIUM_CONNECTIONS_PER_HOST,
 )
 EVENTSOURCE = Client(
@@ -45,6 +46,7 @@ EVENTSOURCE = Client(
     "Chromium native EventSource, closed on the end marker",
     frozenset({"GET"}),
     group="browser",
+    engine="chromium",
     connections_per_origin=CHROMIUM_CONNECTIONS_PER_HOST,
 )
 XHR = Client(
@@ -53,5 +55,6 @@ XHR = Client(
     xhr,
     "Chromium XMLHttpRequest, onprogress showing what responseText has grown by",
     group="browser",
+    engine="chromium",
     connections_per_origin=CHROMIUM_CONNECTIONS_PER_HOST,
 )

@@ -34,6 +34,7 @@ def _client(name: str, function: str, description: str, unit_interval_s: float =
         _driver(function),
         description,
         group="browser",
+        engine="chromium",
         connections_per_origin=CHROMIUM_CONNECTIONS_PER_HOST,
         npm=True,
         unit_interval_s=unit_interval_s,

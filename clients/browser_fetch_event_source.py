@@ -38,6 +38,7 @@ FETCH_EVENT_SOURCE = Client(
     "Chromium @microsoft/fetch-event-source (POST or GET), onmessage, openWhenHidden, "
     "closed on the end marker",
     group="browser",
+    engine="chromium",
     connections_per_origin=CHROMIUM_CONNECTIONS_PER_HOST,
     npm=True,
 )

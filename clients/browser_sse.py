@@ -35,6 +35,7 @@ BROWSER_FETCH_SSE = Client(
     fetch_sse,
     "Chromium fetch() (POST) + eventsource-parser createParser, fed by TextDecoder(stream)",
     group="browser",
+    engine="chromium",
     connections_per_origin=CHROMIUM_CONNECTIONS_PER_HOST,
     npm=True,
 )

@@ -23,6 +23,7 @@ from streamcompat.harness.engine.networks import network_origin
 from streamcompat.harness.engine.overrun import StoppableThreads, deadline
 from streamcompat.harness.engine.server import ServerProcess
 from streamcompat.harness.hosts.browser import Browser
+from streamcompat.harness.hosts.firefox import Firefox
 from streamcompat.harness.hosts.node_host import NodeHost
 from streamcompat.harness.kernel.model import Client, ClientFailed, NeverStops, Request, Resources
 from streamcompat.harness.kernel.networks import network as network_record
@@ -112,12 +113,14 @@ async def run_corpus(
     async with contextlib.AsyncExitStack() as stack:
         server = await stack.enter_async_context(ServerProcess(["builtin"]))
         browser = await stack.enter_async_context(Browser())
+        firefox = await stack.enter_async_context(Firefox())
         node = await stack.enter_async_context(NodeHost())
-        resources = Resources(browser_context=browser.hub, node_host=node.hub)
+        resources = Resources(browser.hub, node.hub, engines={"firefox": firefox.hub})
         # Start the hosts before the cases: their start-up is no case's deadline.
-        if any(c.group == "browser" for c in clients):
-            with contextlib.suppress(ClientFailed):  # each browser case reports it
-                await browser.hub()
+        for engine, host in (("chromium", browser), ("firefox", firefox)):
+            if any(c.group == "browser" and c.engine == engine for c in clients):
+                with contextlib.suppress(ClientFailed):  # each browser case reports it
+                    await host.hub()
         if any(c.group == "node" for c in clients):
             with contextlib.suppress(ClientFailed):
                 await node.hub()
@@ -138,7 +141,8 @@ async def run_corpus(
                 with deadline() as blocking:
                     try:
                         await asyncio.wait_for(
-                            client.drive(request, recorder, resources), CASE_DEADLINE_S
+                            client.drive(request, recorder, resources.for_client(client)),
+                            CASE_DEADLINE_S,
                         )
                     except asyncio.TimeoutError:
                         blocking.stop()  # a blocking client's thread reads no further

@@ -77,7 +77,7 @@ async def play(
     facts, settings = lock.facts, stage.settings
     life = await stage.server.running()
     life.expect(stream)
-    task = asyncio.ensure_future(client.drive(request, lock, stage.resources))
+    task = asyncio.ensure_future(client.drive(request, lock, stage.resources.for_client(client)))
     task.add_done_callback(lambda _: lock.client_finished())
 
     async def play() -> None:

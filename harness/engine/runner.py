@@ -31,6 +31,7 @@ from streamcompat.harness.engine.schedule import (
 )
 from streamcompat.harness.engine.server import ServerError, ServerProcess
 from streamcompat.harness.hosts.browser import Browser
+from streamcompat.harness.hosts.firefox import Firefox
 from streamcompat.harness.hosts.node_host import NodeHost
 from streamcompat.harness.hosts.processes import (
     Together,
@@ -101,14 +102,14 @@ async def run_matrix(
     results: dict[Cell, Result] = {}
     slots = Slots(settings.jobs)
     client_threads(slots.most_in_flight)
-    pools: dict[tuple[str, str], Turns] = {}
+    pools: dict[tuple[str, str, str], Turns] = {}
 
     def connections(client: Client, network: str) -> Turns | None:
         if client.connections_per_origin is None:
             return None
         # One short of the limit: a page's own keep-alive connection may hold one.
         size = max(1, client.connections_per_origin - 1)
-        return pools.setdefault((client.group, network), Turns(size))
+        return pools.setdefault((client.group, client.engine, network), Turns(size))
 
     async with contextlib.AsyncExitStack() as stack:
         # A CA of the run's own where a network speaks TLS; its files go once every
@@ -126,11 +127,14 @@ async def run_matrix(
         ends.callback(server.stop)
         # An app serves no blank page of ours: the browser makes it up (see Browser).
         browser = await ends.enter(Browser(blank_page=app is not None, spki=spki))
+        firefox = await ends.enter(Firefox(ca_file, blank_page=app is not None))
         node = await ends.enter(NodeHost(ca_file))
-        resources = Resources(browser_context=browser.hub, node_host=node.hub)
-        # Chromium launches while the server imports its app: both take seconds.
-        wants_browser = any(c.group == "browser" for c in matrix.clients)
-        launch = asyncio.ensure_future(_launch(browser) if wants_browser else asyncio.sleep(0))
+        browsers: dict[str, Browser | Firefox] = {"chromium": browser, "firefox": firefox}
+        resources = Resources(browser.hub, node.hub, engines={"firefox": firefox.hub})
+        # The browsers launch while the server imports its app: both take seconds.
+        engines = {c.engine for c in matrix.clients if c.group == "browser"}
+        wanted = [browsers[engine] for engine in sorted(engines)]
+        launch = asyncio.ensure_future(_launch(wanted))
         stack.callback(launch.cancel)
         await server.start()
         running = None
@@ -138,18 +142,20 @@ async def run_matrix(
             running = await ends.enter(AppProcess(app, server.origin))
         target: Listening = running or server
         origins = {n: await ends.enter(network_origin(n, target, tls)) for n in matrix.networks}
-        # Browser cells start once Chromium is up with a page per network, so that no
+        # Browser cells start once their browsers are up with a page per network, so that no
         # cell's timings include them; the other cells start at once.
-        browser_ready = asyncio.ensure_future(
-            _warm(browser, origins.values()) if wants_browser else asyncio.sleep(0)
-        )
-        stack.callback(browser_ready.cancel)
+        ready = {
+            e: asyncio.ensure_future(_warm(browsers[e], origins.values(), settings.jobs))
+            for e in engines
+        }
+        for warming in ready.values():
+            stack.callback(warming.cancel)
         stage = Stage(server, resources, settings, app=running, ca_file=ca_file)
 
         async def one(place: int, cell: Cell) -> None:
             client = clients[cell.client]
             if client.group == "browser":
-                await asyncio.shield(browser_ready)
+                await asyncio.shield(ready[client.engine])
             pool = connections(client, cell.network)
             async with slots.cell(pool, place, waits=cell.key in waits) as idle:
                 result = await run_cell(
@@ -164,7 +170,7 @@ async def run_matrix(
             to the origin are all its own (no pool, no slot: the run waits for it)."""
             client = clients[cell.client]
             if client.group == "browser":
-                await asyncio.shield(browser_ready)
+                await asyncio.shield(ready[client.engine])
             origin = origins[cell.network]
             results[cell] = await run_cell(cell, variants[cell.variant], client, origin, stage)
             on_result(results[cell], len(results), len(cells))
@@ -200,20 +206,26 @@ async def run_matrix(
             for future in (cells_done, broken, app_broken, *tasks):
                 future.cancel()
             await asyncio.gather(cells_done, broken, app_broken, *tasks, return_exceptions=True)
-        metadata = {"chromium": browser.version or "not started"}
+        metadata = {e: b.version or "not started" for e, b in browsers.items()}
     return which_hop([results[c] for c in cells], expected), metadata
 
 
-async def _launch(browser: Browser) -> None:
+async def _launch(browsers: Sequence[Browser | Firefox]) -> None:
+    await asyncio.gather(*(_up(browser) for browser in browsers))
+
+
+async def _up(browser: Browser | Firefox) -> None:
     with contextlib.suppress(ClientFailed):  # each browser cell reports it
         await browser.hub()
 
 
-async def _warm(browser: Browser, origins: Iterable[str]) -> None:
-    """Chromium up, with a page ready on each origin; a failure is each browser cell's."""
+async def _warm(browser: Browser | Firefox, origins: Iterable[str], jobs: int) -> None:
+    """A browser up, with pages ready on each origin (``pages_ahead``); a failure is each
+    of its cells'."""
     with contextlib.suppress(ClientFailed):
         hub = await browser.hub()
-        await asyncio.gather(*(hub.warm(origin) for origin in origins))
+        pages = browser.pages_ahead(jobs)
+        await asyncio.gather(*(hub.warm(o) for o in origins for _ in range(pages)))
 
 
 def choose_method(client: Client, variant: Variant) -> str | None:

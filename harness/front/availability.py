@@ -1,8 +1,8 @@
 """Which of the chosen clients, variants and networks can run here, and why the others cannot.
 
-A client whose program (``node``, ``curl``) or npm packages this machine lacks, a
-variant or client whose Python library is not installed, or a real proxy whose binary is
-missing, is skipped with a notice: it is not run, and its baseline cells are neither
+A client whose program (``node``, ``curl``), browser engine (Firefox) or npm packages this
+machine lacks, a variant or client whose Python library is not installed, or a real proxy
+whose binary is missing, is skipped with a notice: it is not run, and its baseline cells are neither
 compared nor dropped (see ``gate``).
 """
 
@@ -14,12 +14,16 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from streamcompat.harness.hosts import firefox
 from streamcompat.harness.hosts.proxies import PROXIES
 from streamcompat.harness.kernel.model import Cell, Client, Variant
 from streamcompat.harness.kernel.networks import network
 
 #: What to install for the libraries an app under test often pins itself.
 EXTRAS_HINT = "pip install 'streamcompat[sse]'"
+#: Why a browser engine cannot run here ("": it can), by ``Client.engine``. Chromium is
+#: not asked: Playwright brings one, and a run without it says so in each cell.
+ENGINES_MISSING = {"firefox": firefox.missing}
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,11 @@ def unavailable(clients: Sequence[Client]) -> dict[str, str]:
         c.name: f"{', '.join(gone)} not installed"
         for c in clients
         if (gone := [x for x in c.requires if shutil.which(x) is None])
+    }
+    missing |= {
+        c.name: why
+        for c in clients
+        if c.name not in missing and (why := ENGINES_MISSING.get(c.engine, str)())
     }
     missing |= {
         c.name: f"{', '.join(gone)} not installed ({EXTRAS_HINT})"

@@ -95,13 +95,19 @@ def every_client() -> tuple[Client, ...]:
 
 
 def select_clients(wanted: Sequence[str]) -> list[Client]:
-    """Clients by name or by group (``python``, ``browser``, ...); all when none is asked.
-    A client not in the default run (``Client.by_default``) comes only by its name."""
+    """Clients by name, by group (``python``, ``browser``, ...) or by browser engine
+    (``firefox``: every Firefox column); all when none is asked. A client not in the
+    default run (``Client.by_default``) comes by its name or its engine's, not its group's."""
     every = every_client()
     if not wanted:
         return [c for c in every if c.by_default]
-    chosen = [c for c in every if c.name in wanted or (c.group in wanted and c.by_default)]
-    unknown = [w for w in wanted if w not in {c.name for c in every} | {c.group for c in every}]
+    chosen = [
+        c
+        for c in every
+        if c.name in wanted or c.engine in wanted or (c.group in wanted and c.by_default)
+    ]
+    names = {c.name for c in every} | {c.group for c in every} | {c.engine for c in every}
+    unknown = [w for w in wanted if w not in names - {""}]
     if unknown:
         raise UsageError(
             f"unknown client(s): {', '.join(unknown)}; known: {', '.join(c.name for c in every)}"

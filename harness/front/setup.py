@@ -1,5 +1,5 @@
 """``streamcompat setup``: what the clients and networks need outside a checkout (the npm
-packages, a Chromium, the real proxies), installed ahead of a first run."""
+packages, a Chromium, Firefox ESR, the real proxies), installed ahead of a first run."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from streamcompat.harness.hosts.browser import find_chromium
+from streamcompat.harness.hosts.firefox import FIREFOX_PACKAGES, find_firefox
 from streamcompat.harness.hosts.proxies import PROXIES
 
 #: apt must not start what it installs: a proxy is the harness's, per run, on loopback.
@@ -40,12 +41,46 @@ def setup_proxies() -> int:
     for kind in PROXIES.values():
         if kind.name not in missing:
             print(f"{kind.name}: {kind.binary()}")
+    found = _apt_install(missing, lambda name: PROXIES[name].binary())
+    _said(missing, found, "its network is skipped")
+    return 0
+
+
+def setup_firefox() -> int:
+    """Firefox ESR for the Firefox columns, and NSS's certutil, which imports a TLS run's CA
+    into its profile (Debian/Ubuntu, as root, with apt): where they cannot be installed,
+    those columns are skipped with a notice naming the packages."""
+    missing = {name: package for name, package in FIREFOX_PACKAGES.items() if not which(name)}
+    for name in FIREFOX_PACKAGES:
+        if name not in missing:
+            print(f"{name}: {which(name)}")
+    _said(missing, _apt_install(missing, which), "the Firefox columns are skipped")
+    return 0
+
+
+def _said(missing: Mapping[str, str], found: set[str] | None, otherwise: str) -> None:
+    """One line per missing program: installed, or not, and what that means."""
+    for name, package in missing.items():
+        if found is None:
+            print(f"{name}: not installed; {otherwise} (apt-get install {package})")
+        else:
+            print(f"{name}: {package} {'installed' if name in found else 'could not be installed'}")
+
+
+def which(program: str) -> str | None:
+    """Where ``program`` is: Firefox as the harness finds it, anything else on PATH."""
+    return find_firefox() if program == "firefox" else shutil.which(program)
+
+
+def _apt_install(
+    missing: Mapping[str, str], present: Callable[[str], str | None]
+) -> set[str] | None:
+    """Install the packages of ``missing`` (name -> package) with apt, as root, no service
+    started; the names ``present`` then finds. None: not root, or no apt (nothing tried)."""
     if not missing:
-        return 0
+        return set()
     if not (hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get")):
-        for name, package in missing.items():
-            print(f"{name}: not installed; its network is skipped (apt-get install {package})")
-        return 0
+        return None
     guard = not POLICY_RC_D.exists()
     if guard:  # the Debian way to keep maintainer scripts from starting services
         POLICY_RC_D.write_text("#!/bin/sh\nexit 101\n")
@@ -53,14 +88,12 @@ def setup_proxies() -> int:
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     try:
         _apt(["update", "-qq"], env)
-        for name, package in missing.items():
-            done = _apt(["install", "-y", "-qq", "--no-install-recommends", package], env)
-            said = "installed" if done and PROXIES[name].binary() else "could not be installed"
-            print(f"{name}: {package} {said}")
+        for package in dict.fromkeys(missing.values()):
+            _apt(["install", "-y", "-qq", "--no-install-recommends", package], env)
     finally:
         if guard:
             POLICY_RC_D.unlink(missing_ok=True)
-    return 0
+    return {name for name in missing if present(name)}
 
 
 def _apt(arguments: list[str], env: dict[str, str]) -> bool:
@@ -112,4 +145,9 @@ def _playwright_chromium() -> str:
     return path if Path(path).exists() else ""
 
 
-SETUP_PARTS = {"npm": setup_npm, "chromium": setup_chromium, "proxies": setup_proxies}
+SETUP_PARTS = {
+    "npm": setup_npm,
+    "chromium": setup_chromium,
+    "firefox": setup_firefox,
+    "proxies": setup_proxies,
+}

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlencode, urlsplit
 
 from aiohttp import WSMsgType, web
@@ -103,12 +103,38 @@ class Page:
     gone: str = ""  # why its channel closed, once it has
 
 
-class BrowserHub:
-    """Chromium pages, each running one cell at a time of a driver's JS function."""
+class Pages(Protocol):
+    """How a browser opens and closes the hub's pages (tabs, windows): by its own protocol."""
+
+    async def open(self, url: str) -> str:
+        """Open a page at ``url``; its id, for ``close``."""
+        ...
+
+    async def close(self, target: str) -> None: ...
+
+
+class DevToolsPages:
+    """The hub's pages in Chromium: targets in a browser context of the hub's own."""
 
     def __init__(self, devtools: Any, browser_context: str) -> None:
         self.devtools = devtools  # a browser-wide DevTools session of the hub's own
         self.browser_context = browser_context
+
+    async def open(self, url: str) -> str:
+        created = await self.devtools.send(
+            "Target.createTarget", {"url": url, "browserContextId": self.browser_context}
+        )
+        return str(created["targetId"])
+
+    async def close(self, target: str) -> None:
+        await self.devtools.send("Target.closeTarget", {"targetId": target})
+
+
+class BrowserHub:
+    """A browser's pages, each running one cell at a time of a driver's JS function."""
+
+    def __init__(self, pages: Pages) -> None:
+        self.browser_pages = pages
         self.cells = ScriptCells()
         self.pages: dict[int, Page] = {}
         self.idle: dict[str, list[Page]] = {}  # origin -> pages ready for the next cell
@@ -266,10 +292,7 @@ class BrowserHub:
         host = f"http://127.0.0.1:{self.port}/{self.key}/"
         url = f"{origin}/_sc/blank#{urlencode({'host': host, 'page': page.number})}"
         try:
-            created = await self.devtools.send(
-                "Target.createTarget", {"url": url, "browserContextId": self.browser_context}
-            )
-            page.target = created["targetId"]
+            page.target = await self.browser_pages.open(url)
             await asyncio.wait_for(page.connected.wait(), PAGE_CONNECT_BOUND_S)
         except Exception as exc:
             await self._close(page)
@@ -283,7 +306,7 @@ class BrowserHub:
         self._gone(page, "closed by the harness")
         if page.target:
             with contextlib.suppress(Exception):
-                await self.devtools.send("Target.closeTarget", {"targetId": page.target})
+                await self.browser_pages.close(page.target)
 
 
 class Browser:
@@ -309,6 +332,10 @@ class Browser:
         self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.close()
+
+    def pages_ahead(self, jobs: int) -> int:
+        """Pages to open on each origin before the cells: one (a new one costs ~100 ms)."""
+        return 1
 
     async def hub(self) -> BrowserHub:
         async with self._launching:  # one launch, however many cells ask at once
@@ -349,7 +376,7 @@ class Browser:
         context = await devtools.send("Target.createBrowserContext", {"disposeOnDetach": True})
         if self.blank_page:
             await _answer_blank_pages(devtools)
-        hub = BrowserHub(devtools, context["browserContextId"])
+        hub = BrowserHub(DevToolsPages(devtools, context["browserContextId"]))
         await hub.listen()
         return hub
 

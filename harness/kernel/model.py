@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
 #: What a client library hands its user: pieces of decoded text, lines (without
@@ -248,6 +248,16 @@ class Resources:
 
     browser_context: Callable[[], Awaitable[Any]]  # -> harness.browser.BrowserHub
     node_host: Callable[[], Awaitable[Any]] = _not_started  # -> harness.node_host.NodeHub
+    #: The hubs of the other browser engines, by ``Client.engine`` (Firefox's): a browser
+    #: client in one of them gets its hub as ``browser_context`` (``for_client``).
+    engines: Mapping[str, Callable[[], Awaitable[Any]]] = field(default_factory=dict)
+
+    def for_client(self, client: Client) -> Resources:
+        """What ``client``'s driver is given: its own engine's browser (drivers are shared
+        by a browser client's columns, one per engine)."""
+        if client.engine not in self.engines:
+            return self
+        return replace(self, browser_context=self.engines[client.engine])
 
 
 Driver = Callable[[Request, Reporter, Resources], Awaitable[None]]
@@ -284,6 +294,9 @@ class Client:
     #: onDownloadProgress, a third of a second): a cell it streams takes that per token,
     #: and is started early (``engine.schedule``). Timing only, never a verdict.
     unit_interval_s: float = 0.0
+    #: The browser engine a browser client runs in (``chromium``, ``firefox``; "" for the
+    #: others): the same driver and page script in another engine is another column.
+    engine: str = ""
 
 
 #: What a cell's key joins its parts with.

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from streamcompat.harness.hosts.firefox import missing as firefox_missing
 from streamcompat.harness.hosts.proxies import PROXIES
 from tests.support import CLI, ROOT
 from tests.support.procs import alive, descendants
@@ -146,3 +147,25 @@ def test_a_tls_run_leaves_no_process_and_no_certificate(tmp_path: Path, sig: int
         assert all(p.parent.name.startswith("streamcompat-tls-") for p in left)
     else:
         assert left == []
+
+
+@pytest.mark.skipif(bool(firefox_missing()), reason=firefox_missing() or "")
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL, None])
+def test_firefox_and_its_content_processes_end_with_the_run(
+    tmp_path: Path, sig: int | None
+) -> None:
+    # None: the run ends by itself. Firefox is the harness's child in a group of its own,
+    # its content processes Firefox's: every one is under the harness when it is sampled.
+    process, first_cell, lines = start(
+        tmp_path, "--variant", "raw,sse,ndjson", "--clients", "firefox-fetch,firefox-eventsource",
+        "--baseline", str(tmp_path / "none.json"),
+    )  # fmt: skip
+    pids = run_processes(process, first_cell)
+    firefoxes = [p for p in pids if Path(f"/proc/{p}/exe").resolve().name.startswith("firefox")]
+    assert len(firefoxes) >= 2, "Firefox and its content processes"
+    if sig is None:
+        assert process.wait(120) == 0, "".join(lines)
+    else:
+        process.send_signal(sig)
+        process.wait(60)
+    assert_all_gone(pids)

@@ -35,7 +35,8 @@ PINNED_VARIANTS = sorted({Cell.from_key(k).variant for k in BASELINE})
 
 def every_client() -> list[str]:
     """Every client it pins, in the clients' order: every one there was when it was pinned
-    (the SDK clients of #17, openai-node, ai-text, ai-ui and langserve, are not)."""
+    (the SDK clients of #17, openai-node, ai-text, ai-ui and langserve, are not; the
+    Firefox columns run over TLS in ``test_firefox_hosts.py``)."""
     from streamcompat.clients import CLIENTS
 
     pinned = {Cell.from_key(k).client for k in BASELINE}

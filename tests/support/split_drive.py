@@ -27,6 +27,7 @@ from aiohttp import web
 
 from streamcompat.harness.engine.proxy import Proxy
 from streamcompat.harness.hosts.browser import Browser
+from streamcompat.harness.hosts.firefox import Firefox
 from streamcompat.harness.hosts.node_host import NodeHost
 from streamcompat.harness.kernel.model import Client, NeverStops, Request, Resources
 from tests.support.servers import serving
@@ -181,14 +182,17 @@ async def _no_browser() -> Any:
 
 
 @contextlib.asynccontextmanager
-async def _browser_if(needed: bool) -> AsyncIterator[Callable[[], Any]]:
-    """A browser client's Chromium: its pages on the test server's origin, whose
-    ``/_sc/blank`` Chromium answers itself (as for an app under test)."""
-    if not needed:
+async def _browser_for(client: Client) -> AsyncIterator[Callable[[], Any]]:
+    """A browser client's browser (its engine's): its pages on the test server's origin,
+    whose ``/_sc/blank`` the browser answers itself (as for an app under test)."""
+    if client.group != "browser":
         yield _no_browser
-        return
-    async with Browser(blank_page=True) as browser:
-        yield browser.hub
+    elif client.engine == "firefox":
+        async with Firefox(blank_page=True) as firefox:
+            yield firefox.hub
+    else:
+        async with Browser(blank_page=True) as browser:
+            yield browser.hub
 
 
 def drive(
@@ -227,8 +231,7 @@ def drive(
         app = web.Application()
         # Only the stream: a browser page's own requests (its favicon) get a 404.
         app.router.add_route("*", "/v/{path:.*}", respond)
-        in_browser = client.group == "browser"
-        async with serving(app) as origin, NodeHost() as node, _browser_if(in_browser) as hub:
+        async with serving(app) as origin, NodeHost() as node, _browser_for(client) as hub:
             port = int(origin.rpartition(":")[2])
             async with Proxy("split", "127.0.0.1", port) as proxy:
                 resources = Resources(hub, node_host=node.hub)

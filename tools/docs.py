@@ -125,6 +125,33 @@ def real_differences(root: Path = ROOT) -> str:
     return "\n".join(lines)
 
 
+#: The seed's table (lanarky #121 and the design's telling of it): what its user saw, and
+#: the client of the matrix that does what they did.
+SEED_ROWS = (
+    ("`fetch()`: tokens as they come", "`browser-fetch`"),
+    ("EventSource: nothing", "`browser-eventsource`"),
+    ("Postman's SSE view: nothing until the end (not automatable here)",
+     "`browser-fetch-event-source` (an SSE parser that can POST, as Postman)"),
+    ("axios: nothing until the end", "`browser-axios` (`await axios.post(...)`, XHR adapter)"),
+)  # fmt: skip
+
+
+def seed_table(root: Path = ROOT) -> str:
+    """The seed's table row by row: the ``raw-event-stream`` variant's pinned verdict and
+    the seed's own app's (lanarky 0.7.16, examples/lanarky07_app.py), on ``direct``."""
+    variant = pinned(root, "compat-baseline.json", network="direct", scenario=None)
+    app = pinned(root, "examples/lanarky07-app-baseline.json", network="direct", scenario=None)
+    lines = [
+        "| the seed's user saw | in the matrix | `raw-event-stream` | lanarky07-app |",
+        "|---|---|---|---|",
+    ]
+    for said, client in SEED_ROWS:
+        name = client.split("`")[1]
+        shown = (short(variant["raw-event-stream", name]), short(app["lanarky07-app", name]))
+        lines.append(f"| {said} | {client} | " + " | ".join(shown) + " |")
+    return "\n".join(lines)
+
+
 #: (file, block name) -> what the block holds, from the checkout at ``root``.
 BLOCKS: dict[tuple[str, str], Callable[[Path], str]] = {
     ("README.md", "verdicts"): verdict_table,
@@ -137,6 +164,7 @@ BLOCKS: dict[tuple[str, str], Callable[[Path], str]] = {
     ),
     ("docs/findings.md", "default-matrix"): default_matrix,
     ("docs/findings.md", "real-networks"): real_differences,
+    ("docs/findings.md", "seed-table"): seed_table,
     **{
         ("docs/scenarios.md", f"{scenario}-matrix"): functools.partial(
             matrix, baseline=f"compat-{scenario}-baseline.json", scenario=scenario

@@ -238,9 +238,11 @@ class Lockstep:
         return self.head_heard()
 
     def head_heard(self) -> bool:
-        """The client reported its response head, or it is over (ended, or finished)."""
+        """The client reported its response head, surfaced a unit (a body implies a head:
+        axios reports its head only when the promise resolves, units long before), or it
+        is over (ended, or finished)."""
         f = self.facts
-        return f.opened or f.ended or self.client_done or self.closed
+        return f.opened or f.units > 0 or f.ended or self.client_done or self.closed
 
     def _release(self, release: Release, upto: int) -> None:
         release(upto)

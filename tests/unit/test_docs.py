@@ -32,8 +32,12 @@ def test_a_block_is_replaced_whole_and_nothing_else() -> None:
 
 def _copy_of_the_checkout(tmp_path: Path) -> Path:
     """The files the generated blocks live in and are made from, as committed."""
+    baselines = [
+        *docs.ROOT.glob("compat-*baseline.json"),
+        *docs.ROOT.glob("examples/*baseline.json"),
+    ]
     names = {name for name, _ in docs.BLOCKS} | {
-        p.name for p in docs.ROOT.glob("compat-*baseline.json")
+        p.relative_to(docs.ROOT).as_posix() for p in baselines
     }
     for name in names:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
@@ -64,6 +68,18 @@ def test_the_findings_follow_the_pinned_baseline(tmp_path: Path) -> None:
         r for r in changed[root / "docs/scenarios.md"].splitlines() if r.startswith("| sse-cr |")
     )
     assert row.split(" | ")[8] == "LEAK"
+
+
+def test_the_seeds_table_follows_the_seeds_app(tmp_path: Path) -> None:
+    root = _copy_of_the_checkout(tmp_path)
+    baseline = root / "examples" / "lanarky07-app-baseline.json"
+    pinned = json.loads(baseline.read_text())
+    pinned["cells"]["lanarky07-app × browser-axios × direct"] = "PASS"
+    baseline.write_text(json.dumps(pinned))
+    changed = docs.stale(root)
+    assert list(changed) == [root / "docs/findings.md"]
+    row = next(r for r in changed[root / "docs/findings.md"].splitlines() if "`browser-axios`" in r)
+    assert row.split(" | ")[2:] == ["BUF", "**PASS** |"]
 
 
 def test_the_split_claim_in_the_heading_is_read_from_the_baseline(tmp_path: Path) -> None:

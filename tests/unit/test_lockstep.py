@@ -361,6 +361,17 @@ def test_a_head_report_still_in_the_channel_is_found_by_the_barrier() -> None:
     assert on_fake_clock(scenario) is True
 
 
+def test_a_unit_before_any_head_report_is_a_head() -> None:
+    # axios reports its head when its promise resolves; onDownloadProgress shows text long
+    # before (in app mode only the client can tell that the app answered).
+    async def scenario(loop: FakeClockLoop) -> tuple[bool, float]:
+        lock = Lockstep(TOKENS, Display("text", "chunk"))
+        loop.call_at(0.4, lock.surfaced, "a")
+        return await lock.head_within(2.0), loop.time()
+
+    assert on_fake_clock(scenario) == (True, 0.4)
+
+
 def test_a_client_that_ended_or_failed_needs_no_head_window() -> None:
     async def scenario(loop: FakeClockLoop) -> tuple[bool, float]:
         lock = Lockstep(TOKENS, Display("text", "chunk"))

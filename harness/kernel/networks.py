@@ -59,13 +59,6 @@ NETWORKS: dict[str, Network] = {
             origin="server",
         ),
         Network(
-            "direct-tls",
-            "The client talks to the variant server itself over TLS (the run's own CA; "
-            "uvicorn's own TLS, HTTP/1.1 only): nothing between them.",
-            origin="server",
-            tls=True,
-        ),
-        Network(
             "split",
             "Cuts each server write where parsers break, each piece its own drained write: "
             "inside every UTF-8 sequence, between CR and LF, inside SSE field names and after "
@@ -81,6 +74,13 @@ NETWORKS: dict[str, Network] = {
             "buffer-16k",
             "Holds server bytes until 16 KiB accumulate or the server ends, "
             "like nginx proxy buffering, unless the response says X-Accel-Buffering: no.",
+        ),
+        Network(
+            "direct-tls",
+            "The client talks to the variant server itself over TLS (the run's own CA; "
+            "uvicorn's own TLS, HTTP/1.1 only): nothing between them.",
+            origin="server",
+            tls=True,
         ),
         Network(
             "nginx",

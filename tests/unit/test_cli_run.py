@@ -38,6 +38,7 @@ class FakeServer:
 
     variant_specs: list[str]
     tokens: Sequence[str] | None = None
+    tls: object = None  # the run's certificate, where it serves TLS itself (direct-tls)
     stopped: bool = False
     made: list[FakeServer] = field(default_factory=list, repr=False)
 
@@ -83,8 +84,10 @@ def command(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Command:
     monkeypatch.chdir(tmp_path)  # no [tool.streamcompat] of the checkout
     monkeypatch.setattr(cli, "INCIDENTS", Incidents())
 
-    def server(specs: Sequence[str], tokens: Sequence[str] | None = None) -> FakeServer:
-        return FakeServer(list(specs), tokens, made=made.servers)
+    def server(
+        specs: Sequence[str], tokens: Sequence[str] | None = None, tls: object = None
+    ) -> FakeServer:
+        return FakeServer(list(specs), tokens, tls, made=made.servers)
 
     async def run_matrix(
         matrix: Matrix,

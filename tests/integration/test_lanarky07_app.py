@@ -127,5 +127,8 @@ def test_the_seeds_app_has_the_seeds_row(tmp_path: Path, lanarky07: Path) -> Non
         for key, verdict in variants.items()
         if key.startswith("raw-event-stream × ")
     }
-    assert pinned == variant_row
+    # Every cell the app's GET route lets a client make; the AI SDK's transports only POST.
+    made = {key: verdict for key, verdict in pinned.items() if verdict != "UNSUPPORTED"}
+    assert made == {key: variant_row[key] for key in made}
+    assert set(pinned) == set(variant_row)
     assert (tmp_path / "results" / "lanarky07-app.log").exists()

@@ -99,6 +99,7 @@ def parser() -> argparse.ArgumentParser:
         ("--network", "NAMES", f"networks, comma-separated, 'real' (the real proxies) or "
          f"'all': {networks}; KIND:FILE runs a real proxy on your config, with @LISTEN@ and "
          f"@UPSTREAM@ in it (default: {', '.join(selection.DEFAULT_NETWORKS)})"),
+        ("--server", "NAMES", selection.SERVER_HELP),
         ("--scenario", "NAMES", f"scenarios, comma-separated, or 'all': {', '.join(SCENARIOS)} "
          f"(default: {', '.join(DEFAULT_SCENARIOS)}); scenarios other than stream run on the "
          "direct network unless --network says otherwise, each gated against its own baseline"),
@@ -193,6 +194,7 @@ def request_of(args: argparse.Namespace, specs: Sequence[str] = ()) -> Request:
         clients=getattr(args, "clients", []),
         networks=getattr(args, "network", []),
         scenarios=getattr(args, "scenario", []),
+        servers=getattr(args, "server", []),
     )
 
 
@@ -232,7 +234,7 @@ async def _run(
     chosen = request.select_clients()
     variants = [app.variant()] if app else request.select_variants()
     networks = request.select_networks()
-    skipped = available(chosen, variants, networks)
+    skipped = available(chosen, variants, networks, servers := request.select_servers())
     _say_skipped(skipped)
     matrix = Matrix(
         variants=[v for v in variants if v.name not in skipped.variants],
@@ -240,6 +242,7 @@ async def _run(
         networks=tuple(n for n in networks if n not in skipped.networks),
         scenarios=request.select_scenarios(),
         scenario_networks=request.scenario_networks(),
+        servers=tuple(s for s in servers if s not in skipped.servers),
     )
     settings = settings_of(
         script=args.script,
@@ -284,7 +287,7 @@ async def _run(
     )
     codes = [
         gate(args, path, *read[path], [r for r in results if r.cell.scenario in scenarios],
-             skipped.clients, skipped.variants, scenarios, skipped.networks)
+             skipped.clients, skipped.variants, scenarios, skipped.networks, skipped.servers)
         for path, scenarios in gated.items()
     ]  # fmt: skip
     return max(codes)
@@ -316,6 +319,7 @@ def gate(
     skipped_variants: Mapping[str, str] | None = None,
     scenarios: Sequence[str] | None = None,
     skipped_networks: Mapping[str, str] | None = None,
+    skipped_servers: Mapping[str, str] | None = None,
 ) -> int:
     """Judge ``results`` against the baseline at ``path`` by ``harness.front.gate``'s rules
     (``scenarios``: those gated against it; default: the run's), saying what it found."""
@@ -325,10 +329,11 @@ def gate(
     request = request_of(args)
     scenarios = request.select_scenarios() if scenarios is None else scenarios
     old = rules.kept_cells(path) if args.update_baseline else (expected or {})
+    unrunnable = (skipped, skipped_variants, skipped_networks, skipped_servers)
     judge = rules.Gate(
         partial=rules.partial(request, scenarios, old),
         strict=args.strict,
-        skipped=Skipped(skipped, skipped_variants or {}, skipped_networks or {}),
+        skipped=Skipped(*(names or {} for names in unrunnable)),
     )
     if args.update_baseline:
         judge.update(path, old, results)

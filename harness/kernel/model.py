@@ -146,6 +146,9 @@ class Variant:
     #: Python modules its response needs that are extras (``streamcompat[sse]``):
     #: without them the variant is skipped, with a notice.
     modules: tuple[str, ...] = ()
+    #: The server interfaces it runs under (``kernel.servers``): a Starlette response
+    #: only under ASGI servers; a framework's app under what it supports.
+    interfaces: frozenset[str] = frozenset({"asgi"})
 
 
 @dataclass(frozen=True)
@@ -281,6 +284,11 @@ class Client:
 
 #: What a cell's key joins its parts with.
 KEY_SEPARATOR = " × "
+#: The server a variant runs under unless another is named (``kernel.servers``): the
+#: variant server itself. Its cells' keys name no server.
+DEFAULT_SERVER = "uvicorn"
+#: Joins a variant and the server it runs under in a cell's key (``raw@hypercorn``).
+SERVER_MARK = "@"
 
 
 @dataclass(frozen=True)
@@ -289,12 +297,22 @@ class Cell:
     client: str
     network: str = "direct"
     scenario: str = "stream"
+    server: str = DEFAULT_SERVER
 
     @property
     def key(self) -> str:
         """``variant × client × network``, and ``× scenario`` unless it is ``stream`` (so
-        the keys of baselines written before scenarios existed still name their cells)."""
-        return KEY_SEPARATOR.join([self.variant, self.client, self.where])
+        the keys of baselines written before scenarios existed still name their cells);
+        the variant is ``variant@server`` under a server other than the default."""
+        return KEY_SEPARATOR.join([self.row, self.client, self.where])
+
+    @property
+    def row(self) -> str:
+        """The variant, and the server it runs under unless it is the default: a report's
+        row."""
+        if self.server == DEFAULT_SERVER:
+            return self.variant
+        return f"{self.variant}{SERVER_MARK}{self.server}"
 
     @property
     def where(self) -> str:
@@ -309,7 +327,20 @@ class Cell:
         parts = key.split(KEY_SEPARATOR)
         if len(parts) not in (3, 4) or not all(parts) or parts[3:] == ["stream"]:
             raise ValueError(f"not a cell key (variant × client × network [× scenario]): {key!r}")
-        return cls(*parts)
+        row, client, network, *scenario = parts
+        variant, server = split_row(row)
+        return cls(variant, client, network, scenario[0] if scenario else "stream", server)
+
+
+def split_row(row: str) -> tuple[str, str]:
+    """``raw@hypercorn`` as ``("raw", "hypercorn")``; ``raw`` as ``("raw", DEFAULT_SERVER)``
+    (``Cell.row``); ValueError if either side is empty or names the default server."""
+    variant, mark, server = row.rpartition(SERVER_MARK)
+    if not mark:
+        return row, DEFAULT_SERVER
+    if not variant or not server or server == DEFAULT_SERVER:
+        raise ValueError(f"not a variant and its server (variant@server): {row!r}")
+    return variant, server
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,7 @@ def cell_record(result: Result, run_began: float | None = None) -> dict[str, Any
     started = None if run_began is None else (facts.started_at - run_began) * 1000
     return {
         "variant": result.cell.variant,
+        "server": result.cell.server,  # what the variant ran under (``kernel.servers``)
         "client": result.cell.client,
         "network": result.cell.network,
         "scenario": result.cell.scenario,
@@ -125,9 +126,9 @@ def matrix_table(results: Sequence[Result]) -> str:
     for where in dict.fromkeys((r.cell.network, r.cell.scenario) for r in results):
         network, scenario = where
         cells = [r for r in results if (r.cell.network, r.cell.scenario) == where]
-        variants = list(dict.fromkeys(plain(r.cell.variant) for r in cells))
+        variants = list(dict.fromkeys(plain(r.cell.row) for r in cells))
         clients = list(dict.fromkeys(plain(r.cell.client) for r in cells))
-        verdicts = {(plain(r.cell.variant), plain(r.cell.client)): r.verdict.value for r in cells}
+        verdicts = {(plain(r.cell.row), plain(r.cell.client)): r.verdict.value for r in cells}
         first = max(len("variant"), *(len(v) for v in variants))
         widths = [max(len(c), 11) for c in clients]
         lines.append(

@@ -83,7 +83,9 @@ def command(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Command:
     monkeypatch.chdir(tmp_path)  # no [tool.streamcompat] of the checkout
     monkeypatch.setattr(cli, "INCIDENTS", Incidents())
 
-    def server(specs: Sequence[str], tokens: Sequence[str] | None = None) -> FakeServer:
+    def server(
+        specs: Sequence[str], tokens: Sequence[str] | None = None, tls: Any = None
+    ) -> FakeServer:
         return FakeServer(list(specs), tokens, made=made.servers)
 
     async def run_matrix(
@@ -109,7 +111,7 @@ def command(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Command:
 
     monkeypatch.setattr(cli, "ServerProcess", server)
     monkeypatch.setattr(cli, "run_matrix", run_matrix)
-    monkeypatch.setattr(cli, "available", lambda clients, variants, networks: made.skipped)
+    monkeypatch.setattr(cli, "available", lambda clients, variants, networks, servers: made.skipped)
     monkeypatch.setattr(cli, "write_results", write_results)
     return made
 

@@ -13,6 +13,7 @@ from streamcompat.harness.outputs.reports.cells import (
     _counts,
     _key,
     _networks,
+    _row,
     _verdict,
     _versions,
     _wall,
@@ -41,7 +42,7 @@ def matrix_markdown(index: dict[str, Any]) -> str:
     for network in _networks(cells):
         here = [c for c in cells if _where(c) == network]
         variants, clients = _axes(here)
-        verdicts = {(str(c.get("variant")), str(c.get("client"))): _verdict(c) for c in here}
+        verdicts = {(_row(c), str(c.get("client"))): _verdict(c) for c in here}
         lines += [f"### network: {_md(network)}", ""]
         lines.append("| variant | " + " | ".join(_md(c) for c in clients) + " |")
         lines.append("|---" * (len(clients) + 1) + "|")

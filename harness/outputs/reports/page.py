@@ -17,6 +17,7 @@ from streamcompat.harness.outputs.reports.cells import (
     _key,
     _networks,
     _pair,
+    _row,
     _verdict,
     _versions,
     _wall,
@@ -91,7 +92,7 @@ def _run_meta(index: dict[str, Any], cells: list[Cell]) -> str:
 
 def _matrix_html(cells: list[Cell], ids: dict[int, str], network: str, anchor: str) -> str:
     variants, clients = _axes(cells)
-    by_pair = {(str(c.get("variant")), str(c.get("client"))): c for c in cells}
+    by_pair = {(_row(c), str(c.get("client"))): c for c in cells}
     head = "".join(f'<th scope="col">{_h(c)}</th>' for c in clients)
     rows = []
     for v in variants:
@@ -173,11 +174,7 @@ def report_html(index: dict[str, Any], differential: dict[str, Any] | None = Non
         sections.append(f'<h2>Cells · network {_h(network)}</h2><div class="cells">')
         for variant in _axes(here)[0]:
             sections.append(f"<h3>{_h(variant)}</h3>")
-            sections += [
-                _cell_html(c, ids[id(c)], anchor)
-                for c in here
-                if str(c.get("variant", "?")) == variant
-            ]
+            sections += [_cell_html(c, ids[id(c)], anchor) for c in here if _row(c) == variant]
         sections.append("</div>")
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'

@@ -100,6 +100,7 @@ def parser() -> argparse.ArgumentParser:
         ("--network", "NAMES", f"networks, comma-separated, 'real' (the real proxies) or "
          f"'all': {networks}; KIND:FILE runs a real proxy on your config, with @LISTEN@ and "
          f"@UPSTREAM@ in it (default: {', '.join(selection.DEFAULT_NETWORKS)})"),
+        ("--server", "NAMES", selection.SERVER_HELP),
         ("--scenario", "NAMES", f"scenarios, comma-separated, or 'all': {', '.join(SCENARIOS)} "
          f"(default: {', '.join(DEFAULT_SCENARIOS)}); scenarios other than stream run on the "
          "direct network unless --network says otherwise, each gated against its own baseline"),
@@ -194,6 +195,7 @@ def request_of(args: argparse.Namespace, specs: Sequence[str] = ()) -> Request:
         clients=getattr(args, "clients", []),
         networks=getattr(args, "network", []),
         scenarios=getattr(args, "scenario", []),
+        servers=getattr(args, "server", []),
     )
 
 
@@ -205,16 +207,14 @@ def _say_skipped(skipped: Skipped) -> None:
 async def run_command(args: argparse.Namespace) -> int:
     specs = selection.names(args.variants) or [BUILTIN]  # comma-separated too, as the fixture
     app = selection.app_of(args)
-    # In app mode the variant server is only the fake upstream: its built-ins go unused.
-    served = [BUILTIN] if app else specs
-    # The run's CA, where a network speaks TLS: made before the variant server begins, so
-    # that it can serve TLS itself (direct-tls); gone with the run.
+    served = [BUILTIN] if app else specs  # app mode: the server is only the fake upstream
+    # The run's CA where a network speaks TLS, made before the variant server begins (it
+    # serves TLS itself on direct-tls). The server is begun now, so that its imports overlap
+    # the harness's own set-up below (openai alone takes most of a second).
     networks = [network(n) for n in request_of(args, specs).select_networks()]
     with authority() if any(map(speaks_tls, networks)) else contextlib.nullcontext() as tls:
-        serves_tls = any(n.server_tls for n in networks)  # direct-tls: the server's own
-        # Begun now, so that its imports (a second or two) overlap the harness's own set-up
-        # below (the client libraries: openai alone takes most of a second); the run ends it.
-        server = ServerProcess(served, SCRIPTS[args.script], tls if serves_tls else None)
+        own_tls = tls if any(n.server_tls for n in networks) else None
+        server = ServerProcess(served, SCRIPTS[args.script], own_tls)
         server.begin()
         try:
             return await _run(args, specs, app, server, tls)
@@ -233,7 +233,7 @@ async def _run(
     chosen = request.select_clients()
     variants = [app.variant()] if app else request.select_variants()
     networks = request.select_networks()
-    skipped = available(chosen, variants, networks)
+    skipped = available(chosen, variants, networks, servers := request.select_servers())
     _say_skipped(skipped)
     matrix = Matrix(
         variants=[v for v in variants if v.name not in skipped.variants],
@@ -241,6 +241,7 @@ async def _run(
         networks=tuple(n for n in networks if n not in skipped.networks),
         scenarios=request.select_scenarios(),
         scenario_networks=request.scenario_networks(),
+        servers=tuple(s for s in servers if s not in skipped.servers),
     )
     settings = settings_of(
         script=args.script,
@@ -286,7 +287,7 @@ async def _run(
     )
     codes = [
         gate(args, path, *read[path], [r for r in results if r.cell.scenario in scenarios],
-             skipped.clients, skipped.variants, scenarios, skipped.networks)
+             skipped.clients, skipped.variants, scenarios, skipped.networks, skipped.servers)
         for path, scenarios in gated.items()
     ]  # fmt: skip
     return max(codes)
@@ -318,6 +319,7 @@ def gate(
     skipped_variants: Mapping[str, str] | None = None,
     scenarios: Sequence[str] | None = None,
     skipped_networks: Mapping[str, str] | None = None,
+    skipped_servers: Mapping[str, str] | None = None,
 ) -> int:
     """Judge ``results`` against the baseline at ``path`` by ``harness.front.gate``'s rules
     (``scenarios``: those gated against it; default: the run's), saying what it found."""
@@ -327,10 +329,11 @@ def gate(
     request = request_of(args)
     scenarios = request.select_scenarios() if scenarios is None else scenarios
     old = rules.kept_cells(path) if args.update_baseline else (expected or {})
+    unrunnable = (skipped, skipped_variants, skipped_networks, skipped_servers)
     judge = rules.Gate(
         partial=rules.partial(request, scenarios, old),
         strict=args.strict,
-        skipped=Skipped(skipped, skipped_variants or {}, skipped_networks or {}),
+        skipped=Skipped(*(names or {} for names in unrunnable)),
     )
     if args.update_baseline:
         judge.update(path, old, results)

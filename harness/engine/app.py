@@ -30,6 +30,7 @@ from streamcompat.harness.hosts.processes import (
     end,
     exited,
     log_summary,
+    loopback_listener,
     spawn,
 )
 from streamcompat.harness.kernel.codecs import codec as find_codec
@@ -44,6 +45,8 @@ MAX_RESTARTS = 3
 #: A cell whose client failed looks this long for the app's exit (the kernel closes the
 #: app's sockets as it exits: the client's error and the exit come together).
 DEATH_BOUND_S = 0.25
+#: One attempt to reach a starting app; the start timeout bounds them all.
+READY_ATTEMPT_S = 1.0
 
 
 @dataclass
@@ -94,6 +97,14 @@ class App:
     name: str = "app"
     start_timeout: float = 30.0
     log: Path = Path("results/app.log")
+    #: The built-in relay under a named server (``kernel.servers``): it serves the
+    #: variants at ``/v/<name>``, asked as the variant server is, and answers ``ready``
+    #: (a path) once it can; ``fd``: it serves the harness's own listening socket,
+    #: handed over as ``--fd N``, instead of binding {port}; ``env``: more environment.
+    relay: bool = False
+    ready: str = ""
+    fd: bool = False
+    env: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         self.check()
@@ -102,7 +113,7 @@ class App:
         """Raise AppError with one sentence if the user's description cannot work."""
         if not shlex.split(self.command or ""):
             raise AppError("--app is empty: give the command that starts the app")
-        if "{port}" not in self.command:
+        if "{port}" not in self.command and not self.fd:
             raise AppError(
                 f"--app {self.command!r} has no {{port}}: the harness picks the port, "
                 'e.g. "uvicorn myapp.main:app --port {port}"'
@@ -194,6 +205,7 @@ class AppProcess(Lifecycle):
         self._up = asyncio.Event()  # listening; cleared while it is being started again
         self._watch: asyncio.Task[None] | None = None
         self._stopping = False
+        self._listener: socket.socket | None = None  # ``App.fd``: the harness's copy
 
     @property
     def origin(self) -> str:
@@ -214,10 +226,15 @@ class AppProcess(Lifecycle):
             NO_PROXY="127.0.0.1,localhost",
             no_proxy="127.0.0.1,localhost",
             PYTHONUNBUFFERED="1",  # its log tail is current when it dies
+            **dict(self.app.env),
         )
 
     async def start(self) -> None:
-        self.port = free_port()
+        if self.app.fd:  # kept across restarts, like the variant server's
+            self._listener = loopback_listener()
+            self.port = self._listener.getsockname()[1]
+        else:
+            self.port = free_port()
         await self._launch(mode="wb")
         self._up.set()
         self._watch = asyncio.ensure_future(self._watch_exit())
@@ -243,8 +260,9 @@ class AppProcess(Lifecycle):
             command.append(arg)
         self.app.log.parent.mkdir(parents=True, exist_ok=True)
         with open(self.app.log, mode) as log:  # the child writes to its own copy
+            listener = self._listener.dup() if self._listener is not None else None
             try:
-                self.process = spawn(command, listener=None, env=self.environment(), log=log)
+                self.process = spawn(command, listener=listener, env=self.environment(), log=log)
             except OSError as exc:
                 raise AppError(f"the app could not be started: {command[0]}: {exc}") from None
         await self._listening()
@@ -254,10 +272,9 @@ class AppProcess(Lifecycle):
         assert self.process is not None
         deadline = time.monotonic() + self.app.start_timeout
         while True:
-            with contextlib.suppress(OSError):
-                _, writer = await asyncio.open_connection(HOST, self.port)
-                writer.close()
-                return
+            with contextlib.suppress(OSError, asyncio.TimeoutError):
+                if await asyncio.wait_for(self._answers(), READY_ATTEMPT_S):
+                    return
             # Not listening yet: wait a moment for the app to exit instead, bounded.
             if await exited(self.process, 0.05):
                 raise AppError(
@@ -269,6 +286,21 @@ class AppProcess(Lifecycle):
                     f"the app ({self.app.command}) did not listen on {HOST}:{self.port} "
                     f"within {self.app.start_timeout:g} s (--app-start-timeout); {self.said()}"
                 )
+
+    async def _answers(self) -> bool:
+        """True if the app takes a connection (and answers ``ready`` with a 200, where the
+        app has such a path: a socket handed over listens before its server does)."""
+        reader, writer = await asyncio.open_connection(HOST, self.port)
+        try:
+            if not self.app.ready:
+                return True
+            writer.write(
+                f"GET {self.app.ready} HTTP/1.1\r\nHost: {HOST}:{self.port}\r\n"
+                "Connection: close\r\n\r\n".encode()
+            )
+            return (await reader.readline()).split()[1:2] == [b"200"]
+        finally:
+            writer.close()
 
     async def _watch_exit(self) -> None:
         """Start the app again each time it exits, until the run ends or it cannot be."""
@@ -352,3 +384,6 @@ class AppProcess(Lifecycle):
             self._watch.cancel()
             await asyncio.gather(self._watch, return_exceptions=True)
         await end(self.process)
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from streamcompat.harness.engine.schedule import default_jobs
-from streamcompat.harness.kernel.model import Cell, Client, Variant
+from streamcompat.harness.kernel.model import DEFAULT_SERVER, Cell, Client, Variant
+from streamcompat.harness.kernel.servers import server
 from streamcompat.harness.kernel.tokens import DEFAULT_TOKENS
 
 __all__ = ["Matrix", "Settings"]
@@ -45,6 +46,9 @@ class Matrix:
     scenarios: Sequence[str] = ("stream",)
     #: The networks of the scenarios other than ``stream`` (None: ``networks``).
     scenario_networks: Sequence[str] | None = None
+    #: The servers the variants run under (``kernel.servers``); a variant runs under those
+    #: of its interfaces only (a Starlette response under no WSGI server).
+    servers: Sequence[str] = (DEFAULT_SERVER,)
 
     def cells(self) -> list[Cell]:
         def networks(scenario: str) -> Sequence[str]:
@@ -53,9 +57,11 @@ class Matrix:
             return [n for n in self.networks if n in self.scenario_networks]
 
         return [
-            Cell(v.name, c.name, n, s)
+            Cell(v.name, c.name, n, s, r)
             for s in self.scenarios
             for n in networks(s)
+            for r in self.servers
             for v in self.variants
+            if server(r).interface in v.interfaces
             for c in self.clients
         ]

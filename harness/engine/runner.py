@@ -8,9 +8,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
+from pathlib import Path
 
 from streamcompat.harness.engine.app import App, AppProcess
 from streamcompat.harness.engine.lockstep import Lockstep
@@ -30,6 +32,7 @@ from streamcompat.harness.engine.schedule import (
     schedule,
 )
 from streamcompat.harness.engine.server import ServerError, ServerProcess
+from streamcompat.harness.engine.serving import start_servers
 from streamcompat.harness.hosts.browser import Browser
 from streamcompat.harness.hosts.firefox import Firefox
 from streamcompat.harness.hosts.node_host import NodeHost
@@ -140,8 +143,15 @@ async def run_matrix(
         running = None
         if app is not None:
             running = await ends.enter(AppProcess(app, server.origin))
-        target: Listening = running or server
-        origins = {n: await ends.enter(network_origin(n, target, tls)) for n in matrix.networks}
+        logs = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="streamcompat-")))
+        relays = await start_servers(matrix.servers, variant_specs, server.origin, logs, ends)
+        targets: dict[str, Listening] = {s: relays.get(s) or running or server
+                                         for s in matrix.servers}  # fmt: skip
+        origins = {
+            (s, n): await ends.enter(network_origin(n, target, tls))
+            for s, target in targets.items()
+            for n in matrix.networks
+        }
         # Browser cells start once their browsers are up with a page per network, so that no
         # cell's timings include them; the other cells start at once.
         ready = {
@@ -151,6 +161,7 @@ async def run_matrix(
         for warming in ready.values():
             stack.callback(warming.cancel)
         stage = Stage(server, resources, settings, app=running, ca_file=ca_file)
+        stages = {s: replace(stage, app=relays.get(s) or running) for s in matrix.servers}
 
         async def one(place: int, cell: Cell) -> None:
             client = clients[cell.client]
@@ -160,7 +171,7 @@ async def run_matrix(
             async with slots.cell(pool, place, waits=cell.key in waits) as idle:
                 result = await run_cell(
                     cell, variants[cell.variant], client,
-                    origins[cell.network], replace(stage, idle=idle),
+                    origins[cell.server, cell.network], replace(stages[cell.server], idle=idle),
                 )  # fmt: skip
             results[cell] = result
             on_result(result, len(results), len(cells))
@@ -171,8 +182,8 @@ async def run_matrix(
             client = clients[cell.client]
             if client.group == "browser":
                 await asyncio.shield(ready[client.engine])
-            origin = origins[cell.network]
-            results[cell] = await run_cell(cell, variants[cell.variant], client, origin, stage)
+            origin, on = origins[cell.server, cell.network], stages[cell.server]
+            results[cell] = await run_cell(cell, variants[cell.variant], client, origin, on)
             on_result(results[cell], len(results), len(cells))
 
         together = [c for c in order if SCENARIOS[c.scenario].streams == 1]
@@ -185,20 +196,21 @@ async def run_matrix(
             # A restart still under way when the last cell ended must succeed too: the
             # same cells give the same exit code, however they were scheduled.
             await server.running()
-            if running is not None:
-                await running.running()
+            for process in (running, *relays.values()):
+                if process is not None:
+                    await process.running()
 
         cells_done = asyncio.ensure_future(every_cell())
         broken = asyncio.ensure_future(server.broken.wait())
-        app_broken = asyncio.ensure_future(
-            running.broken.wait() if running else asyncio.Event().wait()
-        )
+        apps = [p for p in (running, *relays.values()) if p is not None]
+        app_broken = asyncio.ensure_future(_first_broken(apps))
         try:
             await asyncio.wait(
                 {cells_done, broken, app_broken}, return_when=asyncio.FIRST_COMPLETED
             )
-            if running is not None and running.broken.is_set():
-                raise ServerError(running.failure)
+            for process in apps:
+                if process.broken.is_set():
+                    raise ServerError(process.failure)
             if not cells_done.done():
                 raise ServerError(server.failure)
             cells_done.result()
@@ -208,6 +220,19 @@ async def run_matrix(
             await asyncio.gather(cells_done, broken, app_broken, *tasks, return_exceptions=True)
         metadata = {e: b.version or "not started" for e, b in browsers.items()}
     return which_hop([results[c] for c in cells], expected), metadata
+
+
+async def _first_broken(apps: Sequence[AppProcess]) -> None:
+    """Return once one of ``apps`` is broken (never, if there are none)."""
+    waits = [asyncio.ensure_future(app.broken.wait()) for app in apps]
+    try:
+        if waits:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        else:
+            await asyncio.Event().wait()
+    finally:
+        for wait in waits:
+            wait.cancel()
 
 
 async def _launch(browsers: Sequence[Browser | Firefox]) -> None:
@@ -323,7 +348,7 @@ async def _attempt(
             f"{variant.name} answers {'/'.join(sorted(variant.methods))}"
         )
     else:
-        if stage.app is not None:
+        if stage.app is not None and not stage.app.app.relay:
             url, body = stage.app.app.request(origin, stream)
         else:
             url = f"{origin}/v/{variant.name}"

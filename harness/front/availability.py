@@ -18,12 +18,15 @@ from streamcompat.harness.hosts import firefox
 from streamcompat.harness.hosts.proxies import PROXIES
 from streamcompat.harness.kernel.model import Cell, Client, Variant
 from streamcompat.harness.kernel.networks import network
+from streamcompat.harness.kernel.servers import server
 
 #: What to install for the libraries an app under test often pins itself.
 EXTRAS_HINT = "pip install 'streamcompat[sse]'"
 #: Why a browser engine cannot run here ("": it can), by ``Client.engine``. Chromium is
 #: not asked: Playwright brings one, and a run without it says so in each cell.
 ENGINES_MISSING = {"firefox": firefox.missing}
+#: What to install for the servers and frameworks besides uvicorn.
+SERVERS_HINT = "pip install 'streamcompat[servers]'"
 
 
 @dataclass(frozen=True)
@@ -33,11 +36,13 @@ class Skipped:
     clients: Mapping[str, str] = field(default_factory=dict)
     variants: Mapping[str, str] = field(default_factory=dict)
     networks: Mapping[str, str] = field(default_factory=dict)
+    servers: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def reasons(self) -> dict[str, str]:
-        """By name, clients, variants, networks: what index.json's ``skipped`` holds."""
-        return {**self.clients, **self.variants, **self.networks}
+        """By name, clients, variants, networks, servers: what index.json's ``skipped``
+        holds."""
+        return {**self.clients, **self.variants, **self.networks, **self.servers}
 
     def notices(self) -> list[tuple[str, str]]:
         """``(what, why)`` for each, ``what`` as a notice names it ("curl", "variant x")."""
@@ -45,6 +50,7 @@ class Skipped:
             *self.clients.items(),
             *((f"variant {n}", w) for n, w in self.variants.items()),
             *((f"network {n}", w) for n, w in self.networks.items()),
+            *((f"server {n}", w) for n, w in self.servers.items()),
         ]
 
     def covers(self, key: str) -> bool:
@@ -57,16 +63,32 @@ class Skipped:
             cell.client in self.clients
             or cell.variant in self.variants
             or cell.network in self.networks
+            or cell.server in self.servers
         )
 
 
 def available(
-    clients: Sequence[Client], variants: Sequence[Variant], networks: Sequence[str] = ()
+    clients: Sequence[Client],
+    variants: Sequence[Variant],
+    networks: Sequence[str] = (),
+    servers: Sequence[str] = (),
 ) -> Skipped:
-    """What of ``clients``, ``variants`` and ``networks`` cannot run here."""
+    """What of ``clients``, ``variants``, ``networks`` and ``servers`` cannot run here."""
     return Skipped(
-        unavailable(clients), variants_unavailable(variants), networks_unavailable(networks)
+        unavailable(clients),
+        variants_unavailable(variants),
+        networks_unavailable(networks),
+        servers_unavailable(servers),
     )
+
+
+def servers_unavailable(servers: Sequence[str]) -> dict[str, str]:
+    """Servers whose package is not installed here, with what to install."""
+    return {
+        name: f"{', '.join(gone)} not installed ({SERVERS_HINT})"
+        for name in servers
+        if (gone := lacking(server(name).modules))
+    }
 
 
 def networks_unavailable(networks: Sequence[str]) -> dict[str, str]:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 
 from streamcompat.harness.front import selection
+from streamcompat.harness.front.availability import servers_unavailable
 from streamcompat.harness.kernel.scenarios import DEFAULT_SCENARIOS, SCENARIOS
+from streamcompat.harness.kernel.servers import DEFAULT_SERVER, SERVERS
 from streamcompat.servers.plugins import BUILTIN, load_variants
 
 
@@ -28,6 +30,12 @@ def list_command(args: argparse.Namespace) -> int:
         print(f"  {name:<{name_width}} {description}{default}")
     for group, names in selection.NETWORK_GROUPS.items():
         print(f"  {group:<{name_width}} group: {', '.join(names)}; KIND:FILE for your own config")
+    print(f"servers ({len(SERVERS)}):")
+    missing = servers_unavailable(list(SERVERS))
+    for s in SERVERS.values():
+        default = " (default)" if s.name == DEFAULT_SERVER else ""
+        absent = f" [skipped here: {missing[s.name]}]" if s.name in missing else ""
+        print(f"  {s.name:<{name_width}} {s.interface:<8} {s.description}{default}{absent}")
     print(f"scenarios ({len(SCENARIOS)}):")
     for scenario in SCENARIOS.values():
         default = " (default)" if scenario.name in DEFAULT_SCENARIOS else ""

@@ -19,8 +19,15 @@ from streamcompat.harness.kernel.networks import DEFAULT_NETWORKS as DEFAULT_NET
 from streamcompat.harness.kernel.networks import NETWORK_GROUPS as NETWORK_GROUPS
 from streamcompat.harness.kernel.networks import NETWORKS, network
 from streamcompat.harness.kernel.scenarios import DEFAULT_SCENARIOS, SCENARIOS
+from streamcompat.harness.kernel.servers import DEFAULT_SERVER, SERVERS
 from streamcompat.servers.plugins import BUILTIN, load_variants
 
+#: ``streamcompat run --server``'s help.
+SERVER_HELP = (
+    f"servers the variants run under, comma-separated, or 'all': {', '.join(SERVERS)} "
+    f"(default: {DEFAULT_SERVER}, the variant server itself; the others' cells name their "
+    "server: raw@hypercorn)"
+)
 #: The networks by name, with what each does (``kernel.networks``).
 NETWORK_DESCRIPTIONS: dict[str, str] = {name: n.description for name, n in NETWORKS.items()}
 
@@ -44,6 +51,7 @@ class Request:
     clients: tuple[str, ...] = ()  # names or groups
     networks: tuple[str, ...] = ()
     scenarios: tuple[str, ...] = ()
+    servers: tuple[str, ...] = ()
 
     @classmethod
     def of(
@@ -54,6 +62,7 @@ class Request:
         clients: str | Sequence[str] = (),
         networks: str | Sequence[str] = (),
         scenarios: str | Sequence[str] = (),
+        servers: str | Sequence[str] = (),
     ) -> Request:
         return cls(
             tuple(specs) or (BUILTIN,),
@@ -61,13 +70,14 @@ class Request:
             tuple(names(clients)),
             tuple(names(networks)),
             tuple(names(scenarios)),
+            tuple(names(servers)),
         )
 
     @property
     def restricted(self) -> bool:
-        """Variants, clients or networks were named: the baseline's other cells are not
-        this run's (scenarios are judged per baseline file: see ``gate.partial``)."""
-        return bool(self.variants or self.clients or self.networks)
+        """Variants, clients, networks or servers were named: the baseline's other cells
+        are not this run's (scenarios are judged per baseline file: see ``gate.partial``)."""
+        return bool(self.variants or self.clients or self.networks or self.servers)
 
     def select_clients(self) -> list[Client]:
         return select_clients(self.clients)
@@ -80,6 +90,9 @@ class Request:
 
     def select_scenarios(self) -> tuple[str, ...]:
         return select_scenarios(self.scenarios)
+
+    def select_servers(self) -> tuple[str, ...]:
+        return select_servers(self.servers)
 
     def scenario_networks(self) -> tuple[str, ...] | None:
         """Where scenarios other than ``stream`` run: what a client does when it leaves,
@@ -137,6 +150,11 @@ def select_scenarios(wanted: Sequence[str]) -> tuple[str, ...]:
     return _select("scenario", wanted, tuple(SCENARIOS), DEFAULT_SCENARIOS)
 
 
+def select_servers(wanted: Sequence[str]) -> tuple[str, ...]:
+    """Servers by name (``kernel.servers``), or ``all``; nothing: uvicorn, as ever."""
+    return _select("server", wanted, tuple(SERVERS), (DEFAULT_SERVER,))
+
+
 def _select(
     what: str, wanted: Sequence[str], known: tuple[str, ...], default: tuple[str, ...]
 ) -> tuple[str, ...]:
@@ -166,6 +184,10 @@ def app_of(options: Any) -> App | None:
         return None
     if options.variants or options.variant:
         raise UsageError("--app gates an app; --variants/--variant do not go with it")
+    if getattr(options, "server", None):
+        raise UsageError(
+            "--app runs your app under the server its command starts; --server does not go with it"
+        )
     return App(
         command=options.app,
         endpoint=options.endpoint,

@@ -1,6 +1,7 @@
 """The data model: variants, clients, cells, verdicts and the facts a cell records.
 
-Everything else imports this module; it imports nothing of the project.
+Everything else imports this module; it imports only ``kernel.wire`` (the wire record,
+kept apart for size), nothing else of the project.
 """
 
 from __future__ import annotations
@@ -9,6 +10,9 @@ import enum
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
+
+from streamcompat.harness.kernel.wire import Wire as Wire
+from streamcompat.harness.kernel.wire import Write as Write
 
 #: What a client library hands its user: pieces of decoded text, lines (without
 #: their terminator) or SSE events (their ``data``).
@@ -153,6 +157,9 @@ class Variant:
     modules: tuple[str, ...] = ()
     #: Its framing, where its content type says another (None: as the content type says).
     framing: Framing | None = None
+    #: The server interfaces it runs under (``kernel.servers``): a Starlette response
+    #: only under ASGI servers; a framework's app under what it supports.
+    interfaces: frozenset[str] = frozenset({"asgi"})
 
 
 @dataclass(frozen=True)
@@ -301,6 +308,11 @@ class Client:
 
 #: What a cell's key joins its parts with.
 KEY_SEPARATOR = " × "
+#: The server a variant runs under unless another is named (``kernel.servers``): the
+#: variant server itself. Its cells' keys name no server.
+DEFAULT_SERVER = "uvicorn"
+#: Joins a variant and the server it runs under in a cell's key (``raw@hypercorn``).
+SERVER_MARK = "@"
 
 
 @dataclass(frozen=True)
@@ -309,12 +321,22 @@ class Cell:
     client: str
     network: str = "direct"
     scenario: str = "stream"
+    server: str = DEFAULT_SERVER
 
     @property
     def key(self) -> str:
         """``variant × client × network``, and ``× scenario`` unless it is ``stream`` (so
-        the keys of baselines written before scenarios existed still name their cells)."""
-        return KEY_SEPARATOR.join([self.variant, self.client, self.where])
+        the keys of baselines written before scenarios existed still name their cells);
+        the variant is ``variant@server`` under a server other than the default."""
+        return KEY_SEPARATOR.join([self.row, self.client, self.where])
+
+    @property
+    def row(self) -> str:
+        """The variant, and the server it runs under unless it is the default: a report's
+        row."""
+        if self.server == DEFAULT_SERVER:
+            return self.variant
+        return f"{self.variant}{SERVER_MARK}{self.server}"
 
     @property
     def where(self) -> str:
@@ -329,36 +351,20 @@ class Cell:
         parts = key.split(KEY_SEPARATOR)
         if len(parts) not in (3, 4) or not all(parts) or parts[3:] == ["stream"]:
             raise ValueError(f"not a cell key (variant × client × network [× scenario]): {key!r}")
-        return cls(*parts)
+        row, client, network, *scenario = parts
+        variant, server = split_row(row)
+        return cls(variant, client, network, scenario[0] if scenario else "stream", server)
 
 
-@dataclass(frozen=True)
-class Write:
-    """One body write of a stream's response, as the variant server handed it to the socket."""
-
-    at: float  # monotonic: the server's clock is the harness's (one machine, CLOCK_MONOTONIC)
-    data: bytes  # the write, or its first bytes when some were left out
-    left_out: int = 0  # bytes after ``data`` not kept (a long write's middle, or past the bound)
-    tail: bytes = b""  # a long write's last bytes
-
-
-@dataclass(frozen=True)
-class Wire:
-    """What the variant server sent on a cell's stream: the head its app sent and the body
-    writes, bounded per cell (``servers.control``). The server's side of the socket: on a
-    shaping network the client received the same bytes, cut and timed by the proxy."""
-
-    status: int = 0
-    headers: tuple[tuple[str, str], ...] = ()
-    writes: tuple[Write, ...] = ()
-    sent_bytes: int = 0  # every body byte sent, kept or not
-    sent_writes: int = 0  # every body write that carried bytes, kept or not
-    ended_at: float = 0.0  # the body's end went out (0: not before the cell ended)
-
-    @property
-    def truncated(self) -> bool:
-        """Some bytes were sent but not kept."""
-        return self.sent_bytes > sum(len(w.data) + len(w.tail) for w in self.writes)
+def split_row(row: str) -> tuple[str, str]:
+    """``raw@hypercorn`` as ``("raw", "hypercorn")``; ``raw`` as ``("raw", DEFAULT_SERVER)``
+    (``Cell.row``); ValueError if either side is empty or names the default server."""
+    variant, mark, server = row.rpartition(SERVER_MARK)
+    if not mark:
+        return row, DEFAULT_SERVER
+    if not variant or not server or server == DEFAULT_SERVER:
+        raise ValueError(f"not a variant and its server (variant@server): {row!r}")
+    return variant, server
 
 
 @dataclass

@@ -85,6 +85,7 @@ def cell_record(result: Result, run_began: float | None = None) -> dict[str, Any
     started = None if run_began is None else (facts.started_at - run_began) * 1000
     return {
         "variant": result.cell.variant,
+        "server": result.cell.server,  # what the variant ran under (``kernel.servers``)
         "client": result.cell.client,
         "network": result.cell.network,
         "scenario": result.cell.scenario,

@@ -24,6 +24,7 @@ LIST_FLAGS: dict[str, tuple[str, str, Callable[[argparse.Namespace], list[str]]]
     "--clients": ("curl", "httpx", lambda a: [c.name for c in cli.request_of(a).select_clients()]),
     "--network": ("split", "direct", lambda a: list(cli.request_of(a).select_networks())),
     "--scenario": ("error", "abort", lambda a: list(cli.request_of(a).select_scenarios())),
+    "--server": ("hypercorn", "granian", lambda a: list(cli.request_of(a).select_servers())),
 }  # fmt: skip
 
 #: (form, the argv of values a and b): each gives both values, in this order.
@@ -79,7 +80,8 @@ def test_every_form_of_a_list_flag_replaces_the_files_list(
     a, b, selected = LIST_FLAGS[flag]
     reference = selected(parse(tmp_path, [flag, a, flag, b]))
     in_file = {"--variants": "builtin", "--variant": "openai", "--clients": "node",
-               "--network": "coalesce", "--scenario": "stream"}[flag]  # fmt: skip
+               "--network": "coalesce", "--scenario": "stream",
+               "--server": "daphne"}[flag]  # fmt: skip
     (tmp_path / "pyproject.toml").write_text(f'[tool.streamcompat]\n{flag[2:]} = "{in_file}"\n')
     assert selected(parse(tmp_path, [])) != reference  # the file's own
     assert selected(parse(tmp_path, dict(FORMS)[form](flag, a, b))) == reference

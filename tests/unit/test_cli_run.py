@@ -112,7 +112,7 @@ def command(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Command:
 
     monkeypatch.setattr(cli, "ServerProcess", server)
     monkeypatch.setattr(cli, "run_matrix", run_matrix)
-    monkeypatch.setattr(cli, "available", lambda clients, variants, networks: made.skipped)
+    monkeypatch.setattr(cli, "available", lambda clients, variants, networks, servers: made.skipped)
     monkeypatch.setattr(cli, "write_results", write_results)
     return made
 

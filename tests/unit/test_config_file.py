@@ -43,6 +43,7 @@ KEYS: dict[str, tuple[str, Any]] = {
     "clients": ('["python", "node"]', ["python", "node"]),
     "network": ('"direct,nginx:deploy/site.conf"', ["direct,nginx:deploy/site.conf"]),
     "scenario": ('["abort", "error"]', ["abort", "error"]),
+    "server": ('"hypercorn,granian"', ["hypercorn,granian"]),
     "jobs": ("3", 3),
     "results": ('"out"', Path("out")),
     "json": ('"out/index.json"', Path("out/index.json")),

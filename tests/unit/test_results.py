@@ -46,6 +46,7 @@ def test_cell_record_holds_the_cell_its_verdict_and_its_figures() -> None:
     record = cell_record(result(verdict=Verdict.BUFFERED, facts=recorded()), run_began=9.5)
     assert record == {
         "variant": "sse",
+        "server": "uvicorn",  # the default: the variant server itself
         "client": "httpx-sse",
         "network": "direct",
         "scenario": "stream",

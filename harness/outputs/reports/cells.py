@@ -28,7 +28,12 @@ def _verdict(cell: Cell) -> str:
 
 
 def _pair(cell: Cell) -> str:
-    return f"{cell.get('variant', '?')} × {cell.get('client', '?')}"
+    return f"{_row(cell)} × {cell.get('client', '?')}"
+
+
+def _row(cell: Cell) -> str:
+    """The cell's row: its variant, and the server it ran under unless the default."""
+    return _named(cell).row
 
 
 def _named(cell: Cell) -> model.Cell:
@@ -38,6 +43,7 @@ def _named(cell: Cell) -> model.Cell:
         str(cell.get("client", "?")),
         str(cell.get("network", "?")),
         str(cell.get("scenario", "stream")),
+        str(cell.get("server") or model.DEFAULT_SERVER),
     )
 
 
@@ -57,7 +63,7 @@ def _networks(cells: Iterable[Cell]) -> list[str]:
 
 def _axes(cells: list[Cell]) -> tuple[list[str], list[str]]:
     """Variants (rows) and clients (columns), in the order the run met them."""
-    variants = dict.fromkeys(str(c.get("variant", "?")) for c in cells)
+    variants = dict.fromkeys(_row(c) for c in cells)
     clients = dict.fromkeys(str(c.get("client", "?")) for c in cells)
     return list(variants), list(clients)
 

@@ -15,6 +15,7 @@ from streamcompat.harness.outputs.reports.cells import (
     _counts,
     _key,
     _networks,
+    _row,
     _verdict,
     _versions,
     _wall,
@@ -85,7 +86,7 @@ def matrix_markdown(index: dict[str, Any]) -> str:
         variants, clients = _axes(here)
         groups = readers.columns(clients)
         columns = [c for _, names in groups for c in names]
-        verdicts = {(str(c.get("variant")), str(c.get("client"))): _verdict(c) for c in here}
+        verdicts = {(_row(c), str(c.get("client"))): _verdict(c) for c in here}
         lines += [f"### network: {_md(network)}", ""]
         lines.append("| variant | " + " | ".join(_md(c) for c in columns) + " |")
         lines.append("|---" * (len(columns) + 1) + "|")

@@ -18,6 +18,7 @@ from streamcompat.harness.outputs.reports.cells import (
     _key,
     _networks,
     _pair,
+    _row,
     _verdict,
     _versions,
     _wall,
@@ -141,7 +142,7 @@ def _matrix_html(
     variants, clients = _axes(cells)
     groups = readers.columns(clients)
     columns = [c for _, names in groups for c in names]
-    by_pair = {(str(c.get("variant")), str(c.get("client"))): c for c in cells}
+    by_pair = {(_row(c), str(c.get("client"))): c for c in cells}
     head = "".join(f'<th scope="col">{_h(c)}</th>' for c in columns)
     if any(group for group, _ in groups):  # a header row that spans each group's columns
         spans = "".join(
@@ -249,7 +250,7 @@ def report_html(index: dict[str, Any], differential: dict[str, Any] | None = Non
             sections += [
                 _cell_html(c, ids[id(c)], anchor, readers.mismatch(variant, _client(c)))
                 for c in here
-                if str(c.get("variant", "?")) == variant
+                if _row(c) == variant
             ]
         sections.append("</div>")
     return (

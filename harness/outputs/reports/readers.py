@@ -15,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from streamcompat.harness.kernel.model import SERVER_MARK
 from streamcompat.harness.outputs.reports.cells import Cell
 
 #: The column groups, in their order: by the unit a client hands its user; a client
@@ -138,7 +139,10 @@ class Readers:
         return self.clients.get(name) or Reader(name)
 
     def stream(self, name: str) -> Stream:
-        return self.streams.get(name) or Stream(name)
+        """A variant's stream, by the variant's name or a report row's (``raw@hypercorn``:
+        the variant under another server)."""
+        variant = name.partition(SERVER_MARK)[0]
+        return self.streams.get(variant) or Stream(variant)
 
     def columns(self, clients: list[str]) -> list[tuple[str, list[str]]]:
         """The clients grouped by what they read, in ``ORDER``, each group in run order;

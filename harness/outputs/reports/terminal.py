@@ -9,7 +9,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from streamcompat.harness.outputs.reports.cells import _axes, _cells, _networks, _verdict, _where
+from streamcompat.harness.outputs.reports.cells import (
+    _axes,
+    _cells,
+    _networks,
+    _row,
+    _verdict,
+    _where,
+)
 from streamcompat.harness.outputs.reports.findings import (
     REFERENCES_SAID,
     cells_word,
@@ -36,7 +43,7 @@ def _matrix(here: list[dict[str, Any]], where: str, readers: Readers) -> list[st
     variants, clients = _axes(here)
     groups = readers.columns(clients)
     columns = [c for _, names in groups for c in names]
-    verdicts = {(str(c.get("variant")), str(c.get("client"))): c for c in here}
+    verdicts = {(_row(c), str(c.get("client"))): c for c in here}
     first = max(len("variant"), *(len(plain(v)) for v in variants))
     widths = {c: max(len(plain(c)), 11) for c in columns}
     network, _, scenario = where.partition(" × ")

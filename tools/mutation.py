@@ -37,7 +37,13 @@ RUN_BOUND_S = 1800.0  # one target's mutmut run
 #: mutmut's classes of mutants: killed, timeout and suspicious (killed, slowly) are told
 #: apart by a test; survived is not; skipped and untested were not run.
 STATUSES = ("killed", "timeout", "survived", "suspicious", "skipped", "untested")
-PYTEST = "python -m pytest -q -x -p no:cacheprovider -m 'not matrix'"
+#: mutmut 2 counts a run as passing unless it exits 1 (``tests_pass``: ``returncode != 1``),
+#: so a mutant that breaks a test module's import (pytest exits 2) "survived". Every
+#: pytest failure exits 1 here; in one process, so mutmut's timeout ends all of it.
+PYTEST = (
+    'python -c "import sys, pytest; sys.exit(pytest.main(sys.argv[1:]) != 0)"'
+    " -q -x -p no:cacheprovider -m 'not matrix'"
+)
 
 #: The pure modules and the unit tests that pin each.
 TARGETS: dict[str, tuple[str, ...]] = {

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shlex
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -151,3 +154,29 @@ def test_mutmut_is_not_run_on_a_copy_whose_tests_import_the_checkout(
     checkout = mutants.ROOT / "streamcompat" / "__init__.py"
     refused = "not run on harness/kernel/codecs.py: a child of the scratch copy imports"
     assert f"{refused} streamcompat from {checkout}" in said, said
+
+
+@pytest.mark.parametrize(
+    ("test", "code"),
+    [
+        ("def test_passes() -> None:\n    assert True\n", 0),
+        ("def test_fails() -> None:\n    assert False\n", 1),
+        ("raise ImportError('a mutant broke an import')\n", 1),  # pytest alone: 2
+        ("X = 1\n", 1),  # no test ran (pytest alone: 5): nothing passed
+    ],
+)
+def test_mutmut_reads_every_failure_of_its_runner_as_a_kill(
+    tmp_path: Path, test: str, code: int
+) -> None:
+    (tmp_path / "test_x.py").write_text(test)
+    # Split as mutmut 2 splits its --runner (no shell); "python" is this environment's.
+    command = shlex.split(f"{mutation.PYTEST} test_x.py")
+    ran = subprocess.run(
+        [sys.executable, *command[1:]],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert ran.returncode == code, ran.stdout + ran.stderr

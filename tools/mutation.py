@@ -49,6 +49,7 @@ PYTEST = (
 TARGETS: dict[str, tuple[str, ...]] = {
     "harness/kernel/verdicts.py": (
         "tests/unit/test_verdicts.py",
+        "tests/unit/test_verdict_details.py",
         "tests/unit/test_scenario_verdicts.py",
         "tests/unit/test_replays.py",
     ),

@@ -157,8 +157,8 @@ def test_what_else_happened_is_said_after_the_verdicts_sentence(f: Facts, detail
 
 
 ABORT = [
-    (left(cancelled_at=20.005, generated=K + 1), Verdict.STOPPED,
-     "the client left after token 3; the server cancelled generation 3 ms later, while its "
+    (left(cancelled_at=22.502, generated=K + 1), Verdict.STOPPED,
+     "the client left after token 3; the server cancelled generation 2500 ms later, while its "
      "response waited for the next token"),
     # The server noticed the closed connection before the client's driver said it had left.
     (left(cancelled_at=20.001, generated=K + 1), Verdict.STOPPED,
@@ -206,6 +206,13 @@ ABORT = [
     (scenario(10, abort_after=K, stop_requested_at=20.0, ended=True, failure="closed"),
      Verdict.ERROR,
      "asked to leave after token 3, the client did not say it had left; it said: closed"),
+    # A client that cannot make the request, or a server that died, decides before the
+    # scenario: said as the stream would say it, with nothing of the abort.
+    (scenario(0, abort_after=K, unsupported="EventSource can only GET"), Verdict.UNSUPPORTED,
+     "EventSource can only GET"),
+    (scenario(K, abort_after=K, stop_requested_at=20.0, server_died="exit 1"), Verdict.ERROR,
+     "the variant server died after 3 of 10 tokens surfaced (exit 1); the harness restarted "
+     "it"),
     # Never asked: token k never surfaced. The stream's verdict, and why it was not asked.
     (scenario(0, abort_after=K, ended=True), Verdict.SILENT,
      "connected (HTTP 200 text/plain) but no unit surfaced before the end (abort: it never "
@@ -299,14 +306,18 @@ def test_the_error_verdict_says_its_sentence(f: Facts, verdict: Verdict, detail:
 LATER_BYTES = [
     (cell(3, emitted_at=[10.0, 10.2, 10.3]), 1, 10.2),
     # The server said when it emitted token 1 only: token 2's release bounds it.
-    (cell(3, emitted_at=[10.0], released_at=[10.0, 10.25, 10.25, 10.25]), 1, 10.25),
+    (cell(3, emitted_at=[10.0], released_at=[10.0, 10.25, 10.25, 10.25], ended_at=10.4), 1,
+     10.25),
     (cell(3, emitted_at=[10.0, 10.2, 10.3], ended_at=10.35), 3, 10.35),
+    # A second request ran the chain again: its tokens are not the bytes after token 3.
+    (cell(3, requests=2, emitted_at=[10.0, 10.2, 10.3, 10.6, 10.7, 10.8], ended_at=10.35), 3,
+     10.35),
     # No end time from the server: the end's release.
     (cell(3, emitted_at=[10.0, 10.2, 10.3], released_at=[10.0, 10.2, 10.3, 10.4]), 3, 10.4),
     # Neither said nor released: not produced, so nothing surfaced after it.
     (cell(3, emitted_at=[10.0, 10.2, 10.3], released_at=[10.0, 10.2, 10.3]), 3, float("inf")),
     (cell(3), 2, float("inf")),
-]
+]  # fmt: skip
 
 
 @pytest.mark.parametrize(("f", "k", "at"), LATER_BYTES)
@@ -339,4 +350,3 @@ def test_lags_are_measured_for_the_tokens_that_surfaced_only() -> None:
     first, p50, p99, duration = measure(f)
     assert (round(first or 0), round(p50 or 0), round(p99 or 0)) == (80, 40, 40)
     assert duration == pytest.approx(500.0)
-

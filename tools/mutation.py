@@ -82,10 +82,6 @@ _TYPE = 'falsy either way: it is only read as `or "message"` and set by an event
 ACCOUNTED: tuple[Accounted, ...] = (
     Accounted(_CONFIG, "if sys.version_info >= (3, 11):", "if sys.version_info > (3, 11):",
               "every 3.11 release's version_info is longer than (3, 11), so greater"),
-    Accounted(_CONFIG, "if sys.version_info >= (3, 11):", "if sys.version_info >= (4, 11):",
-              "tomli where tomllib would do: tomllib is tomli, vendored; the two parse alike"),
-    Accounted(_CONFIG, "if sys.version_info >= (3, 11):", "if sys.version_info >= (3, 12):",
-              "tomli where tomllib would do on 3.11: tomllib is tomli, vendored"),
     Accounted(_CONFIG, 'flag = arg.split("=", 1)[0]', 'flag = arg.split("=", 2)[0]',
               "the first piece is the same however many splits follow it"),
     Accounted("harness/outputs/baseline.py", "found.missing += [", "found.missing = [",

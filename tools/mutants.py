@@ -394,15 +394,25 @@ def try_mutant(mutant: Mutant, files: Sequence[str]) -> Outcome:
         return judge(*run_tests(scratch, mutant.tests))
 
 
+def import_problem(scratch: Scratch) -> str:
+    """Why a child of the scratch copy would not test the copy ("" when it would): it
+    cannot import the package, or imports it from elsewhere (the checkout, installed
+    editable), where no mutant is, so that every mutant would survive."""
+    where = imported_from(scratch)
+    if len(where) != 1 + len(SUBPACKAGES):
+        return f"a child of the scratch copy cannot import {PACKAGE} and its subpackages"
+    outside = [str(path) for path in where if not path.is_relative_to(scratch.repo)]
+    if outside:
+        return f"a child of the scratch copy imports {PACKAGE} from {', '.join(outside)}"
+    return ""
+
+
 def check_unmutated(files: Sequence[str], tests: Sequence[str]) -> str:
     """Why the unmutated copy cannot serve as the baseline; "" when it can."""
     with scratch_copy(ROOT, files) as scratch:
-        where = imported_from(scratch)
-        if len(where) != 1 + len(SUBPACKAGES):
-            return f"a child of the scratch copy cannot import {PACKAGE} and its subpackages"
-        outside = [str(path) for path in where if not path.is_relative_to(scratch.repo)]
-        if outside:
-            return f"a child of the scratch copy imports {PACKAGE} from {', '.join(outside)}"
+        problem = import_problem(scratch)
+        if problem:
+            return problem
         code, output = run_tests(scratch, tests)
         if code != 0:
             return f"the unmutated tests do not pass ({judge(code, output).detail})"

@@ -7,16 +7,19 @@
 ``tools/mutants.py`` makes the mistakes a person would (a list, spanning processes); this
 lets mutmut make every small one it can in the modules that are rules and nothing else
 (the verdicts, the codecs, the config file's reading, the baseline, the SSE oracle). Each
-target runs in a scratch copy of the repository (``tools.mutants.scratch_copy``: the copy
-is what every process imports), mutmut 2 mutating the copy's file in place and running
-the target's own unit tests for each mutant.
+target runs in a scratch copy of the repository (``tools.mutants.scratch_copy``), mutmut 2
+mutating the copy's file in place and running the target's own unit tests for each
+mutant. Before mutmut runs, a child of the copy must say it imports the copy
+(``tools.mutants.import_problem``, the check ``tools/mutants.py`` makes): a copy whose
+tests imported the checkout would report every mutant as survived.
 
 A survivor is a mutant no test tells from the original. Each must be killed by a test or
 argued equivalent in ``ACCOUNTED`` (the module, the mutated line as mutmut shows it, and
 why no input tells them apart); the score is printed per module.
 
 Exit code: 0 every survivor is accounted for; 1 one is not (it is printed, diff and all),
-or an ``ACCOUNTED`` entry matches no survivor (stale); 2 mutmut could not run.
+or an ``ACCOUNTED`` entry matches no survivor (stale); 2 mutmut could not run, or the
+copy is not what its tests import.
 """
 
 from __future__ import annotations
@@ -28,18 +31,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools.mutants import ROOT, scratch_copy, tracked_files
+from tools.mutants import ROOT, import_problem, scratch_copy, tracked_files
 
 RUN_BOUND_S = 1800.0  # one target's mutmut run
 #: mutmut's classes of mutants: killed, timeout and suspicious (killed, slowly) are told
 #: apart by a test; survived is not; skipped and untested were not run.
 STATUSES = ("killed", "timeout", "survived", "suspicious", "skipped", "untested")
-PYTEST = "python -m pytest -q -x -p no:cacheprovider -m 'not matrix'"
+#: mutmut 2 counts a run as passing unless it exits 1 (``tests_pass``: ``returncode != 1``),
+#: so a mutant that breaks a test module's import (pytest exits 2) "survived". Every
+#: pytest failure exits 1 here; in one process, so mutmut's timeout ends all of it.
+PYTEST = (
+    'python -c "import sys, pytest; sys.exit(pytest.main(sys.argv[1:]) != 0)"'
+    " -q -x -p no:cacheprovider -m 'not matrix'"
+)
 
 #: The pure modules and the unit tests that pin each.
 TARGETS: dict[str, tuple[str, ...]] = {
     "harness/kernel/verdicts.py": (
         "tests/unit/test_verdicts.py",
+        "tests/unit/test_verdict_details.py",
         "tests/unit/test_scenario_verdicts.py",
         "tests/unit/test_replays.py",
     ),
@@ -72,10 +82,6 @@ _TYPE = 'falsy either way: it is only read as `or "message"` and set by an event
 ACCOUNTED: tuple[Accounted, ...] = (
     Accounted(_CONFIG, "if sys.version_info >= (3, 11):", "if sys.version_info > (3, 11):",
               "every 3.11 release's version_info is longer than (3, 11), so greater"),
-    Accounted(_CONFIG, "if sys.version_info >= (3, 11):", "if sys.version_info >= (4, 11):",
-              "tomli where tomllib would do: tomllib is tomli, vendored; the two parse alike"),
-    Accounted(_CONFIG, "if sys.version_info >= (3, 11):", "if sys.version_info >= (3, 12):",
-              "tomli where tomllib would do on 3.11: tomllib is tomli, vendored"),
     Accounted(_CONFIG, 'flag = arg.split("=", 1)[0]', 'flag = arg.split("=", 2)[0]',
               "the first piece is the same however many splits follow it"),
     Accounted("harness/outputs/baseline.py", "found.missing += [", "found.missing = [",
@@ -140,6 +146,9 @@ def run_target(module: str, tests: Sequence[str]) -> tuple[int, int, list[Surviv
     """mutmut on ``module`` in a scratch copy: how many mutants, how many a test killed,
     the survivors, and why it could not run ("" when it did)."""
     with scratch_copy(ROOT, tracked_files(ROOT)) as scratch:
+        problem = import_problem(scratch)
+        if problem:  # mutmut would test the checkout: every mutant would survive
+            return 0, 0, [], f"not run on {module}: {problem}"
         env = {**scratch.env, "PATH": f"{Path(sys.executable).parent}:{scratch.env['PATH']}"}
         # mutmut 2 counts only exit code 1 as a kill; pytest exits 2 when a mutant breaks
         # the tests' imports (an Event that takes no arguments fails the corpus's import).

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import shlex
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tools import coverage, mutation
+from tools import coverage, mutants, mutation
 
 
 def summary(branches: int, missing_branches: int, statements: int, missing: int) -> Any:
@@ -124,3 +131,52 @@ def test_the_targets_and_their_tests_exist() -> None:
     for module, tests in mutation.TARGETS.items():
         assert (root / module).is_file(), module
         assert tests and all((root / t).is_file() for t in tests), tests
+
+
+@contextmanager
+def copy_importing_the_checkout(root: Path, files: Sequence[str]) -> Iterator[mutants.Scratch]:
+    """A scratch copy whose children import the checkout (its PYTHONPATH lost the copy)."""
+    with mutants.scratch_copy(root, files) as scratch:
+        yield replace(scratch, env={**scratch.env, "PYTHONPATH": str(root)})
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="lists the checkout's files with git")
+def test_mutmut_is_not_run_on_a_copy_whose_tests_import_the_checkout(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def mutmut_ran(*args: object) -> None:
+        raise AssertionError(f"mutmut ran on a copy that imports the checkout: {args}")
+
+    monkeypatch.setattr(mutation, "scratch_copy", copy_importing_the_checkout)
+    monkeypatch.setattr(mutation, "_mutmut", mutmut_ran)
+    assert mutation.main(["codecs"]) == 2
+    said = capsys.readouterr().err
+    checkout = mutants.ROOT / "streamcompat" / "__init__.py"
+    refused = "not run on harness/kernel/codecs.py: a child of the scratch copy imports"
+    assert f"{refused} streamcompat from {checkout}" in said, said
+
+
+@pytest.mark.parametrize(
+    ("test", "code"),
+    [
+        ("def test_passes() -> None:\n    assert True\n", 0),
+        ("def test_fails() -> None:\n    assert False\n", 1),
+        ("raise ImportError('a mutant broke an import')\n", 1),  # pytest alone: 2
+        ("X = 1\n", 1),  # no test ran (pytest alone: 5): nothing passed
+    ],
+)
+def test_mutmut_reads_every_failure_of_its_runner_as_a_kill(
+    tmp_path: Path, test: str, code: int
+) -> None:
+    (tmp_path / "test_x.py").write_text(test)
+    # Split as mutmut 2 splits its --runner (no shell); "python" is this environment's.
+    command = shlex.split(f"{mutation.PYTEST} test_x.py")
+    ran = subprocess.run(
+        [sys.executable, *command[1:]],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert ran.returncode == code, ran.stdout + ran.stderr

@@ -114,3 +114,30 @@ def test_the_rendezvous_opens_after_a_window_without_the_rest_and_stays_open() -
         return opened, meeting.open
 
     assert asyncio.run(main()) == (True, True)
+
+
+def test_the_held_stream_is_said_word_for_word() -> None:
+    """The sentence users read, whole: the wait in whole ms (2500, where a wrong unit
+    would show), the stream it waited for, and a protocol the client did not say."""
+    streams = [
+        stream(ended_at=20.0, sent_at=10.0),
+        stream(ended_at=30.0, sent_at=22.5, protocol=""),
+    ]
+    _, verdict, detail = judge_many(streams)
+    assert verdict is Verdict.BUFFERED
+    assert detail == (
+        "stream 2 of 2: the client held its request back: it went on a connection 2500 ms "
+        "after stream 1 had ended (protocol not said; over HTTP/1.1 a browser opens 6 "
+        "connections per origin), then every token streamed (streams: 1 PASS, 1 BUFFERED)"
+    )
+
+
+def test_of_streams_as_bad_as_each_other_the_first_names_the_cell() -> None:
+    streams = [
+        stream(ended_at=20.0, sent_at=10.0),
+        stream(ended_at=30.0, sent_at=21.0),  # waited for stream 1
+        stream(ended_at=31.0, sent_at=22.0),  # waited for stream 1 too
+    ]
+    worst, verdict, detail = judge_many(streams)
+    assert (worst, verdict) == (1, Verdict.BUFFERED)
+    assert detail.startswith("stream 2 of 3: ")

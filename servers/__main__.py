@@ -64,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
         access_log=False,
         lifespan="off",
         timeout_graceful_shutdown=2,
+        # Longer than a proxy keeps an idle upstream connection in its pool (Caddy: 2 min),
+        # as servers behind one are set up: uvicorn's 5 s would close connections a proxy
+        # is about to reuse, a race of the server's making, not the path's.
+        timeout_keep_alive=150,
     )
     servers = [(uvicorn.Server(uvicorn.Config(app, **options)), listener)]
     if args.tls_fd is not None:  # uvicorn's own TLS (HTTP/1.1), as `--ssl-certfile` serves

@@ -343,7 +343,7 @@ def test_a_page_that_goes_away_fails_its_cell_and_the_next_cell_gets_a_new_page(
             )
             await asyncio.wait_for(first.requested.wait(), 10)
             (page,) = hub.pages.values()
-            await hub.devtools.send("Target.closeTarget", {"targetId": page.target})
+            await hub.browser_pages.close(page.target)  # as if the tab went away
             with pytest.raises(ClientFailed) as failed:
                 await asyncio.wait_for(held, 10)
             request = Request("two", f"{origin}/end", "GET", {}, 10)

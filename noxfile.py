@@ -279,7 +279,7 @@ def mutants(session: nox.Session) -> None:
     install(session, "test,all,examples")
     chromium(session)
     node_packages(session)
-    session.run("python", "tools/mutants.py", *session.posargs)
+    session.run("python", "-m", "tools.mutants", *session.posargs)
 
 
 @nox.session(python="3.12", default=False)

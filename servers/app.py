@@ -19,6 +19,7 @@ from streamcompat.harness.kernel.model import Variant
 from streamcompat.harness.spec.sse_corpus import CASES, byte_chunks
 from streamcompat.servers.chain import token_stream
 from streamcompat.servers.control import Streams
+from streamcompat.servers.framings import SCRIPT
 from streamcompat.servers.upstream import add_upstream
 
 CORPUS = {case.name: case.wire for case in CASES}
@@ -89,6 +90,7 @@ def _endpoint(variant: Variant, tokens: Sequence[str], streams: Streams) -> Any:
         if not stream:
             return PlainTextResponse("missing stream id", status_code=400)
         g = streams.start(stream)
+        SCRIPT.set(tuple(tokens))
         try:
             response = variant.respond(token_stream(g, tokens, prompt))
         except Exception as exc:  # a plug-in's factory failing is reported, not a traceback

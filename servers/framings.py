@@ -6,6 +6,7 @@ import asyncio
 import json
 import re
 from collections.abc import AsyncIterator, Callable, Mapping
+from contextvars import ContextVar
 from typing import Any
 
 from starlette.responses import Response, StreamingResponse
@@ -20,6 +21,9 @@ _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 #: A named end event with (empty) data: a ``data`` field is what makes an SSE block
 #: fire, so EventSource sees it and can close instead of reconnecting.
 SSE_END = "event: end\ndata:\n\n"
+#: The token script of the request being answered, for a response that must know its
+#: whole body before its first byte (a ``Content-Length`` on a stream); set per request.
+SCRIPT: ContextVar[tuple[str, ...]] = ContextVar("streamcompat_script", default=())
 
 #: Seconds without a token after which a heartbeat goes out: under httpx's default read
 #: timeout (5 s), unlike sse-starlette's and FastAPI's default pings (15 s).

@@ -51,15 +51,5 @@ window.streamcompatAxiosProgress = async (cfg, report, signal) => {
 // body's ReadableStream, read with a streaming TextDecoder as fetch's users do.
 window.streamcompatAxiosFetch = async (cfg, report, signal) => {
   const response = await call(cfg, report, { signal, adapter: "fetch", responseType: "stream" });
-  const reader = response.data.getReader();
-  const decoder = new TextDecoder(); // UTF-8; {stream: true} keeps split sequences whole
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    const text = decoder.decode(value, { stream: true });
-    if (text) report({ kind: "unit", payload: text });
-  }
-  const tail = decoder.decode();
-  if (tail) report({ kind: "unit", payload: tail });
-  report({ kind: "end" });
+  await streamcompatShowText(response.data, report);
 };

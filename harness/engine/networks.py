@@ -68,9 +68,10 @@ async def _proxy(network: Network, server: Listening, tls: Authority | None) -> 
     assert network.proxy is not None
     kind = proxies.PROXIES[network.proxy]
     config = Path(network.config) if network.config else None
-    if speaks_tls(network) and tls is None:
+    wants_tls = speaks_tls(network)  # a user's file is read to tell
+    if wants_tls and tls is None:
         raise ServerError(f"network {network.name}: speaks TLS, and the run made no certificate")
-    certificate = tls if speaks_tls(network) else None
+    certificate = tls if wants_tls else None
     running = proxies.running(kind, server.port, config, network.preset, certificate)
     try:
         async with running as origin:

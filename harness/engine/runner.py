@@ -282,7 +282,6 @@ async def run_cell(
     replayed: list[str] = []
     while True:
         remaining = settings.deadline - (time.monotonic() - began)
-        scenario = SCENARIOS[cell.scenario]
         facts = await _attempt(variant, client, origin, stage, remaining, scenario)
         late = unpaced(facts)
         why = late or (between and dropped_on_the_way(facts))

@@ -163,6 +163,23 @@
       ? { kind: "end", note: "no end marker; EventSource would reconnect", replays: true }
       : { kind: "end", note: "the body ended without an end marker" });
 
+  // What fetch's users write to show a body as it comes: its ReadableStream read to the
+  // end, each read decoded by a streaming TextDecoder (UTF-8; {stream: true} keeps a
+  // sequence split across reads whole) and shown; then the end.
+  globalThis.streamcompatShowText = async (body, report) => {
+    const reader = body.getReader();
+    const decoder = new TextDecoder();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      const text = decoder.decode(value, { stream: true });
+      if (text) report({ kind: "unit", payload: text });
+    }
+    const tail = decoder.decode();
+    if (tail) report({ kind: "unit", payload: tail });
+    report({ kind: "end" });
+  };
+
   // The request every fetch-based client makes: POST with the JSON body, or GET;
   // reports when it goes out and when the response head arrives.
   globalThis.streamcompatFetchCell = async (cfg, report, signal) => {

@@ -96,6 +96,23 @@ def test_even_sigkill_of_the_harness_leaves_nothing(tmp_path: Path) -> None:
     assert_all_gone(pids)
 
 
+def end_run(
+    process: subprocess.Popen[str],
+    sig: int | None,
+    lines: list[str],
+    pids: set[int],
+    bound: float = 120,
+) -> None:
+    """End the run ``sig``'s way (None: let it end by itself, with exit code 0), then check
+    that none of ``pids`` is left."""
+    if sig is None:
+        assert process.wait(bound) == 0, "".join(lines)
+    else:
+        process.send_signal(sig)
+        process.wait(60)
+    assert_all_gone(pids)
+
+
 REAL_HERE = [n for n, k in PROXIES.items() if k.binary()]
 
 
@@ -111,12 +128,7 @@ def test_real_proxies_and_their_workers_end_with_the_run(tmp_path: Path, sig: in
     pids = run_processes(process, first_cell)
     names = {Path(f"/proc/{p}/exe").resolve().name for p in pids if alive(p)}
     assert {PROXIES[n].program for n in REAL_HERE} <= names, names
-    if sig is None:
-        assert process.wait(120) == 0, "".join(lines)
-    else:
-        process.send_signal(sig)
-        process.wait(60)
-    assert_all_gone(pids)
+    end_run(process, sig, lines, pids)
 
 
 TLS_HERE = [n for n in ("nginx-h2", "caddy-h2") if PROXIES[n.split("-")[0]].binary()]
@@ -136,12 +148,7 @@ def test_a_tls_run_leaves_no_process_and_no_certificate(tmp_path: Path, sig: int
     )  # fmt: skip
     pids = run_processes(process, first_cell)
     assert [p for p in temp.iterdir() if p.name.startswith("streamcompat-tls-")]
-    if sig is None:
-        assert process.wait(180) == 0, "".join(lines)
-    else:
-        process.send_signal(sig)
-        process.wait(60)
-    assert_all_gone(pids)
+    end_run(process, sig, lines, pids, bound=180)
     left = [p for p in temp.rglob("*") if p.suffix == ".pem"]
     if sig == signal.SIGKILL:
         assert all(p.parent.name.startswith("streamcompat-tls-") for p in left)
@@ -163,9 +170,4 @@ def test_firefox_and_its_content_processes_end_with_the_run(
     pids = run_processes(process, first_cell)
     firefoxes = [p for p in pids if Path(f"/proc/{p}/exe").resolve().name.startswith("firefox")]
     assert len(firefoxes) >= 2, "Firefox and its content processes"
-    if sig is None:
-        assert process.wait(120) == 0, "".join(lines)
-    else:
-        process.send_signal(sig)
-        process.wait(60)
-    assert_all_gone(pids)
+    end_run(process, sig, lines, pids)

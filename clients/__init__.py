@@ -38,6 +38,8 @@ BROWSER_CLIENTS: tuple[Client, ...] = (
 )
 #: Firefox's columns (``firefox-*``): run by name, or all with ``--clients firefox``.
 FIREFOX_CLIENTS = tuple(engines.in_engine(c, "firefox") for c in BROWSER_CLIENTS)
+#: WebKit's columns (``webkit-*``, WebKitGTK): by name, or all with ``--clients webkit``.
+WEBKIT_CLIENTS = tuple(engines.in_engine(c, "webkit") for c in BROWSER_CLIENTS)
 
 CLIENTS: tuple[Client, ...] = (
     with_requests.CHUNKS,
@@ -67,4 +69,5 @@ CLIENTS: tuple[Client, ...] = (
     with_node_sdks.AI_UI,
     with_langserve.CLIENT,
     *FIREFOX_CLIENTS,
+    *WEBKIT_CLIENTS,
 )

@@ -12,11 +12,15 @@ from __future__ import annotations
 from dataclasses import replace
 
 from streamcompat.harness.hosts.firefox import FIREFOX_CONNECTIONS_PER_HOST
+from streamcompat.harness.hosts.webkit import WEBKIT_CONNECTIONS_PER_HOST
 from streamcompat.harness.kernel.model import Client
 
 #: Each engine's name in words (descriptions, docs) and its limit of HTTP/1.1
 #: connections per origin.
-ENGINES = {"firefox": ("Firefox", FIREFOX_CONNECTIONS_PER_HOST)}
+ENGINES = {
+    "firefox": ("Firefox", FIREFOX_CONNECTIONS_PER_HOST),
+    "webkit": ("WebKit", WEBKIT_CONNECTIONS_PER_HOST),
+}
 
 
 def in_engine(client: Client, engine: str) -> Client:

@@ -25,6 +25,7 @@ from streamcompat.harness.engine.server import ServerProcess
 from streamcompat.harness.hosts.browser import Browser
 from streamcompat.harness.hosts.firefox import Firefox
 from streamcompat.harness.hosts.node_host import NodeHost
+from streamcompat.harness.hosts.webkit import WebKit
 from streamcompat.harness.kernel.model import Client, ClientFailed, NeverStops, Request, Resources
 from streamcompat.harness.kernel.networks import network as network_record
 from streamcompat.harness.spec.sse_corpus import CASES, Case
@@ -114,10 +115,15 @@ async def run_corpus(
         server = await stack.enter_async_context(ServerProcess(["builtin"]))
         browser = await stack.enter_async_context(Browser())
         firefox = await stack.enter_async_context(Firefox())
+        webkit = await stack.enter_async_context(WebKit())
         node = await stack.enter_async_context(NodeHost())
-        resources = Resources(browser.hub, node.hub, engines={"firefox": firefox.hub})
+        engines = {"firefox": firefox.hub, "webkit": webkit.hub}
+        resources = Resources(browser.hub, node.hub, engines=engines)
         # Start the hosts before the cases: their start-up is no case's deadline.
-        for engine, host in (("chromium", browser), ("firefox", firefox)):
+        hosts: tuple[tuple[str, Browser | Firefox | WebKit], ...] = (
+            ("chromium", browser), ("firefox", firefox), ("webkit", webkit)
+        )
+        for engine, host in hosts:
             if any(c.group == "browser" and c.engine == engine for c in clients):
                 with contextlib.suppress(ClientFailed):  # each browser case reports it
                     await host.hub()

@@ -40,6 +40,7 @@ from streamcompat.harness.hosts.processes import (
     Together,
 )
 from streamcompat.harness.hosts.tls import Authority, authority
+from streamcompat.harness.hosts.webkit import WebKit
 from streamcompat.harness.kernel.codecs import Display
 from streamcompat.harness.kernel.model import (
     Cell,
@@ -67,6 +68,10 @@ MAX_REPLAYS = 2
 #: does it in bursts, up to 12 cells of a loaded `--network real` run, one 3 times running,
 #: and (caddy-h2, a loaded CI run) two cells 6 times running. The deadline bounds it too.
 MAX_DROP_REPLAYS = 8
+
+
+#: A browser engine's host: each launches on first use and names its version.
+Engine = Browser | Firefox | WebKit
 
 
 async def run_matrix(
@@ -132,9 +137,12 @@ async def run_matrix(
         # An app serves no blank page of ours: the browser makes it up (see Browser).
         browser = await ends.enter(Browser(blank_page=app is not None, spki=spki))
         firefox = await ends.enter(Firefox(ca_file, blank_page=app is not None))
+        webkit = await ends.enter(WebKit(str(tls.cert) if tls else "", blank_page=app is not None))
         node = await ends.enter(NodeHost(ca_file))
-        browsers: dict[str, Browser | Firefox] = {"chromium": browser, "firefox": firefox}
-        resources = Resources(browser.hub, node.hub, engines={"firefox": firefox.hub})
+        browsers: dict[str, Engine] = {"chromium": browser, "firefox": firefox, "webkit": webkit}
+        resources = Resources(
+            browser.hub, node.hub, engines={"firefox": firefox.hub, "webkit": webkit.hub}
+        )
         # The browsers launch while the server imports its app: both take seconds.
         engines = {c.engine for c in matrix.clients if c.group == "browser"}
         wanted = [browsers[engine] for engine in sorted(engines)]
@@ -236,16 +244,16 @@ async def _first_broken(apps: Sequence[AppProcess]) -> None:
             wait.cancel()
 
 
-async def _launch(browsers: Sequence[Browser | Firefox]) -> None:
+async def _launch(browsers: Sequence[Engine]) -> None:
     await asyncio.gather(*(_up(browser) for browser in browsers))
 
 
-async def _up(browser: Browser | Firefox) -> None:
+async def _up(browser: Engine) -> None:
     with contextlib.suppress(ClientFailed):  # each browser cell reports it
         await browser.hub()
 
 
-async def _warm(browser: Browser | Firefox, origins: Iterable[str], jobs: int) -> None:
+async def _warm(browser: Engine, origins: Iterable[str], jobs: int) -> None:
     """A browser up, with pages ready on each origin (``pages_ahead``); a failure is each
     of its cells'."""
     with contextlib.suppress(ClientFailed):

@@ -1,6 +1,6 @@
 """Which of the chosen clients, variants and networks can run here, and why the others cannot.
 
-A client whose program (``node``, ``curl``), browser engine (Firefox) or npm packages this
+A client whose program (``node``, ``curl``), browser engine (Firefox, WebKit) or npm packages this
 machine lacks, a variant or client whose Python library is not installed, or a real proxy
 whose binary is missing, is skipped with a notice: it is not run, and its baseline cells are neither
 compared nor dropped (see ``gate``).
@@ -14,7 +14,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from streamcompat.harness.hosts import firefox
+from streamcompat.harness.hosts import firefox, webkit
 from streamcompat.harness.hosts.proxies import PROXIES
 from streamcompat.harness.kernel.model import Cell, Client, Variant
 from streamcompat.harness.kernel.networks import network
@@ -24,7 +24,7 @@ from streamcompat.harness.kernel.servers import server
 EXTRAS_HINT = "pip install 'streamcompat[sse]'"
 #: Why a browser engine cannot run here ("": it can), by ``Client.engine``. Chromium is
 #: not asked: Playwright brings one, and a run without it says so in each cell.
-ENGINES_MISSING = {"firefox": firefox.missing}
+ENGINES_MISSING = {"firefox": firefox.missing, "webkit": webkit.missing}
 #: What to install for the servers and frameworks besides uvicorn.
 SERVERS_HINT = "pip install 'streamcompat[servers]'"
 

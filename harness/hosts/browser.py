@@ -133,9 +133,10 @@ class DevToolsPages:
 class BrowserHub:
     """A browser's pages, each running one cell at a time of a driver's JS function."""
 
-    def __init__(self, pages: Pages) -> None:
+    def __init__(self, pages: Pages, clock_grain: float = 0.0) -> None:
         self.browser_pages = pages
-        self.cells = ScriptCells()
+        #: How early its pages' stamps may read (``ScriptCells``): WebKit's, 2 ms.
+        self.cells = ScriptCells(clock_grain)
         self.pages: dict[int, Page] = {}
         self.idle: dict[str, list[Page]] = {}  # origin -> pages ready for the next cell
         self.files: dict[str, Path] = dict(PAGE_FILES)  # served to the pages, by name

@@ -116,10 +116,13 @@ class ScriptCells:
     """The cells a hub is running, by id: where every envelope from its scripts goes,
     and the report barriers the hub has asked its scripts for."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock_grain: float = 0.0) -> None:
         self.running: dict[str, ScriptCell] = {}
-        # Script clocks are epoch milliseconds; the harness uses the monotonic clock.
-        self.offset = epoch_to_monotonic()
+        # Script clocks are epoch milliseconds; the harness uses the monotonic clock. A
+        # clock that rounds down (``clock_grain``, seconds: how early a stamp may read)
+        # has each stamp taken at the latest moment it may stand for: a token is then
+        # never judged surfaced before bytes it may have waited for.
+        self.offset = epoch_to_monotonic() + clock_grain
         self.barriers: dict[int, asyncio.Future[None]] = {}
         self.barrier_ids = itertools.count()
 

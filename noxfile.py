@@ -6,6 +6,7 @@ nox -s lint                # ruff, mypy, and actionlint where it is installed
 nox -s scenarios           # the abort and error scenarios, gated against their baselines
 nox -s spec                # the differential: SSE-parsing clients against the spec corpus
 nox -s firefox             # the browser clients in Firefox, gated against their own baseline
+nox -s webkit              # the browser clients in WebKit (WebKitGTK), against their own baseline
 nox -s docs                # the docs' generated parts (a test fails when they are stale)
 nox -s bench               # speed, CPU-by-role and stability figures of the default matrix
 nox -s stress              # the default matrix 5 times under CPU load: any verdict change?
@@ -115,6 +116,13 @@ def firefox(session: nox.Session) -> None:
     session.run("streamcompat", "setup", "firefox")
 
 
+def webkit(session: nox.Session) -> None:
+    """WebKitGTK's WebDriver and Xvfb for the WebKit columns: installed as ``streamcompat
+    setup`` installs them (as root, with apt); where they cannot be, those columns are
+    skipped with a notice."""
+    session.run("streamcompat", "setup", "webkit")
+
+
 def node_packages(session: nox.Session) -> None:
     """Install the npm packages of clients/node, where the session installed it, if stale."""
     found = session.run(
@@ -175,6 +183,19 @@ def firefox_columns(session: nox.Session) -> None:
     session.run(
         "streamcompat", "run", "--clients", "firefox",
         "--baseline", "compat-firefox-baseline.json", *session.posargs,
+    )  # fmt: skip
+
+
+@nox.session(name="webkit", default=False)
+def webkit_columns(session: nox.Session) -> None:
+    """The browser clients in WebKit (``--clients webkit``: WebKitGTK under Xvfb) on the
+    built-in variants, gated against compat-webkit-baseline.json; opt-in, as Firefox's."""
+    install(session)
+    webkit(session)
+    node_packages(session)
+    session.run(
+        "streamcompat", "run", "--clients", "webkit",
+        "--baseline", "compat-webkit-baseline.json", *session.posargs,
     )  # fmt: skip
 
 
@@ -267,6 +288,7 @@ def tests(session: nox.Session) -> None:
     install(session, "test,all,examples")
     chromium(session)
     firefox(session)
+    webkit(session)
     node_packages(session)
     proxies(session)
     session.run("pytest", *session.posargs)

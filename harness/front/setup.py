@@ -1,5 +1,6 @@
 """``streamcompat setup``: what the clients and networks need outside a checkout (the npm
-packages, a Chromium, Firefox ESR, the real proxies), installed ahead of a first run."""
+packages, a Chromium, Firefox ESR, WebKitGTK, the real proxies), installed ahead of a first
+run."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 from streamcompat.harness.hosts.browser import find_chromium
 from streamcompat.harness.hosts.firefox import FIREFOX_PACKAGES, find_firefox
 from streamcompat.harness.hosts.proxies import PROXIES
+from streamcompat.harness.hosts.webkit import WEBKIT_PACKAGES
 
 #: apt must not start what it installs: a proxy is the harness's, per run, on loopback.
 POLICY_RC_D = Path("/usr/sbin/policy-rc.d")
@@ -55,6 +57,18 @@ def setup_firefox() -> int:
         if name not in missing:
             print(f"{name}: {which(name)}")
     _said(missing, _apt_install(missing, which), "the Firefox columns are skipped")
+    return 0
+
+
+def setup_webkit() -> int:
+    """WebKitGTK's WebDriver (with its MiniBrowser) and Xvfb, the display it runs on, for
+    the WebKit columns (Debian/Ubuntu, as root, with apt): where they cannot be installed,
+    those columns are skipped with a notice naming the packages."""
+    missing = {name: package for name, package in WEBKIT_PACKAGES.items() if not which(name)}
+    for name in WEBKIT_PACKAGES:
+        if name not in missing:
+            print(f"{name}: {which(name)}")
+    _said(missing, _apt_install(missing, which), "the WebKit columns are skipped")
     return 0
 
 
@@ -149,5 +163,6 @@ SETUP_PARTS = {
     "npm": setup_npm,
     "chromium": setup_chromium,
     "firefox": setup_firefox,
+    "webkit": setup_webkit,
     "proxies": setup_proxies,
 }

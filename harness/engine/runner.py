@@ -137,7 +137,7 @@ async def run_matrix(
         # An app serves no blank page of ours: the browser makes it up (see Browser).
         browser = await ends.enter(Browser(blank_page=app is not None, spki=spki))
         firefox = await ends.enter(Firefox(ca_file, blank_page=app is not None))
-        webkit = await ends.enter(WebKit(str(tls.cert) if tls else "", blank_page=app is not None))
+        webkit = await ends.enter(WebKit(tls, blank_page=app is not None))
         node = await ends.enter(NodeHost(ca_file))
         browsers: dict[str, Engine] = {"chromium": browser, "firefox": firefox, "webkit": webkit}
         resources = Resources(

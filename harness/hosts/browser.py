@@ -26,6 +26,7 @@ import json
 import os
 import secrets
 import shutil
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -133,8 +134,13 @@ class DevToolsPages:
 class BrowserHub:
     """A browser's pages, each running one cell at a time of a driver's JS function."""
 
-    def __init__(self, pages: Pages, clock_grain: float = 0.0) -> None:
+    def __init__(
+        self, pages: Pages, clock_grain: float = 0.0, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.browser_pages = pages
+        #: Serve the pages over TLS (the run's certificate): WebKit blocks an HTTPS page's
+        #: loopback HTTP as mixed content, which Chromium and Firefox allow.
+        self.tls = tls
         #: How early its pages' stamps may read (``ScriptCells``): WebKit's, 2 ms.
         self.cells = ScriptCells(clock_grain)
         self.pages: dict[int, Page] = {}
@@ -152,7 +158,7 @@ class BrowserHub:
         app.router.add_get("/{key}/{name}", self._file)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self.tls)
         await site.start()
         self.port = self._runner.addresses[0][1]
 
@@ -290,7 +296,8 @@ class BrowserHub:
     async def _new_page(self, origin: str) -> Page:
         page = Page(next(self._numbers))
         self.pages[page.number] = page
-        host = f"http://127.0.0.1:{self.port}/{self.key}/"
+        scheme = "https" if self.tls else "http"
+        host = f"{scheme}://127.0.0.1:{self.port}/{self.key}/"
         url = f"{origin}/_sc/blank#{urlencode({'host': host, 'page': page.number})}"
         try:
             page.target = await self.browser_pages.open(url)

@@ -21,7 +21,7 @@ import "./scripts.js";
 const here = new URL(".", import.meta.url); // the harness's files for this run
 const page = new URLSearchParams(location.hash.slice(1)).get("page");
 const channel = new URL(`channel/${page}`, here);
-channel.protocol = "ws:";
+channel.protocol = here.protocol === "https:" ? "wss:" : "ws:"; // as the hub serves
 
 const running = new Map(); // cell -> its AbortController
 

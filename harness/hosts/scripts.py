@@ -22,11 +22,12 @@ from streamcompat.harness.kernel.model import ClientFailed, Reporter, Request
 # The browser host's page (harness/hosts/browser.py), served at /_sc/blank by the variant server
 # (or, on an app's origin, by Chromium itself: ``Browser(blank_page=True)``). It imports
 # its program from the harness, whose loopback address comes in the fragment:
-# #host=http://127.0.0.1:<port>/<key>/&page=<n>.
+# #host=http://127.0.0.1:<port>/<key>/&page=<n> (https: a hub that speaks TLS, for an
+# engine that will not load loopback HTTP into an HTTPS page: WebKit).
 BLANK_PAGE = r"""<!doctype html><meta charset=utf-8><title>streamcompat</title>
 <script type=module>
 const host = new URLSearchParams(location.hash.slice(1)).get("host") ?? "";
-if (/^http:\/\/127\.0\.0\.1:\d+\/[\w-]+\/$/.test(host)) import(host + "page_host.mjs");
+if (/^https?:\/\/127\.0\.0\.1:\d+\/[\w-]+\/$/.test(host)) import(host + "page_host.mjs");
 </script>
 """
 

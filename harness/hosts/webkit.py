@@ -31,6 +31,7 @@ import contextlib
 import glob
 import os
 import shutil
+import ssl
 import subprocess
 import tempfile
 import time
@@ -41,7 +42,7 @@ import aiohttp
 
 from streamcompat.harness.hosts.browser import BrowserHub
 from streamcompat.harness.hosts.processes import end, exited, listening, spawn
-from streamcompat.harness.hosts.tls import HOSTS
+from streamcompat.harness.hosts.tls import HOSTS, Authority
 from streamcompat.harness.kernel.model import ClientFailed
 
 #: What ``streamcompat setup webkit`` installs (a program -> its Debian package).
@@ -123,8 +124,11 @@ class WebKitWindows:
     """The hub's pages in WebKit: each a window of its own, beside the others. WebDriver
     classic acts on one current window, so a page is opened or closed whole at a time."""
 
-    def __init__(self, driver: WebDriver) -> None:
+    def __init__(self, driver: WebDriver, home: str) -> None:
         self.driver = driver
+        #: The session's first window, never closed: WebDriver classic opens a window
+        #: from the current one, and ends the session with its last.
+        self.home = home
         self._turn = asyncio.Lock()
         self._places = 0
 
@@ -147,15 +151,18 @@ class WebKitWindows:
 
     async def close(self, target: str) -> None:
         async with self._turn:
-            await self.driver.send("POST", "/window", {"handle": target})
-            await self.driver.send("DELETE", "/window")
+            try:
+                await self.driver.send("POST", "/window", {"handle": target})
+                await self.driver.send("DELETE", "/window")
+            finally:
+                await self.driver.send("POST", "/window", {"handle": self.home})
 
 
 class WebKit:
     """``async with WebKit() as webkit:`` — launched on first use, always ended by PID."""
 
-    def __init__(self, cert_file: str = "", blank_page: bool = False) -> None:
-        self.cert_file = cert_file  # the run's server certificate (TLS networks)
+    def __init__(self, tls: Authority | None = None, blank_page: bool = False) -> None:
+        self.tls = tls  # the run's certificate (TLS networks)
         #: An app under test serves no ``/_sc/blank``, and WebDriver classic cannot answer
         #: one in its place: WebKit's columns cannot run in app mode.
         self.blank_page = blank_page
@@ -217,9 +224,9 @@ class WebKit:
         self._http = aiohttp.ClientSession()
         self._driver = WebDriver(self._http, address)
         options: dict[str, Any] = {"binary": browser, "args": ["--automation"]}
-        if self.cert_file:
+        if self.tls:
             options["certificates"] = [
-                {"host": host, "certificateFile": self.cert_file} for host in HOSTS
+                {"host": host, "certificateFile": str(self.tls.cert)} for host in HOSTS
             ]
         capabilities = {
             "pageLoadStrategy": "none",
@@ -231,9 +238,21 @@ class WebKit:
         )
         self._driver.session = str(created["sessionId"])
         self.version = str(created.get("capabilities", {}).get("browserVersion", "")).strip()
-        hub = BrowserHub(WebKitWindows(self._driver), clock_grain=CLOCK_GRAIN_S)
+        home = str(await self._driver.send("GET", "/window"))
+        hub = BrowserHub(
+            WebKitWindows(self._driver, home), clock_grain=CLOCK_GRAIN_S, tls=self._hub_tls()
+        )
         await hub.listen()
         return hub
+
+    def _hub_tls(self) -> ssl.SSLContext | None:
+        """On a TLS run, the hub too speaks TLS, with the run's certificate: WebKit will not
+        load loopback HTTP into an HTTPS page (mixed content)."""
+        if self.tls is None:
+            return None
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.tls.cert, self.tls.key)
+        return context
 
     async def _start_display(self) -> str:
         """Start Xvfb on a free display; its name once it accepts clients (``-displayfd``)."""

@@ -14,6 +14,7 @@ import pytest
 
 from streamcompat.harness.hosts.firefox import missing as firefox_missing
 from streamcompat.harness.hosts.proxies import PROXIES
+from streamcompat.harness.hosts.webkit import missing as webkit_missing
 from tests.support import CLI, ROOT
 from tests.support.procs import alive, descendants
 
@@ -170,4 +171,24 @@ def test_firefox_and_its_content_processes_end_with_the_run(
     pids = run_processes(process, first_cell)
     firefoxes = [p for p in pids if Path(f"/proc/{p}/exe").resolve().name.startswith("firefox")]
     assert len(firefoxes) >= 2, "Firefox and its content processes"
+    end_run(process, sig, lines, pids)
+
+
+@pytest.mark.skipif(bool(webkit_missing()), reason=webkit_missing() or "")
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL, None])
+def test_webkit_its_driver_and_its_display_end_with_the_run(
+    tmp_path: Path, sig: int | None
+) -> None:
+    # None: the run ends by itself. Xvfb and WebKitWebDriver are the harness's children,
+    # each in a group of its own; MiniBrowser and its web and network processes are the
+    # driver's, in its group. On SIGKILL the driver and Xvfb die with the harness
+    # (PR_SET_PDEATHSIG), and MiniBrowser with its display, its processes with it.
+    process, first_cell, lines = start(
+        tmp_path, "--variant", "raw,sse,ndjson", "--clients", "webkit-fetch,webkit-eventsource",
+        "--baseline", str(tmp_path / "none.json"),
+    )  # fmt: skip
+    pids = run_processes(process, first_cell)
+    names = {Path(f"/proc/{p}/exe").resolve().name for p in pids if alive(p)}
+    wanted = {"Xvfb", "WebKitWebDriver", "MiniBrowser", "WebKitWebProcess", "WebKitNetworkProcess"}
+    assert wanted <= names, names
     end_run(process, sig, lines, pids)

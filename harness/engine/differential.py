@@ -121,7 +121,9 @@ async def run_corpus(
         resources = Resources(browser.hub, node.hub, engines=engines)
         # Start the hosts before the cases: their start-up is no case's deadline.
         hosts: tuple[tuple[str, Browser | Firefox | WebKit], ...] = (
-            ("chromium", browser), ("firefox", firefox), ("webkit", webkit)
+            ("chromium", browser),
+            ("firefox", firefox),
+            ("webkit", webkit),
         )
         for engine, host in hosts:
             if any(c.group == "browser" and c.engine == engine for c in clients):

@@ -35,6 +35,7 @@ import ssl
 import subprocess
 import tempfile
 import time
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -71,7 +72,9 @@ def find_webkit() -> tuple[str, str] | None:
     """WebKitWebDriver and the browser it drives (``STREAMCOMPAT_WEBKIT``, a MiniBrowser or
     another WebKitGTK browser that takes ``--automation``), or None."""
     driver = shutil.which("WebKitWebDriver")
-    browser = os.environ.get("STREAMCOMPAT_WEBKIT") or next(iter(sorted(glob.glob(MINIBROWSERS))), "")
+    browser = os.environ.get("STREAMCOMPAT_WEBKIT") or next(
+        iter(sorted(glob.glob(MINIBROWSERS))), ""
+    )
     if driver is None or not browser or not os.access(browser, os.X_OK):
         return None
     return driver, browser
@@ -169,7 +172,7 @@ class WebKit:
         self.version = ""
         self._display: subprocess.Popen[bytes] | None = None
         self._driver_process: subprocess.Popen[bytes] | None = None
-        self._log: Any = None
+        self._folder: tempfile.TemporaryDirectory[str] | None = None
         self._http: aiohttp.ClientSession | None = None
         self._driver: WebDriver | None = None
         self._hub: BrowserHub | None = None
@@ -215,11 +218,15 @@ class WebKit:
             raise ClientFailed(missing())
         driver, browser = found
         display = await self._start_display()
-        self._log = tempfile.TemporaryFile()  # the driver's and browser's output: its tail
+        # The driver's and browser's output (its tail says why a start failed), and
+        # whatever the browser would keep between runs: in a folder of the run's own.
+        self._folder = tempfile.TemporaryDirectory(prefix="streamcompat-webkit-")
+        folder = Path(self._folder.name)
         env = {**os.environ, "DISPLAY": display, "NO_AT_BRIDGE": "1", "GDK_BACKEND": "x11"}
-        self._driver_process = spawn(
-            [driver, "--host=127.0.0.1", "--port=0"], listener=None, env=env, log=self._log
-        )
+        env |= {f"XDG_{kind}_HOME": str(folder) for kind in ("CACHE", "CONFIG", "DATA")}
+        with open(folder / "webkit.log", "wb") as log:  # the driver writes to its own copy
+            command = [driver, "--host=127.0.0.1", "--port=0"]
+            self._driver_process = spawn(command, listener=None, env=env, log=log)
         address = await self._driver_address(self._driver_process)
         self._http = aiohttp.ClientSession()
         self._driver = WebDriver(self._http, address)
@@ -291,10 +298,11 @@ class WebKit:
         raise ClientFailed(f"WebKitWebDriver did not listen within {LAUNCH_BOUND_S:g} s")
 
     def _why_not(self) -> str:
-        if self._log is None:
+        if self._folder is None:
             return "it said nothing"
-        self._log.seek(0)
-        lines = self._log.read().decode(errors="replace").splitlines()[-TAIL_LINES:]
+        log = Path(self._folder.name) / "webkit.log"
+        text = log.read_text(encoding="utf-8", errors="replace") if log.exists() else ""
+        lines = text.splitlines()[-TAIL_LINES:]
         said = [line.strip() for line in lines if line.strip()]
         return said[-1] if said else "it said nothing"
 
@@ -315,6 +323,6 @@ class WebKit:
             await http.close()
         if hub is not None:
             await hub.close()
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        folder, self._folder = self._folder, None
+        if folder is not None:
+            await asyncio.to_thread(folder.cleanup)

@@ -1,5 +1,5 @@
-"""``streamcompat setup proxies`` and ``firefox``: what is missing from apt as root, with no
-service started by the install, or a notice naming the package otherwise."""
+"""``streamcompat setup proxies``, ``firefox`` and ``webkit``: what is missing from apt as
+root, with no service started by the install, or a notice naming the package otherwise."""
 
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ def test_an_existing_policy_is_left_as_it_was(
 
 def test_an_unknown_part_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert setup.setup_command(["proxies", "bogus"]) == 2
-    known = "known: npm, chromium, firefox, proxies"
+    known = "known: npm, chromium, firefox, webkit, proxies"
     assert f"unknown part(s): bogus; {known}" in capsys.readouterr().err
 
 
@@ -111,4 +111,42 @@ def test_setup_firefox_as_a_user_says_what_to_install(
     assert (
         "firefox: not installed; the Firefox columns are skipped (apt-get install firefox-esr)"
         in out
+    )
+
+
+def test_setup_webkit_installs_its_webdriver_and_xvfb_as_root(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    installed: set[str] = set()
+    monkeypatch.setattr(setup, "POLICY_RC_D", tmp_path / "policy-rc.d")
+    monkeypatch.setattr(setup.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(setup.shutil, "which", lambda name, path=None: f"/usr/bin/{name}")
+    programs = {"webkit2gtk-driver": "WebKitWebDriver", "xvfb": "Xvfb"}
+    monkeypatch.setattr(
+        setup, "which", lambda name: f"/usr/bin/{name}" if name in installed else None
+    )
+
+    def apt(arguments: list[str], env: dict[str, str]) -> bool:
+        if arguments[0] == "install":
+            installed.add(programs[arguments[-1]])
+        return True
+
+    monkeypatch.setattr(setup, "_apt", apt)
+    assert setup.setup_command(["webkit"]) == 0
+    assert installed == {"WebKitWebDriver", "Xvfb"}
+    out = capsys.readouterr().out
+    assert "WebKitWebDriver: webkit2gtk-driver installed" in out and "Xvfb: xvfb installed" in out
+
+
+def test_setup_webkit_as_a_user_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(setup, "which", lambda name: None)
+    monkeypatch.setattr(setup.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(setup, "_apt", lambda *a: pytest.fail("apt must not run as a user"))
+    assert setup.setup_webkit() == 0
+    out = capsys.readouterr().out
+    assert (
+        "WebKitWebDriver: not installed; the WebKit columns are skipped "
+        "(apt-get install webkit2gtk-driver)" in out
     )

@@ -23,11 +23,13 @@ from streamcompat.harness.kernel.model import ClientFailed, Reporter, Request
 # (or, on an app's origin, by Chromium itself: ``Browser(blank_page=True)``). It imports
 # its program from the harness, whose loopback address comes in the fragment:
 # #host=http://127.0.0.1:<port>/<key>/&page=<n> (https: a hub that speaks TLS, for an
-# engine that will not load loopback HTTP into an HTTPS page: WebKit).
-BLANK_PAGE = r"""<!doctype html><meta charset=utf-8><title>streamcompat</title>
+# engine that will not load loopback HTTP into an HTTPS page: WebKit). ``PAGE_START`` is
+# its script, which WebKit runs by WebDriver in whatever an app answers at that path.
+PAGE_START = r"""const host = new URLSearchParams(location.hash.slice(1)).get("host") ?? "";
+if (/^https?:\/\/127\.0\.0\.1:\d+\/[\w-]+\/$/.test(host)) import(host + "page_host.mjs");"""
+BLANK_PAGE = f"""<!doctype html><meta charset=utf-8><title>streamcompat</title>
 <script type=module>
-const host = new URLSearchParams(location.hash.slice(1)).get("host") ?? "";
-if (/^https?:\/\/127\.0\.0\.1:\d+\/[\w-]+\/$/.test(host)) import(host + "page_host.mjs");
+{PAGE_START}
 </script>
 """
 

@@ -43,6 +43,7 @@ import aiohttp
 
 from streamcompat.harness.hosts.browser import BrowserHub
 from streamcompat.harness.hosts.processes import end, exited, listening, spawn
+from streamcompat.harness.hosts.scripts import PAGE_START
 from streamcompat.harness.hosts.tls import HOSTS, Authority
 from streamcompat.harness.kernel.model import ClientFailed
 
@@ -127,8 +128,10 @@ class WebKitWindows:
     """The hub's pages in WebKit: each a window of its own, beside the others. WebDriver
     classic acts on one current window, so a page is opened or closed whole at a time."""
 
-    def __init__(self, driver: WebDriver, home: str) -> None:
+    def __init__(self, driver: WebDriver, home: str, start_pages: bool = False) -> None:
         self.driver = driver
+        #: Start each page's program by WebDriver (app mode: the app serves no blank page).
+        self.start_pages = start_pages
         #: The session's first window, never closed: WebDriver classic opens a window
         #: from the current one, and ends the session with its last.
         self.home = home
@@ -141,8 +144,11 @@ class WebKitWindows:
             handle = str(created["handle"])
             await self.driver.send("POST", "/window", {"handle": handle})
             await self.driver.send("POST", "/window/rect", self._place())
-            # pageLoadStrategy "none": the page's channel connecting is what the hub awaits.
+            # pageLoadStrategy "none": the page's channel connecting is what the hub awaits;
+            # "eager" in app mode: the app's answer is loaded, then given the program.
             await self.driver.send("POST", "/url", {"url": url})
+            if self.start_pages:
+                await self.driver.send("POST", "/execute/sync", {"script": PAGE_START, "args": []})
             return handle
 
     def _place(self) -> dict[str, int]:
@@ -167,7 +173,8 @@ class WebKit:
     def __init__(self, tls: Authority | None = None, blank_page: bool = False) -> None:
         self.tls = tls  # the run's certificate (TLS networks)
         #: An app under test serves no ``/_sc/blank``, and WebDriver classic cannot answer
-        #: one in its place: WebKit's columns cannot run in app mode.
+        #: one in its place: a page is then whatever the app answers there (its origin is
+        #: the app's), given its program by WebDriver's script execution.
         self.blank_page = blank_page
         self.version = ""
         self._display: subprocess.Popen[bytes] | None = None
@@ -199,11 +206,6 @@ class WebKit:
             if self._failure:
                 raise ClientFailed(self._failure)
             try:
-                if self.blank_page:
-                    raise ClientFailed(
-                        "WebKit's columns do not run in app mode: WebDriver classic cannot "
-                        "answer /_sc/blank on the app's origin"
-                    )
                 self._hub = await self._launch()
             except Exception as exc:
                 await self.close()
@@ -236,7 +238,7 @@ class WebKit:
                 {"host": host, "certificateFile": str(self.tls.cert)} for host in HOSTS
             ]
         capabilities = {
-            "pageLoadStrategy": "none",
+            "pageLoadStrategy": "eager" if self.blank_page else "none",
             "proxy": {"proxyType": "direct"},  # straight to loopback, whatever the env says
             "webkitgtk:browserOptions": options,
         }
@@ -247,7 +249,9 @@ class WebKit:
         self.version = str(created.get("capabilities", {}).get("browserVersion", "")).strip()
         home = str(await self._driver.send("GET", "/window"))
         hub = BrowserHub(
-            WebKitWindows(self._driver, home), clock_grain=CLOCK_GRAIN_S, tls=self._hub_tls()
+            WebKitWindows(self._driver, home, start_pages=self.blank_page),
+            clock_grain=CLOCK_GRAIN_S,
+            tls=self._hub_tls(),
         )
         await hub.listen()
         return hub

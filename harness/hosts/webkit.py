@@ -6,8 +6,9 @@ which says its display number once it accepts clients), then ``WebKitWebDriver``
 127.0.0.1 (a port it chose, read from /proc), both in process groups of their own that die
 with the harness and are ended by PID (``processes``). WebKitWebDriver speaks WebDriver
 *classic* (HTTP; this build serves no BiDi): one session starts MiniBrowser in automation
-mode, its web and network processes in the driver's process group. The hub needs no more
-than three commands of it: a window, a navigation, a close. Everything a page does goes
+mode, its web and network processes in the driver's process group. The hub needs a few
+commands of it: a window (placed beside the others), a navigation, a close; in app mode a
+script that starts the page (``WebKitWindows``). Everything a page does goes
 through the page's own channel, as in every engine: the page imports ``page_host.mjs`` from
 the hub and reports over one WebSocket by the shared report protocol, in order, so a
 barrier's answer still comes after every report queued before it (no polling by the
@@ -21,7 +22,8 @@ it may have waited for (``scripts.ScriptCells``).
 On a TLS network, the session is given the run's server certificate for 127.0.0.1 and
 localhost (``webkitgtk:browserOptions.certificates``): an exception for that certificate on
 those hosts, for the session only, as a user accepts a certificate in the browser. GnuTLS's
-CA store is the system's (root, and it would outlive the run).
+CA store is the system's (root, and it would outlive the run). WebKit blocks loopback HTTP
+in an HTTPS page (mixed content), so the hub then serves the pages over TLS too.
 """
 
 from __future__ import annotations

@@ -169,7 +169,7 @@ def test_firefox_and_its_content_processes_end_with_the_run(
         "--baseline", str(tmp_path / "none.json"),
     )  # fmt: skip
     pids = run_processes(process, first_cell)
-    firefoxes = [p for p in pids if Path(f"/proc/{p}/exe").resolve().name.startswith("firefox")]
+    firefoxes = [p for p in pids if program(p).startswith("firefox")]
     assert len(firefoxes) >= 2, "Firefox and its content processes"
     end_run(process, sig, lines, pids)
 
@@ -188,7 +188,15 @@ def test_webkit_its_driver_and_its_display_end_with_the_run(
         "--baseline", str(tmp_path / "none.json"),
     )  # fmt: skip
     pids = run_processes(process, first_cell)
-    names = {Path(f"/proc/{p}/exe").resolve().name for p in pids if alive(p)}
+    names = {program(p) for p in pids}
     wanted = {"Xvfb", "WebKitWebDriver", "MiniBrowser", "WebKitWebProcess", "WebKitNetworkProcess"}
     assert wanted <= names, names
     end_run(process, sig, lines, pids)
+
+
+def program(pid: int) -> str:
+    """The name of the program ``pid`` runs ("" if it has exited meanwhile)."""
+    try:
+        return Path(f"/proc/{pid}/exe").resolve(strict=True).name
+    except OSError:
+        return ""

@@ -271,16 +271,18 @@ class BrowserHub:
         except ConnectionError as exc:
             raise ClientFailed(f"the browser page went away ({exc})") from exc
 
-    async def _barrier(self, page: Page, cell_id: str) -> None:
+    async def _barrier(self, page: Page, cell_id: str) -> float | None:
         """Have the page flush the cell's queued reports and answer after them."""
         if page.socket is None:
-            return  # a closed page: nothing more can come
+            return None  # a closed page: nothing more can come
 
         async def send(message: dict[str, Any]) -> None:
             await self._send(page, **message)
 
-        with contextlib.suppress(ClientFailed):
-            await self.cells.barrier(cell_id, send)
+        try:
+            return await self.cells.barrier(cell_id, send)
+        except ClientFailed:
+            return None
 
     async def warm(self, origin: str) -> None:
         """Open a page on ``origin`` ahead of the cells, so no cell pays for it."""

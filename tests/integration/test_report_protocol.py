@@ -302,8 +302,13 @@ def test_a_page_barrier_delivers_what_the_page_queued_before_it(tmp_path: Path) 
                 for n in (50, 25):
                     go.put_nowait(n)
                     await asyncio.wait_for(queued.get(), 10)
-                    await asyncio.wait_for(recorder.barrier(), 10)  # the page is busy
+                    asked = time.monotonic()
+                    lead = await asyncio.wait_for(recorder.barrier(), 10)  # the page is busy
                     delivered.append(sum(1 for c in recorder.calls if c[0] == "unit"))
+                    # The page stamped the barrier by its own clock: mapped, that stamp
+                    # fell between asking and answer (within performance.now()'s rounding).
+                    assert lead is not None
+                    assert -(time.monotonic() - asked) - 0.002 <= lead <= 0.002
                 return delivered
             finally:
                 cell.cancel()

@@ -291,7 +291,7 @@ def tests(session: nox.Session) -> None:
     webkit(session)
     node_packages(session)
     proxies(session)
-    session.run("pytest", *session.posargs)
+    session.run("pytest", "--durations=25", *session.posargs)  # where CI's time goes
 
 
 @nox.session(default=False)

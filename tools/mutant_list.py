@@ -100,13 +100,6 @@ MUTANTS: tuple[Mutant, ...] = (
         "return time.time() - time.monotonic()",
         (PROTOCOL,),
     ),
-    Mutant(
-        "scripts: a rounding-down clock's stamps taken at their earliest (WebKit's)",
-        "harness/hosts/scripts.py",
-        "self.offset = epoch_to_monotonic() + clock_grain",
-        "self.offset = epoch_to_monotonic()",
-        (PROTOCOL,),
-    ),
     # Lockstep.
     Mutant(
         "lockstep: _wait returns False at its deadline instead of re-checking its condition",

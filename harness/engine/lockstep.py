@@ -277,11 +277,14 @@ class Lockstep:
         if self.barrier is not None:
             self.facts.barriers += 1
             try:
-                await asyncio.wait_for(self.barrier(), BARRIER_BOUND_S)
+                lead = await asyncio.wait_for(self.barrier(), BARRIER_BOUND_S)
             except asyncio.TimeoutError:
                 return False
             except Exception:  # the client's channel broke: its driver reports why
                 return True
+            if lead is not None:  # each round trip bounds the client's clock: keep the best
+                known = self.facts.clock_lead
+                self.facts.clock_lead = lead if known is None else max(known, lead)
         # Reports from a driver's thread are queued on the loop: let them run.
         await asyncio.sleep(0)
         return True

@@ -134,15 +134,12 @@ class DevToolsPages:
 class BrowserHub:
     """A browser's pages, each running one cell at a time of a driver's JS function."""
 
-    def __init__(
-        self, pages: Pages, clock_grain: float = 0.0, tls: ssl.SSLContext | None = None
-    ) -> None:
+    def __init__(self, pages: Pages, tls: ssl.SSLContext | None = None) -> None:
         self.browser_pages = pages
         #: Serve the pages over TLS (the run's certificate): WebKit blocks an HTTPS page's
         #: loopback HTTP as mixed content, which Chromium and Firefox allow.
         self.tls = tls
-        #: How early its pages' stamps may read (``ScriptCells``): WebKit's, 2 ms.
-        self.cells = ScriptCells(clock_grain)
+        self.cells = ScriptCells()
         self.pages: dict[int, Page] = {}
         self.idle: dict[str, list[Page]] = {}  # origin -> pages ready for the next cell
         self.files: dict[str, Path] = dict(PAGE_FILES)  # served to the pages, by name
@@ -278,16 +275,18 @@ class BrowserHub:
         except ConnectionError as exc:
             raise ClientFailed(f"the browser page went away ({exc})") from exc
 
-    async def _barrier(self, page: Page, cell_id: str) -> None:
+    async def _barrier(self, page: Page, cell_id: str) -> float | None:
         """Have the page flush the cell's queued reports and answer after them."""
         if page.socket is None:
-            return  # a closed page: nothing more can come
+            return None  # a closed page: nothing more can come
 
         async def send(message: dict[str, Any]) -> None:
             await self._send(page, **message)
 
-        with contextlib.suppress(ClientFailed):
-            await self.cells.barrier(cell_id, send)
+        try:
+            return await self.cells.barrier(cell_id, send)
+        except ClientFailed:
+            return None
 
     async def warm(self, origin: str) -> None:
         """Open a page on ``origin`` ahead of the cells, so no cell pays for it."""

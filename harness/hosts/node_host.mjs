@@ -5,8 +5,8 @@
 //   {op: "stop", cell}        abort the cell: its request ends, its sockets go
 //   {op: "abort", cell}       the user stops the cell (the abort scenario): as stop, and
 //                             the cell reports it has left
-//   {op: "barrier", cell, id} answered {cell, barrier: id} once every report the cell
-//                             queued before it has been written
+//   {op: "barrier", cell, id} answered {cell, barrier: id, t} once every report the cell
+//                             queued before it has been written (t: when it was taken, epoch ms)
 // On stdout, a JSON line per envelope: {cell, batch} (harness/hosts/scripts.js) or {cell, barrier}.
 import { AsyncLocalStorage } from "node:async_hooks";
 import { createInterface } from "node:readline";
@@ -41,7 +41,10 @@ const ops = {
   start,
   stop: ({ cell }) => running.get(cell)?.abort(),
   abort: ({ cell }) => streamcompatAbort(cell, running.get(cell)),
-  barrier: ({ cell, id }) => streamcompatBarrier(cell).then(() => write({ cell, barrier: id })),
+  barrier: ({ cell, id }) => {
+    const t = performance.timeOrigin + performance.now(); // taken now: reports before it are queued
+    streamcompatBarrier(cell).then(() => write({ cell, barrier: id, t }));
+  },
 };
 
 // Cells share this process, so a library's stray error must not end the others: it is

@@ -97,15 +97,15 @@ class NodeHub:
     async def _abort(self, cell_id: str) -> None:
         self._send(op="abort", cell=cell_id)
 
-    async def barrier(self, cell_id: str) -> None:
+    async def barrier(self, cell_id: str) -> float | None:
         """Return once every report the cell queued before now has reached its Reporter."""
         if not self.alive:
-            return  # nothing more of it can come
+            return None  # nothing more of it can come
 
         async def send(message: dict[str, Any]) -> None:
             self._send(**message)
 
-        await self.cells.barrier(cell_id, send)
+        return await self.cells.barrier(cell_id, send)
 
     def _send(self, **message: Any) -> None:
         if self._stdin is not None and not self._stdin.is_closing():

@@ -8,8 +8,8 @@
 //   {op: "stop", cell}         abort the cell: its request ends
 //   {op: "abort", cell}        the user stops the cell (the abort scenario): as stop, and
 //                              the cell reports it has left
-//   {op: "barrier", cell, id}  answered {cell, barrier: id} once every report the cell
-//                              queued before it has been sent
+//   {op: "barrier", cell, id}  answered {cell, barrier: id, t} once every report the cell
+//                              queued before it has been sent (t: when it was taken, epoch ms)
 // Out, on the same socket: envelopes {cell, batch} (harness/hosts/scripts.js). They go out in
 // order, so a barrier's answer, sent after the cell's queued reports, arrives after them.
 //
@@ -46,8 +46,10 @@ const ops = {
   start,
   stop: ({ cell }) => running.get(cell)?.abort(),
   abort: ({ cell }) => streamcompatAbort(cell, running.get(cell)),
-  barrier: ({ cell, id }) =>
-    streamcompatBarrier(cell).then(() => globalThis.__streamcompat({ cell, barrier: id })),
+  barrier: ({ cell, id }) => {
+    const t = performance.timeOrigin + performance.now(); // taken now: reports before it are queued
+    streamcompatBarrier(cell).then(() => globalThis.__streamcompat({ cell, barrier: id, t }));
+  },
 };
 const receive = (text) => {
   const message = JSON.parse(text);

@@ -119,14 +119,11 @@ class ScriptCells:
     """The cells a hub is running, by id: where every envelope from its scripts goes,
     and the report barriers the hub has asked its scripts for."""
 
-    def __init__(self, clock_grain: float = 0.0) -> None:
+    def __init__(self) -> None:
         self.running: dict[str, ScriptCell] = {}
-        # Script clocks are epoch milliseconds; the harness uses the monotonic clock. A
-        # clock that rounds down (``clock_grain``, seconds: how early a stamp may read)
-        # has each stamp taken at the latest moment it may stand for: a token is then
-        # never judged surfaced before bytes it may have waited for.
-        self.offset = epoch_to_monotonic() + clock_grain
-        self.barriers: dict[int, asyncio.Future[None]] = {}
+        # Script clocks are epoch milliseconds; the harness uses the monotonic clock.
+        self.offset = epoch_to_monotonic()
+        self.barriers: dict[int, asyncio.Future[float | None]] = {}
         self.barrier_ids = itertools.count()
 
     def receive(self, envelope: Mapping[str, Any]) -> None:
@@ -134,24 +131,31 @@ class ScriptCells:
         if "barrier" in envelope:
             answered = self.barriers.get(int(envelope["barrier"]))
             if answered is not None and not answered.done():
-                answered.set_result(None)
+                stamp = envelope.get("t")  # when the script took the barrier, by its clock
+                answered.set_result(float(stamp) / 1000 + self.offset if stamp else None)
         else:
             self.deliver(envelope)
 
     async def barrier(
         self, cell_id: str, send: Callable[[dict[str, Any]], Awaitable[None]]
-    ) -> None:
+    ) -> float | None:
         """Ask the script (``send``) to answer once the cell's queued reports are out; the
-        answer comes on the same ordered channel, so they have all arrived when it does."""
+        answer comes on the same ordered channel, so they have all arrived when it does.
+
+        The answer carries the script's clock when it took the barrier, which was between
+        the asking and the answer by the harness's: how far ahead the script's clock reads,
+        mapped, is then at least its stamp less the answer's arrival (``Barrier``).
+        """
         if cell_id not in self.running:
-            return  # nothing more of it can come
+            return None  # nothing more of it can come
         key = next(self.barrier_ids)
         answered = self.barriers[key] = asyncio.get_running_loop().create_future()
         try:
             await send({"op": "barrier", "cell": cell_id, "id": key})
-            await answered
+            stamp = await answered
         finally:
             self.barriers.pop(key, None)
+        return None if stamp is None else stamp - time.monotonic()
 
     def end_barriers(self) -> None:
         """The channel is gone: nothing more will be delivered, so no barrier waits."""

@@ -15,9 +15,9 @@ barrier's answer still comes after every report queued before it (no polling by 
 harness, no verdict by when it heard).
 
 WebKit rounds ``performance.now()`` down to whole milliseconds, and ``performance.timeOrigin``
-too (measured with 2.50): a stamp may read up to ``CLOCK_GRAIN_S`` early. The hub maps each
-to the latest moment it may stand for, so a token is never judged surfaced before bytes
-it may have waited for (``scripts.ScriptCells``).
+too (measured with 2.50): a stamp may read up to 2 ms early. The origin's part is the same
+in every stamp of a page, so a report barrier's stamped answer bounds it, and the verdicts
+add the 1 ms of ``now()`` (``verdicts.clock_slack``), as for every script clock.
 
 On a TLS network, the session is given the run's server certificate for 127.0.0.1 and
 localhost (``webkitgtk:browserOptions.certificates``): an exception for that certificate on
@@ -56,8 +56,6 @@ MINIBROWSERS = "/usr/lib/*/webkit2gtk-*/MiniBrowser"
 #: libsoup's limit on connections to one host, as WebKit sets it (measured: a seventh
 #: streaming request waits).
 WEBKIT_CONNECTIONS_PER_HOST = 6
-#: How early a page's stamp may read: performance.now() and timeOrigin, each floored to 1 ms.
-CLOCK_GRAIN_S = 0.002
 #: The display, the driver and a session must be up within this (a cold start of the
 #: browser on a loaded 2-core machine takes seconds).
 LAUNCH_BOUND_S = 60.0
@@ -251,9 +249,7 @@ class WebKit:
         self.version = str(created.get("capabilities", {}).get("browserVersion", "")).strip()
         home = str(await self._driver.send("GET", "/window"))
         hub = BrowserHub(
-            WebKitWindows(self._driver, home, start_pages=self.blank_page),
-            clock_grain=CLOCK_GRAIN_S,
-            tls=self._hub_tls(),
+            WebKitWindows(self._driver, home, start_pages=self.blank_page), tls=self._hub_tls()
         )
         await hub.listen()
         return hub

@@ -184,8 +184,11 @@ class Request:
 
 
 #: A round trip with a client's report channel that returns only once every report the
-#: client queued before it has been delivered (see ``Reporter.barrier_via``).
-Barrier = Callable[[], Awaitable[None]]
+#: client queued before it has been delivered (see ``Reporter.barrier_via``). It returns
+#: how far ahead of the harness's clock the client's clock read at the least, as that round
+#: trip bounds it (seconds; negative: it may be that far behind), or None where the
+#: client's stamps are the harness's own.
+Barrier = Callable[[], Awaitable[float | None]]
 #: Tells a script client to leave its stream now (see ``Reporter.stop_via``).
 Stop = Callable[[], Awaitable[None]]
 
@@ -387,6 +390,10 @@ class Facts:
     released_at: list[float] = field(default_factory=list)  # token k at k-1; the end at n
     stalled_at: int = 0  # 1-based token still unheard of after a hold window and a barrier
     barriers: int = 0  # report barriers taken with the client
+    #: The most a barrier's round trip proved the client's clock, mapped onto the harness's,
+    #: reads ahead of it (seconds; negative: it may be that far behind; None: no barrier
+    #: said, or the client's stamps are the harness's own). See ``verdicts.clock_slack``.
+    clock_lead: float | None = None
     replayed: list[str] = field(default_factory=list)  # why earlier attempts were replayed
     diverged: str = ""  # how the shown text first left the expected text
     ended: bool = False

@@ -40,9 +40,28 @@ def later_bytes_at(facts: Facts, k: int) -> float:
     return facts.released_at[k] if len(facts.released_at) > k else math.inf
 
 
+#: How coarse a script's clock may read (``performance.now()``: Firefox rounds to 1 ms,
+#: WebKit floors to 1 ms; WebKit's ``timeOrigin`` is floored too, a part of every stamp of
+#: a page alike, which the barriers' bound takes in).
+STAMP_RESOLUTION_S = 0.001
+
+
+def clock_slack(facts: Facts) -> float:
+    """How much later than its stamp say the client may truly have surfaced a token: the
+    most its clock, mapped onto the harness's, may read behind it (as the cell's report
+    barriers bound it: each round trip held the script's own stamp), and the clock's
+    resolution. 0 where the client's stamps are the harness's own.
+    """
+    if facts.clock_lead is None:
+        return 0.0
+    return max(0.0, -facts.clock_lead) + STAMP_RESOLUTION_S
+
+
 def held_back(facts: Facts) -> bool:
     """True if the stalled token was surfaced, by the client's own clock, only at or
-    after the moment the bytes after it were produced.
+    after the moment the bytes after it were produced — or so near before it that the
+    client's clock cannot tell (``clock_slack``): the barrier proved the stall, and only
+    a contradiction beyond the clock's error overturns it.
 
     Only the token the harness stalled on was tested: it surfaced no earlier tokens late
     (it heard of each before it released the next), and released everything after the
@@ -51,7 +70,7 @@ def held_back(facts: Facts) -> bool:
     k = facts.stalled_at
     if not k or len(facts.surfaced_at) < k:
         return False
-    return facts.surfaced_at[k - 1] >= later_bytes_at(facts, k)
+    return facts.surfaced_at[k - 1] + clock_slack(facts) >= later_bytes_at(facts, k)
 
 
 def unpaced(facts: Facts) -> str:
@@ -273,9 +292,15 @@ def _stream(facts: Facts) -> tuple[Verdict, str]:
         k = facts.stalled_at
         late = (facts.surfaced_at[k - 1] - later_bytes_at(facts, k)) * 1000
         after = f"token {k + 1}" if k < n else "the end of the stream"
+        when = f"{late:.0f} ms after {after} was produced"
+        if late < 0:
+            when = (
+                f"{-late:.1f} ms before {after} was produced by its clock, within that "
+                f"clock's {clock_slack(facts) * 1000:.1f} ms margin on the harness's"
+            )
         return Verdict.BUFFERED, (
             f"content exact, but token {k} of {n} was held back: the client surfaced it "
-            f"{late:.0f} ms after {after} was produced (it waited for later bytes)"
+            f"{when} (it waited for later bytes)"
         )
     if why := unpaced(facts):
         return Verdict.PASS, (

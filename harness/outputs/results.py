@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from streamcompat.harness.kernel.model import Client, Result, Variant, Verdict, Wire
+from streamcompat.harness.kernel.verdicts import clock_slack
 from streamcompat.harness.outputs.reports.terminal import plain, terminal_text
 
 SCHEMA_VERSION = 1
@@ -99,6 +100,9 @@ def cell_record(result: Result, run_began: float | None = None) -> dict[str, Any
         "tokens": len(facts.tokens),
         "tokens_surfaced": len(facts.surfaced_at),
         "stalled_at": facts.stalled_at or None,
+        # How much later than its stamps the client may truly have surfaced a token, as its
+        # report barriers bound its clock (None: no barrier said, or its clock is ours).
+        "clock_slack_ms": _ms(clock_slack(facts) * 1000) if facts.clock_lead is not None else None,
         # The HTTP version the client said it used (ALPN's words); None: it did not say.
         "protocol": facts.protocol or None,
         # What the client was told the body is (the app's own, in app mode).

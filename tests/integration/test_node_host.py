@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import signal
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -279,7 +280,11 @@ def test_the_host_answers_a_barrier_after_the_reports_queued_before_it(tmp_path:
     assert [m["kind"] for m in lines[0]["batch"]] == ["request"]
     units = [m["payload"] for line in lines[1:-1] for m in line["batch"] if m["kind"] == "unit"]
     assert "".join(units) == QUEUED, "the barrier was answered before the reports queued before it"
-    assert lines[-1] == {"cell": "a", "barrier": 7} and code == 0
+    answer = lines[-1]
+    assert {k: v for k, v in answer.items() if k != "t"} == {"cell": "a", "barrier": 7}
+    assert code == 0
+    # ... stamped by the host's own clock when it took the barrier (epoch ms).
+    assert abs(answer["t"] / 1000 - time.time()) < BOUND
 
 
 def test_barrier_returns_once_reports_queued_before_it_are_delivered(tmp_path: Path) -> None:
@@ -294,7 +299,12 @@ def test_barrier_returns_once_reports_queued_before_it_are_delivered(tmp_path: P
             await asyncio.wait_for(recorder.requested.wait(), BOUND)
             assert recorder.barrier is not None
             before = "".join(recorder.units)
-            await asyncio.wait_for(recorder.barrier(), BOUND)
+            asked = time.monotonic()
+            lead = await asyncio.wait_for(recorder.barrier(), BOUND)
+            # The host's stamp, mapped onto the harness's clock, fell between the asking
+            # and the answer: it reads ahead of the answer's arrival by at most its 1 ms
+            # resolution, and behind it by at most the round trip.
+            assert lead is not None and -(time.monotonic() - asked) - 0.001 <= lead <= 0.001
             running = not cell.done()  # the barrier did not need the cell to end
             cell.cancel()
             await asyncio.wait({cell}, timeout=BOUND)

@@ -33,15 +33,6 @@ NOT_SNIFFED = {
 }
 
 
-#: Known to flip (#17, open): eventsource-parser in Firefox surfaces a CR-ended event when
-#: the next token's first byte arrives, 0-3 ms after it was produced, and once in three
-#: loaded runs (`nox -s stress -- --clients firefox`) the page's clock, mapped onto the
-#: harness's, put it before: PASS. Until the mapping's error is bounded and judged, either.
-CLOCK_MARGIN = {
-    f"sse-cr × firefox-fetch-sse × {network}": {"BUFFERED", "PASS"} for network in NETWORKS
-}
-
-
 @pytest.fixture(scope="module")
 def index(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     if why := missing():
@@ -64,8 +55,7 @@ def test_firefox_cell_matches_baseline(index: dict[str, Any], key: str) -> None:
     found = [c for c in index["cells"] if Cell(c["variant"], c["client"], c["network"]) == wanted]
     assert found, f"{key} was not run"
     c = found[0]
-    allowed = CLOCK_MARGIN.get(key, {BASELINE[key]})
-    assert c["verdict"] in allowed, f"{key}: {BASELINE[key]} → {c['verdict']}: {c['detail']}"
+    assert c["verdict"] == BASELINE[key], f"{key}: {BASELINE[key]} → {c['verdict']}: {c['detail']}"
     if c["verdict"] != "UNSUPPORTED":  # a request not made has no protocol
         assert c["protocol"] == "http/1.1"  # said by Firefox's own resource timing
 

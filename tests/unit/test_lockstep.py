@@ -156,6 +156,32 @@ def test_a_report_still_in_the_channel_is_found_by_the_barrier_not_a_stall() -> 
     assert releases == [1, 2, 3, 4, 5] and lock.facts.barriers == 4
 
 
+def test_the_barriers_keep_the_tightest_bound_on_the_clients_clock() -> None:
+    # Each barrier's round trip bounds how far behind the client's clock may read; the
+    # cell keeps the best of them (verdicts.clock_slack), whatever order they came in.
+    async def main() -> Lockstep:
+        lock = Lockstep(TOKENS, Display("text", "chunk"))
+        leads = iter([-0.004, -0.001, -0.003, None])
+        queued: list[str] = []
+
+        async def barrier() -> float | None:
+            for payload in queued:
+                lock.surfaced(payload)
+            queued.clear()
+            return next(leads, None)
+
+        def release(upto: int) -> None:
+            if upto <= len(TOKENS):
+                queued.append(TOKENS[upto - 1])
+
+        lock.barrier_via(barrier)
+        await asyncio.wait_for(lock.pace(release, HOLD), 10)
+        return lock
+
+    lock = asyncio.run(main())
+    assert lock.facts.barriers == 4 and lock.facts.clock_lead == -0.001
+
+
 def test_a_barrier_that_does_not_answer_means_keep_waiting_not_stall() -> None:
     async def main() -> Lockstep:
         lock = Lockstep(TOKENS, Display("text", "chunk"))

@@ -39,6 +39,7 @@ def recorded() -> Facts:
     facts.emitted_at = [10.001, 10.0025, 11.5]
     facts.surfaced_at = [10.00125, 11.50075]
     facts.stalled_at = 2
+    facts.clock_lead = -0.0025  # its barriers found its clock may read 2.5 ms behind
     return facts
 
 
@@ -60,6 +61,7 @@ def test_cell_record_holds_the_cell_its_verdict_and_its_figures() -> None:
         "tokens": 3,
         "tokens_surfaced": 2,
         "stalled_at": 2,
+        "clock_slack_ms": 3.5,  # 2.5 ms behind at most, and the clock's 1 ms resolution
         "protocol": None,  # the client did not say which HTTP version it used
         "content_type": None,  # no response head
         # on the cell's own timeline: milliseconds since it started

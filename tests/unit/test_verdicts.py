@@ -6,6 +6,7 @@ import pytest
 
 from streamcompat.harness.kernel.model import Facts, Verdict
 from streamcompat.harness.kernel.verdicts import (
+    clock_slack,
     held_back,
     judge,
     later_bytes_at,
@@ -112,6 +113,39 @@ def test_a_token_surfaced_before_the_next_was_produced_is_never_buffered() -> No
     assert "surfaced it 50 ms before the next bytes" in unpaced(f)
     verdict, detail = judge(f)
     assert verdict is Verdict.PASS and "not paced" in detail
+
+
+def test_a_contradiction_within_the_clients_clock_margin_leaves_the_stall_proven() -> None:
+    # Token 2's stamp reads 2 ms before token 3 was produced, but the cell's barriers found
+    # the page's clock, mapped, may read up to 3 ms behind the harness's: the stamp cannot
+    # tell, and the barrier proved the stall (sse-cr in a loaded Firefox: #17).
+    f = complete(stalled_at=2, emitted_at=[10.05, 10.15, 10.202], clock_lead=-0.003)
+    assert clock_slack(f) == pytest.approx(0.004)  # 3 ms behind, 1 ms resolution
+    assert held_back(f) and not unpaced(f)
+    verdict, detail = judge(f)
+    assert verdict is Verdict.BUFFERED
+    assert (
+        "surfaced it 2.0 ms before token 3 was produced by its clock, within that "
+        "clock's 4.0 ms margin on the harness's" in detail
+    )
+
+
+def test_a_contradiction_beyond_the_clients_clock_margin_is_still_early() -> None:
+    f = complete(stalled_at=2, emitted_at=[10.05, 10.15, 10.25], clock_lead=-0.003)
+    assert not held_back(f)  # 50 ms early: more than the clock's 4 ms can explain
+    assert "surfaced it 50 ms before the next bytes" in unpaced(f)
+
+
+@pytest.mark.parametrize(
+    ("lead", "slack"),
+    [(None, 0.0), (0.002, 0.001), (0.0, 0.001), (-0.010, 0.011)],
+)
+def test_the_clock_slack_is_what_the_barriers_leave_of_the_clock_reading_behind(
+    lead: float | None, slack: float
+) -> None:
+    # None: the client's stamps are the harness's own (in-process drivers): no slack.
+    # A clock proven ahead widens nothing but its resolution.
+    assert clock_slack(facts(clock_lead=lead)) == pytest.approx(slack)
 
 
 def test_the_last_token_is_judged_against_the_end_of_the_stream() -> None:

@@ -36,7 +36,7 @@ NOT_SNIFFED = {
 #: EF BB | BF) as text, so the first line's field is "\ufeffdata": the first event is lost
 #: (seen every time with the pieces 50 ms apart; Chromium and Firefox drop the BOM).
 #: The split network writes the pieces back to back: WebKit's network process reads them
-#: apart (CORRUPT: two of three runs here) or, under load, together (PASS: three of three
+#: apart (CORRUPT: five of six runs here) or, under load, together (PASS: three of three
 #: runs with a busy loop per core). Pinned CORRUPT: the gate takes a PASS as an improvement.
 BOM_SPLIT = "sse-bom × webkit-eventsource × split"
 READS_RACE = {BOM_SPLIT: {"CORRUPT", "PASS"}}

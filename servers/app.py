@@ -56,7 +56,7 @@ def create_app(variants: Sequence[Variant], tokens: Sequence[str], streams: Stre
         return StreamingResponse(body(), headers={"content-type": "text/event-stream"})
 
     add_upstream(app, tokens, streams)  # what apps under test call (app mode)
-    for variant in variants:
+    for variant in (v for v in variants if "asgi" in v.interfaces):  # not WSGI-only ones
         endpoint = _endpoint(variant, tokens, streams)
         # Where the SDKs post, given /v/<name>: OpenAI-style ones (base_url), langserve's
         # RemoteRunnable (url).

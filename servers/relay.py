@@ -4,21 +4,19 @@
 
 Every variant at ``/v/<name>``, asked as the variant server's are, each response fed by
 the gated fake upstream (``servers.upstream``): the relay streams a chat completion from
-``$OPENAI_BASE_URL`` with the stream's marker in its prompt, as an LLM app does, and
-hands its tokens to the variant's response. Lockstep then holds through whatever server
-runs it, in as many processes as that server makes: the harness releases each token at
-the upstream, and sees it surface at the client. ``$STREAMCOMPAT_VARIANTS`` names the
+``$OPENAI_BASE_URL`` with the stream's marker in its prompt, as an LLM app does
+(``servers.completions``), and hands its tokens to the variant's response. Lockstep then
+holds through whatever server runs it, in as many processes as that server makes: the
+harness releases each token at the upstream, and sees it surface at the client. WSGI
+servers run its twin, ``servers.relay_wsgi``. ``$STREAMCOMPAT_VARIANTS`` names the
 variant specs (comma-separated; default: the built-ins).
 """
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
@@ -26,60 +24,8 @@ from starlette.routing import Route
 
 from streamcompat.harness.hosts.scripts import BLANK_PAGE
 from streamcompat.harness.kernel.model import Variant
+from streamcompat.servers.completions import PROMPT, upstream_tokens
 from streamcompat.servers.plugins import BUILTIN, load_variants
-
-#: The stream's marker in the prompt (``harness.engine.app.marker``).
-MARKER = "sc-{stream}"
-PROMPT = "Say something that breaks clients."
-
-
-class UpstreamFailed(RuntimeError):
-    """The upstream's stream broke off or said it failed: what an LLM SDK raises."""
-
-
-_client: httpx.AsyncClient | None = None
-
-
-def _upstream() -> httpx.AsyncClient:
-    """One client per process (a worker's own), made in its event loop on first use."""
-    global _client
-    if _client is None:
-        base = os.environ.get("OPENAI_BASE_URL", "").rstrip("/")
-        _client = httpx.AsyncClient(
-            base_url=base, timeout=httpx.Timeout(None, connect=10.0), trust_env=False
-        )
-    return _client
-
-
-async def upstream_tokens(stream: str, prompt: str) -> AsyncIterator[str]:
-    """The upstream's tokens for ``stream``, as it streams them; UpstreamFailed if its
-    stream ends without ``[DONE]`` or breaks off."""
-    body = {
-        "model": "streamcompat-fake",
-        "stream": True,
-        "messages": [{"role": "user", "content": f"{prompt} {MARKER.format(stream=stream)}"}],
-    }
-    try:
-        async with _upstream().stream("POST", "/chat/completions", json=body) as response:
-            if response.status_code != 200:
-                raise UpstreamFailed(f"the upstream answered {response.status_code}")
-            pending = b""
-            async for data in response.aiter_bytes():
-                pending += data
-                # Split on LF only: a token's own line breaks are inside its JSON.
-                *lines, pending = pending.split(b"\n")
-                for line in lines:
-                    if not line.startswith(b"data: "):
-                        continue
-                    if line == b"data: [DONE]":
-                        return
-                    chunk: Any = json.loads(line[len(b"data: ") :])
-                    token = (chunk.get("choices") or [{}])[0].get("delta", {}).get("content")
-                    if token:
-                        yield token
-    except httpx.HTTPError as exc:
-        raise UpstreamFailed(f"the upstream's stream broke off: {exc!r}") from exc
-    raise UpstreamFailed("the upstream's stream ended without [DONE]")
 
 
 def _endpoint(variant: Variant) -> Any:

@@ -19,8 +19,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from streamcompat.clients import CLIENTS as EVERY_CLIENT
-from streamcompat.harness.kernel.model import FACTS, KEY_SEPARATOR, Verdict
+from streamcompat.harness.kernel.model import FACTS, KEY_SEPARATOR, Cell, Verdict
 from streamcompat.harness.kernel.networks import NETWORK_GROUPS
+from streamcompat.harness.kernel.servers import SERVERS
+from streamcompat.servers.frameworks import VARIANTS as FRAMEWORKS
 from streamcompat.servers.variants import VARIANTS
 
 #: The default run's columns (a client left out of it comes only by name).
@@ -152,6 +154,37 @@ def seed_table(root: Path = ROOT) -> str:
     return "\n".join(lines)
 
 
+def frameworks_matrix(root: Path = ROOT) -> str:
+    """The frameworks' rows (``servers.frameworks``) under each server, on direct, for the
+    clients that read plain text (those raw passes or holds back; the others are muted)."""
+    baseline = "compat-frameworks-baseline.json"
+    found = pinned(root, baseline, network="direct", scenario=None)
+    raw = pinned(root, "compat-baseline.json", network="direct", scenario=None)
+    rows = [
+        row
+        for name in SERVERS
+        for v in FRAMEWORKS
+        if any(r == (row := Cell(v.name, "-", server=name).row) for r, _ in found)
+    ]
+    readers = [c.name for c in CLIENTS if raw.get(("raw", c.name)) in ("PASS", "BUFFERED")]
+    return matrix(root, baseline, variants=rows, clients=readers)
+
+
+def pitfalls(root: Path = ROOT) -> str:
+    """What users report of each server and framework, with its source: their records'
+    ``pitfalls`` (``kernel.servers``, ``servers.frameworks``), as ``streamcompat list``."""
+    said: dict[str, list[str]] = {}
+    for record in SERVERS.values():
+        for pitfall in record.pitfalls:
+            said.setdefault(pitfall, []).append(f"server `{record.name}`")
+    for variant in FRAMEWORKS:
+        for pitfall in variant.pitfalls:
+            said.setdefault(pitfall, []).append(f"`{variant.name}`")
+    lines = ["| of | what its users report, and where |", "|---|---|"]
+    lines += [f"| {', '.join(names)} | {pitfall} |" for pitfall, names in said.items()]
+    return "\n".join(lines)
+
+
 #: (file, block name) -> what the block holds, from the checkout at ``root``.
 BLOCKS: dict[tuple[str, str], Callable[[Path], str]] = {
     ("README.md", "verdicts"): verdict_table,
@@ -165,6 +198,8 @@ BLOCKS: dict[tuple[str, str], Callable[[Path], str]] = {
     ("docs/findings.md", "default-matrix"): default_matrix,
     ("docs/findings.md", "real-networks"): real_differences,
     ("docs/findings.md", "seed-table"): seed_table,
+    ("docs/findings.md", "frameworks-matrix"): frameworks_matrix,
+    ("docs/findings.md", "pitfalls"): pitfalls,
     **{
         ("docs/scenarios.md", f"{scenario}-matrix"): functools.partial(
             matrix, baseline=f"compat-{scenario}-baseline.json", scenario=scenario

@@ -47,7 +47,8 @@ class Matrix:
     #: The networks of the scenarios other than ``stream`` (None: ``networks``).
     scenario_networks: Sequence[str] | None = None
     #: The servers the variants run under (``kernel.servers``); a variant runs under those
-    #: of its interfaces only (a Starlette response under no WSGI server).
+    #: of its interfaces only (a Starlette response under no WSGI server), and not under
+    #: those it names as its pitfalls' (``Variant.not_under``).
     servers: Sequence[str] = (DEFAULT_SERVER,)
 
     def cells(self) -> list[Cell]:
@@ -62,6 +63,6 @@ class Matrix:
             for n in networks(s)
             for r in self.servers
             for v in self.variants
-            if server(r).interface in v.interfaces
+            if server(r).interface in v.interfaces and r not in v.not_under
             for c in self.clients
         ]

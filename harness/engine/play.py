@@ -84,8 +84,16 @@ async def play(
         # The hold window for token 1, and the head window, start when the request
         # reaches the server.
         started = asyncio.ensure_future(life.started(stream, settings.connect_window))
+        first = asyncio.FIRST_COMPLETED
         try:
-            await asyncio.wait({started, task}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({started, task}, timeout=settings.hold_window, return_when=first)
+            if not started.done() and not task.done():
+                # Queued behind other requests (a server whose workers are all busy): only
+                # waiting, so the slot is lent out. A cell that holds one must not wait for
+                # a worker held by a cell that lent its own (a deadlock until the head
+                # window ends it), as with connections (``Slots.cell``).
+                async with stage.idle():
+                    await asyncio.wait({started, task}, return_when=first)
         finally:
             _drop(started)
         if started.done() and not started.cancelled() and started.result():
@@ -143,6 +151,11 @@ async def _paced(lock: Lockstep, life: ServerLife, stream: str, stage: Stage) ->
         await asyncio.wait({heard, pacing}, return_when=asyncio.FIRST_COMPLETED)
         if not heard.done():
             pacing.result()  # pacing ended first: raise what it raised, if anything
+            # Everything is released: a server that sends its head only once its body is
+            # whole (Django consuming an iterator of the wrong kind) has a whole head
+            # window from here, however long the stall before took on a loaded machine.
+            _drop(heard)
+            heard = asyncio.ensure_future(_head_within(lock, sent, settings.head_window))
             async with stage.idle():  # only waiting now: lend the working slot out
                 if not await heard:
                     raise _NoHead  # leaves without taking the slot back: the cell is over

@@ -54,6 +54,7 @@ from streamcompat.harness.kernel.model import (
 )
 from streamcompat.harness.kernel.networks import network as network_record
 from streamcompat.harness.kernel.scenarios import SCENARIOS, Scenario
+from streamcompat.harness.kernel.servers import SERVERS
 from streamcompat.harness.kernel.verdicts import (
     dropped_on_the_way,
     judge,
@@ -112,6 +113,9 @@ async def run_matrix(
     slots = Slots(settings.jobs)
     client_threads(slots.most_in_flight)
     pools: dict[tuple[str, str, str], Turns] = {}
+    # A server that serves few requests at once gets no more cells at once (gunicorn's
+    # sync workers): beyond them, requests would queue in its backlog, their clocks running.
+    at_once = {s: Turns(n) for s in matrix.servers if (n := SERVERS[s].at_once)}
 
     def connections(client: Client, network: str) -> Turns | None:
         if client.connections_per_origin is None:
@@ -153,9 +157,11 @@ async def run_matrix(
         if app is not None:
             running = await ends.enter(AppProcess(app, server.origin))
         logs = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="streamcompat-")))
-        relays = await start_servers(matrix.servers, variant_specs, server.origin, logs, ends)
+        # Only the servers some cell runs under (a WSGI server runs none of Starlette's).
+        serving = [s for s in matrix.servers if any(c.server == s for c in cells)]
+        relays = await start_servers(serving, variant_specs, server.origin, logs, ends)
         targets: dict[str, Listening] = {s: relays.get(s) or running or server
-                                         for s in matrix.servers}  # fmt: skip
+                                         for s in serving}  # fmt: skip
         origins = {
             (s, n): await ends.enter(network_origin(n, target, tls))
             for s, target in targets.items()
@@ -170,14 +176,15 @@ async def run_matrix(
         for warming in ready.values():
             stack.callback(warming.cancel)
         stage = Stage(server, resources, settings, app=running, ca_file=ca_file)
-        stages = {s: replace(stage, app=relays.get(s) or running) for s in matrix.servers}
+        stages = {s: replace(stage, app=relays.get(s) or running) for s in serving}
 
         async def one(place: int, cell: Cell) -> None:
             client = clients[cell.client]
             if client.group == "browser":
                 await asyncio.shield(ready[client.engine])
             pool = connections(client, cell.network)
-            async with slots.cell(pool, place, waits=cell.key in waits) as idle:
+            turns = at_once.get(cell.server)
+            async with slots.cell(pool, place, waits=cell.key in waits, server=turns) as idle:
                 result = await run_cell(
                     cell, variants[cell.variant], client,
                     origins[cell.server, cell.network], replace(stages[cell.server], idle=idle),

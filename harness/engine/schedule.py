@@ -140,7 +140,11 @@ class Slots:
 
     @contextlib.asynccontextmanager
     async def cell(
-        self, connections: Turns | None = None, place: float = 0.0, waits: bool = False
+        self,
+        connections: Turns | None = None,
+        place: float = 0.0,
+        waits: bool = False,
+        server: Turns | None = None,
     ) -> AsyncIterator[Callable[[], AbstractAsyncContextManager[None]]]:
         """Hold a slot for one cell; yields ``idle``, to enter while the cell only waits.
 
@@ -148,7 +152,8 @@ class Slots:
         bounds the cells of one client runtime on one origin. It is taken before the
         working slot: a cell that holds a working slot never waits for a connection held
         by a cell that lent its slot out (that would deadlock). ``waits``: a baseline
-        expects the cell to wait out a hold window.
+        expects the cell to wait out a hold window. ``server`` bounds the cells on a server
+        that serves few requests at once (``Server.at_once``), taken first, the same way.
         """
         holding = False
 
@@ -164,6 +169,7 @@ class Slots:
         async with (
             self.waiting.held(place) if waits else contextlib.nullcontext(),
             self.in_flight.held(place),
+            server.held(place) if server else contextlib.nullcontext(),
             connections.held(place) if connections else contextlib.nullcontext(),
         ):
             await self.working.acquire(place)

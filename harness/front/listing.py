@@ -20,6 +20,7 @@ def list_command(args: argparse.Namespace) -> int:
     print(f"variants ({len(variants)}):")
     for v in variants:
         print(f"  {v.name:<{name_width}} {v.content_type:<20} codec={v.codec:<11} {v.description}")
+        _pitfalls(v.pitfalls, name_width)
     print(f"clients ({len(clients)}):")
     for c in clients:
         named = "" if c.by_default else " (when named)"
@@ -36,8 +37,15 @@ def list_command(args: argparse.Namespace) -> int:
         default = " (default)" if s.name == DEFAULT_SERVER else ""
         absent = f" [skipped here: {missing[s.name]}]" if s.name in missing else ""
         print(f"  {s.name:<{name_width}} {s.interface:<8} {s.description}{default}{absent}")
+        _pitfalls(s.pitfalls, name_width)
     print(f"scenarios ({len(SCENARIOS)}):")
     for scenario in SCENARIOS.values():
         default = " (default)" if scenario.name in DEFAULT_SCENARIOS else ""
         print(f"  {scenario.name:<{name_width}} {scenario.description}{default}")
     return 0
+
+
+def _pitfalls(pitfalls: tuple[str, ...], name_width: int) -> None:
+    """What a variant's or server's users report, each with its source, under its line."""
+    for pitfall in pitfalls:
+        print(f"  {'':<{name_width}} pitfall: {pitfall}")

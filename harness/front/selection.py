@@ -19,7 +19,7 @@ from streamcompat.harness.kernel.networks import DEFAULT_NETWORKS as DEFAULT_NET
 from streamcompat.harness.kernel.networks import NETWORK_GROUPS as NETWORK_GROUPS
 from streamcompat.harness.kernel.networks import NETWORKS, network
 from streamcompat.harness.kernel.scenarios import DEFAULT_SCENARIOS, SCENARIOS
-from streamcompat.harness.kernel.servers import DEFAULT_SERVER, SERVERS
+from streamcompat.harness.kernel.servers import DEFAULT_SERVER, SERVERS, server
 from streamcompat.servers.plugins import BUILTIN, load_variants
 
 #: ``streamcompat run --server``'s help.
@@ -213,4 +213,21 @@ def cells_line(matrix: Matrix) -> str:
             s: dict.fromkeys(c.network for c in cells if c.scenario == s) for s in matrix.scenarios
         }
         shape += "; " + "; ".join(f"{s} on {', '.join(n)}" for s, n in on.items())
-    return f"{len(cells)} cells ({shape})"
+    return f"{len(cells)} cells ({shape})" + "".join(f"; {n}" for n in not_run(matrix))
+
+
+def not_run(matrix: Matrix) -> list[str]:
+    """The variants some chosen server runs none of, and why: it speaks another interface,
+    or the variant names it as a pitfall's (``Variant.not_under``)."""
+    under: dict[tuple[str, str], list[str]] = {}
+    for name in matrix.servers:
+        interface = server(name).interface
+        other = [v.name for v in matrix.variants if interface not in v.interfaces]
+        if other:
+            under.setdefault((", ".join(other), f"{interface} servers"), []).append(name)
+        for v in matrix.variants:
+            if name in v.not_under and interface in v.interfaces:
+                under.setdefault((v.name, "its pitfalls say why: streamcompat list"), []).append(
+                    name
+                )
+    return [f"{names} not under {', '.join(on)} ({why})" for (names, why), on in under.items()]

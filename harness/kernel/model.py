@@ -7,7 +7,7 @@ kept apart for size), nothing else of the project.
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
@@ -25,6 +25,8 @@ Framing = Literal["text", "lines", "sse"]
 
 #: Takes the token stream and returns a Starlette/FastAPI response that streams it.
 ResponseFactory = Callable[[AsyncIterator[str]], Any]
+#: Under a WSGI server: takes the token stream as a sync iterator, returns a WSGI app.
+WSGIFactory = Callable[[Iterator[str]], Any]
 
 
 class Verdict(str, enum.Enum):
@@ -158,8 +160,13 @@ class Variant:
     #: Its framing, where its content type says another (None: as the content type says).
     framing: Framing | None = None
     #: The server interfaces it runs under (``kernel.servers``): a Starlette response
-    #: only under ASGI servers; a framework's app under what it supports.
+    #: only under ASGI; a framework's under what it supports (WSGI: ``respond_wsgi``),
+    #: but not under the servers ``not_under`` names (its pitfalls say why).
     interfaces: frozenset[str] = frozenset({"asgi"})
+    respond_wsgi: WSGIFactory | None = None
+    not_under: frozenset[str] = frozenset()
+    #: What its users report of it, each with its source (``streamcompat list``, docs).
+    pitfalls: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

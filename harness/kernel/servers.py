@@ -10,7 +10,8 @@ processes. Adding a server is one entry here (and its pin in pyproject.toml's ``
 extra); nothing else names servers.
 
 A command's ``{python}`` is the harness's own interpreter (the server from the same
-environment), ``{app}`` the relay's import path for the server's interface, ``{host}`` and
+environment), ``{app}`` the relay's import path for the server's interface (WSGI servers
+run ``servers.relay_wsgi``, which serves the variants that run under WSGI), ``{host}`` and
 ``{port}`` where it listens (127.0.0.1, a free port); a server with ``listens="fd"``
 serves on the harness's own listening socket, handed over as ``--fd N``.
 """
@@ -51,6 +52,9 @@ class Server:
     docs: str = ""  # where its command line comes from
     #: What its users report, each with its source: the docs' list, and its cells' detail.
     pitfalls: tuple[str, ...] = ()
+    #: The cells a run sends it at once, where it serves few requests at once (a sync
+    #: worker per request), as a browser sends an origin no more than its connections.
+    at_once: int | None = None
 
     @property
     def embedded(self) -> bool:
@@ -117,7 +121,7 @@ SERVERS: dict[str, Server] = {
             "gunicorn -k uvicorn.workers.UvicornWorker -w 2: gunicorn's supervisor, "
             "uvicorn's workers",
             ("{python}", "-m", "gunicorn", "{app}", "-k", "uvicorn.workers.UvicornWorker",
-             "-w", "2", "-b", "{host}:{port}"),
+             "-w", "2", "-b", "{host}:{port}", "--no-control-socket"),
             modules=("gunicorn", "uvicorn"),
             pins=("gunicorn==27.0.1", "uvicorn"),
             docs="https://www.uvicorn.org/deployment/#gunicorn",
@@ -159,6 +163,40 @@ SERVERS: dict[str, Server] = {
             docs="https://github.com/django/daphne#running",
             pitfalls=("django/daphne#413: in some versions a streamed response was not "
                       "streamed at all",),
+        ),
+        Server(
+            "gunicorn",
+            "gunicorn -w 4, its default sync worker (WSGI): four processes, one request at "
+            "a time each, no keep-alive; the app loaded before they fork (--preload)",
+            ("{python}", "-m", "gunicorn", "{app}", "-w", "4", "-b", "{host}:{port}",
+             "--preload", "--no-control-socket"),
+            interface="wsgi",
+            at_once=3,  # one short of its workers: a page's own request may hold one
+            modules=("gunicorn",),
+            pins=("gunicorn==27.0.1",),
+            docs="https://flask.palletsprojects.com/en/stable/deploying/gunicorn/",
+            pitfalls=(
+                "gunicorn's docs (Design, choosing a worker type): streaming responses and "
+                "long blocking calls (an LLM's API) want an async worker; under the sync "
+                "worker a stream holds its worker and the next requests queue behind it "
+                "(https://docs.gunicorn.org/en/stable/design.html)",
+            ),
+        ),
+        Server(
+            "gunicorn-gevent",
+            "gunicorn -k gevent (WSGI): one process, a greenlet per request, its sockets "
+            "patched by gevent",
+            ("{python}", "-m", "gunicorn", "{app}", "-k", "gevent", "-b", "{host}:{port}",
+             "--no-control-socket"),
+            interface="wsgi",
+            modules=("gunicorn", "gevent"),
+            pins=("gunicorn==27.0.1", "gevent==26.9.0"),
+            docs="https://flask.palletsprojects.com/en/stable/deploying/gunicorn/",
+            pitfalls=(
+                "benoitc/gunicorn#2936: a Flask stream under the gevent worker arrived "
+                "whole at the end (the maintainer: a generator must go back to gevent's "
+                "loop between yields)",
+            ),
         ),
     )
 }  # fmt: skip

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from streamcompat.harness.front.availability import servers_unavailable
 from streamcompat.harness.hosts.firefox import missing as firefox_missing
 from streamcompat.harness.hosts.proxies import PROXIES
 from streamcompat.harness.hosts.webkit import missing as webkit_missing
@@ -200,3 +201,31 @@ def program(pid: int) -> str:
         return Path(f"/proc/{pid}/exe").resolve(strict=True).name
     except OSError:
         return ""
+
+
+WSGI_HERE = not servers_unavailable(["gunicorn", "gunicorn-gevent"])
+
+
+@pytest.mark.skipif(not WSGI_HERE, reason="gunicorn or gevent not installed")
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL, None])
+def test_wsgi_servers_and_their_workers_end_with_the_run(tmp_path: Path, sig: int | None) -> None:
+    # gunicorn's sync workers (4) and its gevent worker are the masters' children: the
+    # PIDs found under the harness include them. SIGKILL: each master gets SIGTERM when
+    # the harness dies, and ends its workers.
+    process, first_cell, lines = start(
+        tmp_path, "--variants", "streamcompat.servers.frameworks:VARIANTS",
+        "--variant", "django-sync,flask", "--server", "gunicorn,gunicorn-gevent",
+        "--clients", "requests,curl", "--network", "direct",
+        "--baseline", str(tmp_path / "none.json"),
+    )  # fmt: skip
+    pids = run_processes(process, first_cell)
+    gunicorns = [p for p in pids if alive(p) and b"gunicorn" in _cmdline(p)]
+    assert len(gunicorns) >= 2 + 4 + 1, gunicorns  # two masters, their workers
+    end_run(process, sig, lines, pids)
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""

@@ -194,6 +194,21 @@ def test_findings_follow_the_matrix_order_of_variants_and_columns() -> None:
     ]
 
 
+def test_a_row_under_another_server_is_its_own_finding_compared_under_that_server() -> None:
+    # raw under hypercorn holds curl back, raw under uvicorn does not: raw-event-stream under
+    # hypercorn is compared with hypercorn's raw. A row that only runs under a server (a
+    # WSGI framework's) is a finding of its own, by its row's name.
+    cells = [cell("raw", "curl"), cell("raw", "curl", "BUFFERED", server="hypercorn"),
+             cell("raw-event-stream", "curl", "PASS", server="hypercorn"),
+             cell("flask", "curl", "BUFFERED", server="gunicorn")]  # fmt: skip
+    index = run_of(cells, streams={**STREAM_RECORDS, "flask": STREAM_RECORDS["raw"]})
+    assert [(f.variant, f.compared) for f in findings(cells, readers_of(index))] == [
+        ("raw@hypercorn", "the reference"),
+        ("raw-event-stream@hypercorn", "raw@hypercorn: BUFFERED"),
+        ("flask@gunicorn", "no reference run"),
+    ]
+
+
 def test_muted_cells_are_counted_per_kind_of_mismatch_most_first() -> None:
     cells = [cell("sse", "curl", "CORRUPT"), cell("sse-cr", "curl", "CORRUPT"),
              cell("raw", "es", "ERROR"), cell("raw", "curl")]  # fmt: skip

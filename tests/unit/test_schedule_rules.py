@@ -203,6 +203,39 @@ def test_a_cell_that_takes_its_slot_back_keeps_its_place_not_its_arrival() -> No
     assert run(main) == ["b done", "d works", "a back", "c works"]
 
 
+def test_a_server_that_serves_few_requests_at_once_gets_no_more_cells_at_once() -> None:
+    # gunicorn's sync worker (Server.at_once): a cell that lends its working slot out keeps
+    # its server turn, so the next cell on that server waits for the turn, not the slot;
+    # a cell on another server takes the lent slot meanwhile.
+    async def main() -> list[str]:
+        slots, server, log = Slots(1), Turns(1), []
+        lent, back = asyncio.Event(), asyncio.Event()
+
+        async def holder() -> None:
+            async with slots.cell(place=0, server=server) as idle:
+                async with idle():
+                    lent.set()
+                    await back.wait()
+                log.append("holder done")
+
+        async def same_server() -> None:
+            await lent.wait()
+            async with slots.cell(place=1, server=server):
+                log.append("same server works")
+
+        async def other_server() -> None:
+            await lent.wait()
+            await queued(server, 1)
+            async with slots.cell(place=2):
+                log.append("other server works")
+            back.set()
+
+        await asyncio.gather(holder(), same_server(), other_server())
+        return log
+
+    assert run(main) == ["other server works", "holder done", "same server works"]
+
+
 def test_a_waiter_cancelled_in_the_queue_is_passed_over() -> None:
     async def main() -> tuple[list[str], bool]:
         turns, served = Turns(1), []

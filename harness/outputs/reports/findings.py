@@ -13,9 +13,16 @@ expected verdict, networks and cause (the detail with its figures left out).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from streamcompat.harness.outputs.reports.cells import PASSING, Cell, _axes, _verdict
+from streamcompat.harness.outputs.reports.cells import (
+    PASSING,
+    Cell,
+    _axes,
+    _named,
+    _row,
+    _verdict,
+)
 from streamcompat.harness.outputs.reports.readers import Mismatch, Readers
 
 #: A cause is the detail's first this many characters.
@@ -33,7 +40,7 @@ REFERENCES_SAID = (
 class Finding:
     """Clients whose verdict on a variant differs alike from their verdict on its reference."""
 
-    variant: str
+    variant: str  # its row: the variant, and the server unless the default (raw@hypercorn)
     scenario: str
     verdict: str
     clients: tuple[str, ...]
@@ -77,7 +84,7 @@ def _scenario(cell: Cell) -> str:
 class _Differs:
     """How a cell differs: what its line shares with others (the cause without figures)."""
 
-    variant: str
+    variant: str  # its row: the variant, and the server unless the default (raw@hypercorn)
     scenario: str
     verdict: str
     expected: str
@@ -86,26 +93,30 @@ class _Differs:
 
 
 def _key(cell: Cell) -> tuple[str, str, str, str]:
-    """Variant, client, network, scenario."""
-    return (
-        str(cell.get("variant")), str(cell.get("client")), str(cell.get("network")),
-        _scenario(cell),
-    )  # fmt: skip
+    """Row (the variant, and its server unless the default), client, network, scenario."""
+    return (_row(cell), str(cell.get("client")), str(cell.get("network")), _scenario(cell))
 
 
 def _differs(cell: Cell, readers: Readers, played: dict[tuple[str, ...], Cell]) -> _Differs | None:
-    """How a cell differs from its client on its reference (None: it does not, or its
-    client does not parse what it met)."""
-    variant, client, network, scenario = _key(cell)
-    if readers.mismatch(variant, client):
+    """How a cell differs from its client on its reference, under the same server (None:
+    it does not, or its client does not parse what it met)."""
+    row, client, network, scenario = _key(cell)
+    named = _named(cell)
+    if readers.mismatch(named.variant, client):
         return None
-    reference = readers.reference(variant, client)
-    there = played.get((reference, client, network, scenario)) if reference != variant else None
+    reference = readers.reference(named.variant, client)
+    there = (
+        played.get((replace(named, variant=reference).row, client, network, scenario))
+        if reference != named.variant
+        else None
+    )
     expected, verdict = (_verdict(there) if there else ""), _verdict(cell)
     if verdict == expected or (not expected and verdict in PASSING):
         return None
     detail = _figures_out(" ".join(str(cell.get("detail") or "").split()))
-    return _Differs(variant, scenario, verdict, expected, reference, detail)
+    # The reference by its row too: the same server's (raw@hypercorn), the variant's own.
+    reference = replace(named, variant=reference).row if reference else ""
+    return _Differs(row, scenario, verdict, expected, reference, detail)
 
 
 def findings(cells: list[Cell], readers: Readers) -> list[Finding]:

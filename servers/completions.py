@@ -1,0 +1,125 @@
+"""Reading the gated fake upstream (``servers.upstream``) as an LLM app does: a streamed
+chat completion from ``$OPENAI_BASE_URL`` with the stream's marker in its prompt, its
+tokens handed on as they come. The relays under the named servers read it: the ASGI one
+(``servers.relay``) with an async client, the WSGI one (``servers.relay_wsgi``) with a
+sync client, as a sync app would. One decoder, fed bytes, serves both.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+
+#: The stream's marker in the prompt (``harness.engine.app.marker``).
+MARKER = "sc-{stream}"
+PROMPT = "Say something that breaks clients."
+#: Connecting to the upstream (loopback) is bounded; reading is not: the harness's
+#: lockstep holds each token back, and ends the stream by its deadline.
+CONNECT_S = 10.0
+
+
+class UpstreamFailed(RuntimeError):
+    """The upstream's stream broke off or said it failed: what an LLM SDK raises."""
+
+
+class CompletionDecoder:
+    """Fed the upstream's body as it comes, returns the tokens completed so far; ``done``
+    once ``data: [DONE]`` was read."""
+
+    def __init__(self) -> None:
+        self.pending = b""
+        self.done = False
+
+    def feed(self, data: bytes) -> list[str]:
+        self.pending += data
+        # Split on LF only: a token's own line breaks are inside its JSON.
+        *lines, self.pending = self.pending.split(b"\n")
+        tokens = []
+        for line in lines:
+            if self.done or not line.startswith(b"data: "):
+                continue
+            if line == b"data: [DONE]":
+                self.done = True
+                continue
+            chunk: Any = json.loads(line[len(b"data: ") :])
+            token = (chunk.get("choices") or [{}])[0].get("delta", {}).get("content")
+            if token:
+                tokens.append(token)
+        return tokens
+
+
+def request_body(stream: str, prompt: str) -> dict[str, Any]:
+    return {
+        "model": "streamcompat-fake",
+        "stream": True,
+        "messages": [{"role": "user", "content": f"{prompt} {MARKER.format(stream=stream)}"}],
+    }
+
+
+def _base() -> str:
+    return os.environ.get("OPENAI_BASE_URL", "").rstrip("/")
+
+
+_async_client: httpx.AsyncClient | None = None
+_sync_client: httpx.Client | None = None
+
+
+def _async() -> httpx.AsyncClient:
+    """One client per process (a worker's own), made in its event loop on first use."""
+    global _async_client
+    if _async_client is None:
+        _async_client = httpx.AsyncClient(
+            base_url=_base(), timeout=httpx.Timeout(None, connect=CONNECT_S), trust_env=False
+        )
+    return _async_client
+
+
+def _sync() -> httpx.Client:
+    """One client per process, made after the server forked its worker (and gevent's
+    worker patched its sockets)."""
+    global _sync_client
+    if _sync_client is None:
+        _sync_client = httpx.Client(
+            base_url=_base(), timeout=httpx.Timeout(None, connect=CONNECT_S), trust_env=False
+        )
+    return _sync_client
+
+
+async def upstream_tokens(stream: str, prompt: str) -> AsyncIterator[str]:
+    """The upstream's tokens for ``stream``, as it streams them; UpstreamFailed if its
+    stream ends without ``[DONE]`` or breaks off."""
+    decoder = CompletionDecoder()
+    try:
+        body = request_body(stream, prompt)
+        async with _async().stream("POST", "/chat/completions", json=body) as response:
+            if response.status_code != 200:
+                raise UpstreamFailed(f"the upstream answered {response.status_code}")
+            async for data in response.aiter_bytes():
+                for token in decoder.feed(data):
+                    yield token
+                if decoder.done:
+                    return
+    except httpx.HTTPError as exc:
+        raise UpstreamFailed(f"the upstream's stream broke off: {exc!r}") from exc
+    raise UpstreamFailed("the upstream's stream ended without [DONE]")
+
+
+def upstream_tokens_sync(stream: str, prompt: str) -> Iterator[str]:
+    """``upstream_tokens``, read by a sync client (a WSGI app's thread or greenlet)."""
+    decoder = CompletionDecoder()
+    try:
+        body = request_body(stream, prompt)
+        with _sync().stream("POST", "/chat/completions", json=body) as response:
+            if response.status_code != 200:
+                raise UpstreamFailed(f"the upstream answered {response.status_code}")
+            for data in response.iter_bytes():
+                yield from decoder.feed(data)
+                if decoder.done:
+                    return
+    except httpx.HTTPError as exc:
+        raise UpstreamFailed(f"the upstream's stream broke off: {exc!r}") from exc
+    raise UpstreamFailed("the upstream's stream ended without [DONE]")

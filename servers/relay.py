@@ -26,6 +26,7 @@ from starlette.routing import Route
 
 from streamcompat.harness.hosts.scripts import BLANK_PAGE
 from streamcompat.harness.kernel.model import Variant
+from streamcompat.servers.peers import PEER_HEADER, connection, says
 from streamcompat.servers.plugins import BUILTIN, load_variants
 
 #: The stream's marker in the prompt (``harness.engine.app.marker``).
@@ -51,16 +52,19 @@ def _upstream() -> httpx.AsyncClient:
     return _client
 
 
-async def upstream_tokens(stream: str, prompt: str) -> AsyncIterator[str]:
+async def upstream_tokens(stream: str, prompt: str, peer: str = "") -> AsyncIterator[str]:
     """The upstream's tokens for ``stream``, as it streams them; UpstreamFailed if its
-    stream ends without ``[DONE]`` or breaks off."""
+    stream ends without ``[DONE]`` or breaks off. ``peer``: the client's connection, as
+    the relay saw it (``servers.peers``), for the stream's record."""
     body = {
         "model": "streamcompat-fake",
         "stream": True,
         "messages": [{"role": "user", "content": f"{prompt} {MARKER.format(stream=stream)}"}],
     }
     try:
-        async with _upstream().stream("POST", "/chat/completions", json=body) as response:
+        headers = {PEER_HEADER: peer} if peer else {}
+        call = _upstream().stream("POST", "/chat/completions", json=body, headers=headers)
+        async with call as response:
             if response.status_code != 200:
                 raise UpstreamFailed(f"the upstream answered {response.status_code}")
             pending = b""
@@ -97,7 +101,8 @@ def _endpoint(variant: Variant) -> Any:
             prompt = str(body.get("prompt", prompt))
         if not stream:
             return PlainTextResponse("missing stream id", status_code=400)
-        response: Response = variant.respond(upstream_tokens(stream, prompt))
+        peer = says(connection(request))
+        response: Response = variant.respond(upstream_tokens(stream, prompt, peer))
         return response
 
     return endpoint
@@ -105,6 +110,20 @@ def _endpoint(variant: Variant) -> Any:
 
 async def _health(request: Request) -> Response:
     return PlainTextResponse("ok")
+
+
+async def _hello(request: Request) -> Response:
+    """The keep-alive scenario's first request: the relay says which connection it came
+    on to the upstream, where the stream's record is kept."""
+    stream = request.query_params.get("stream", "")
+    if not stream:
+        return PlainTextResponse("missing stream id", status_code=400)
+    headers = {PEER_HEADER: says(connection(request))}
+    try:
+        said = await _upstream().get("/_sc/hello", params={"stream": stream}, headers=headers)
+    except httpx.HTTPError as exc:
+        return PlainTextResponse(f"the upstream did not answer: {exc!r}", status_code=502)
+    return PlainTextResponse(said.text, status_code=said.status_code)
 
 
 async def _blank(request: Request) -> Response:
@@ -116,6 +135,7 @@ async def _blank(request: Request) -> Response:
 def create_relay(specs: list[str]) -> Starlette:
     variants = [v for v in load_variants(specs) if "asgi" in v.interfaces]
     routes = [Route("/_sc/health", _health), Route("/_sc/blank", _blank)]
+    routes.append(Route("/_sc/hello", _hello))
     for variant in variants:
         routes.append(
             Route(f"/v/{variant.name}", _endpoint(variant), methods=sorted(variant.methods))

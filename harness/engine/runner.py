@@ -347,6 +347,8 @@ async def _attempt(
             f"{client.name} can only {'/'.join(sorted(client.methods))}; "
             f"{variant.name} answers {'/'.join(sorted(variant.methods))}"
         )
+    elif scenario.keep_alive and (why := _no_keep_alive(client, stage)):
+        facts.unsupported = why
     else:
         if stage.app is not None and not stage.app.app.relay:
             url, body = stage.app.app.request(origin, stream)
@@ -365,9 +367,23 @@ async def _attempt(
             end_data=variant.end_data,
             library_timeouts=settings.think > 0,
             ca_file=stage.ca_file if url.startswith("https:") else "",
+            first_url=f"{origin}/_sc/hello?stream={stream}" if scenario.keep_alive else "",
         )
+        facts.keep_alive = scenario.keep_alive
         await play(lock, client, request, stream, stage, deadline, arrived)
     if stage.app is not None:
         await stage.app.annotate(facts, stream)
     facts.finished_at = facts.finished_at or time.monotonic()
     return facts
+
+
+def _no_keep_alive(client: Client, stage: Stage) -> str:
+    """Why the keep-alive scenario cannot be played with ``client`` here, if it cannot."""
+    if stage.app is not None and not stage.app.app.relay:
+        return "keep-alive: an app under test has no first request of ours (/_sc/hello)"
+    if not client.keeps_connection:
+        return (
+            f"keep-alive: {client.name}'s driver cannot make a first request on the "
+            "connection it then streams on (no session of its own to keep it in)"
+        )
+    return ""

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
+from streamcompat.harness.kernel.wire import Connection as Connection
 from streamcompat.harness.kernel.wire import Wire as Wire
 from streamcompat.harness.kernel.wire import Write as Write
 
@@ -181,6 +182,9 @@ class Request:
     #: On a TLS network: the run's CA certificate (PEM), which the client is told to trust
     #: the way its users trust a private CA ("": plain HTTP, nothing to trust).
     ca_file: str = ""
+    #: The keep-alive scenario: a short request the client makes first, on the connection
+    #: it then sends the stream's request on ("": none).
+    first_url: str = ""
 
 
 #: A round trip with a client's report channel that returns only once every report the
@@ -304,6 +308,9 @@ class Client:
     #: The browser engine a browser client runs in (``chromium``, ``firefox``; "" for the
     #: others): the same driver and page script in another engine is another column.
     engine: str = ""
+    #: Its driver can make a first request and stream on that connection after it (one
+    #: session): the keep-alive scenario. Without it those cells are UNSUPPORTED.
+    keeps_connection: bool = False
 
 
 #: What a cell's key joins its parts with.
@@ -423,6 +430,8 @@ class Facts:
     wire: Wire | None = None  # what the server sent (None: no response, or no record of it)
     protocol: str = ""  # the HTTP version the client said it used (``h2``, ``http/1.1``)
     sent_at: float = 0.0  # the client put the request on a connection (0: it did not say)
+    keep_alive: bool = False  # the stream was to go on the connection of a first request
+    connections: list[Connection] = field(default_factory=list)  # the server's, by request
     #: App mode: the app's name. The "server" is then the fake upstream the app calls,
     #: and ``wire`` what the upstream sent the app.
     app: str = ""

@@ -88,6 +88,8 @@ def dropped_on_the_way(facts: Facts) -> str:
 def _judge(facts: Facts) -> tuple[Verdict, str]:
     if facts.unsupported or facts.server_died:
         return _stream(facts)
+    if facts.keep_alive:
+        return kept_alive(facts)
     if facts.abort_after:
         return abort(facts) or _noting(_stream(facts), _not_asked(facts))
     if facts.fail_after is not None:
@@ -119,6 +121,33 @@ def _not_reached(facts: Facts) -> str:
     if not k:
         return f"error: {_chain_failed(k)}, but the client had failed on the response first"
     return f"error: {_chain_failed(k)}; the client had not shown tokens 1..{k}"
+
+
+def kept_alive(facts: Facts) -> tuple[Verdict, str]:
+    """The keep-alive scenario: the stream's verdict, once the server saw the stream's
+    request come from the port its first request came from (the same connection). One
+    sent on another connection did not test a reused one: UNSUPPORTED, with the ports."""
+    verdict, detail = _stream(facts)
+    first = [c for c in facts.connections if c.request == "first"]
+    stream = [c for c in facts.connections if c.request == "stream"]
+    if not stream:  # the stream's request never reached the server: its verdict says why
+        return verdict, f"{detail} (keep-alive: the server saw no stream request)"
+    if not first:
+        return Verdict.UNSUPPORTED, (
+            "keep-alive: the server saw no first request for the stream, so a reused "
+            f"connection was not tested (the stream itself: {verdict.value})"
+        )
+    if stream[0].port != first[0].port:
+        return Verdict.UNSUPPORTED, (
+            f"keep-alive: the client sent the stream's request on a new connection (port "
+            f"{stream[0].port}; its first request came from port {first[0].port}), so a "
+            f"reused connection was not tested (the stream itself: {verdict.value})"
+        )
+    nodelay = {True: "on", False: "off", None: "not known"}[stream[0].nodelay]
+    return verdict, (
+        f"{detail} (keep-alive: on the connection of its first request, port "
+        f"{stream[0].port}; TCP_NODELAY {nodelay} on the server's socket)"
+    )
 
 
 def abort(facts: Facts) -> tuple[Verdict, str] | None:

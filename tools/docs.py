@@ -19,8 +19,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from streamcompat.clients import CLIENTS as EVERY_CLIENT
-from streamcompat.harness.kernel.model import FACTS, KEY_SEPARATOR, Verdict
+from streamcompat.harness.kernel.model import FACTS, KEY_SEPARATOR, Cell, Verdict
 from streamcompat.harness.kernel.networks import NETWORK_GROUPS
+from streamcompat.harness.kernel.servers import SERVERS
 from streamcompat.servers.variants import VARIANTS
 
 #: The default run's columns (a client left out of it comes only by name).
@@ -88,6 +89,13 @@ def matrix(
         shown = [cell(found[row, col]) if (row, col) in found else "?" for col in cols]
         lines.append(f"| {row} | " + " | ".join(shown) + " |")
     return "\n".join(lines)
+
+
+def by_server(root: Path, baseline: str, scenario: str) -> str:
+    """A baseline of several servers' cells: its variants' rows server by server."""
+    held = {row for row, _ in pinned(root, baseline, network="direct", scenario=scenario)}
+    rows = [Cell(v.name, "", server=s).row for s in SERVERS for v in VARIANTS]
+    return matrix(root, baseline, scenario=scenario, variants=[r for r in rows if r in held])
 
 
 def default_matrix(root: Path = ROOT) -> str:
@@ -169,8 +177,11 @@ BLOCKS: dict[tuple[str, str], Callable[[Path], str]] = {
         ("docs/scenarios.md", f"{scenario}-matrix"): functools.partial(
             matrix, baseline=f"compat-{scenario}-baseline.json", scenario=scenario
         )
-        for scenario in ("abort", "error", "error-first")
+        for scenario in ("abort", "error", "error-first", "keep-alive")
     },
+    ("docs/scenarios.md", "keep-alive-servers"): lambda root: by_server(
+        root, "compat-servers-keep-alive-baseline.json", "keep-alive"
+    ),
 }
 
 

@@ -128,26 +128,36 @@ def kept_alive(facts: Facts) -> tuple[Verdict, str]:
     request come from the port its first request came from (the same connection). One
     sent on another connection did not test a reused one: UNSUPPORTED, with the ports."""
     verdict, detail = _stream(facts)
-    first = [c for c in facts.connections if c.request == "first"]
+    if why := new_connection(facts):
+        return Verdict.UNSUPPORTED, (
+            f"keep-alive: {why}, so a reused connection was not tested (the stream itself: "
+            f"{verdict.value})"
+        )
     stream = [c for c in facts.connections if c.request == "stream"]
     if not stream:  # the stream's request never reached the server: its verdict says why
         return verdict, f"{detail} (keep-alive: the server saw no stream request)"
-    if not first:
-        return Verdict.UNSUPPORTED, (
-            "keep-alive: the server saw no first request for the stream, so a reused "
-            f"connection was not tested (the stream itself: {verdict.value})"
-        )
-    if stream[0].port != first[0].port:
-        return Verdict.UNSUPPORTED, (
-            f"keep-alive: the client sent the stream's request on a new connection (port "
-            f"{stream[0].port}; its first request came from port {first[0].port}), so a "
-            f"reused connection was not tested (the stream itself: {verdict.value})"
-        )
     nodelay = {True: "on", False: "off", None: "not known"}[stream[0].nodelay]
     return verdict, (
         f"{detail} (keep-alive: on the connection of its first request, port "
-        f"{stream[0].port}; TCP_NODELAY {nodelay} on the server's socket)"
+        f"{stream[0].port}; the server's socket: TCP_NODELAY {nodelay})"
     )
+
+
+def new_connection(facts: Facts) -> str:
+    """Why a keep-alive cell's stream did not go on its first request's connection, if
+    it did not (a stream's request that never reached the server: "", its verdict says)."""
+    first = [c for c in facts.connections if c.request == "first"]
+    stream = [c for c in facts.connections if c.request == "stream"]
+    if not facts.keep_alive or not stream:
+        return ""
+    if not first:
+        return "the server saw no first request for the stream"
+    if stream[0].port != first[0].port:
+        return (
+            f"the client sent the stream's request on a new connection (port "
+            f"{stream[0].port}; its first request came from port {first[0].port})"
+        )
+    return ""
 
 
 def abort(facts: Facts) -> tuple[Verdict, str] | None:

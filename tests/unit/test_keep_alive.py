@@ -14,7 +14,7 @@ from streamcompat.clients import CLIENTS
 from streamcompat.harness.engine.runner import _no_keep_alive
 from streamcompat.harness.kernel.model import Cell, Connection, Facts, Result, Verdict
 from streamcompat.harness.kernel.scenarios import SCENARIOS
-from streamcompat.harness.kernel.verdicts import judge
+from streamcompat.harness.kernel.verdicts import judge, new_connection
 from streamcompat.harness.outputs.results import cell_record
 from streamcompat.servers.peers import PEER_HEADER, connection, nodelay, relayed, says
 
@@ -49,7 +49,7 @@ def test_a_stream_on_its_first_requests_connection_is_judged_as_any_and_says_so(
     )
     assert verdict is Verdict.PASS  # 40 ms late each, yet each before the next: causal
     assert "keep-alive: on the connection of its first request, port 4711" in detail
-    assert "TCP_NODELAY off on the server's socket" in detail
+    assert "the server's socket: TCP_NODELAY off)" in detail
 
 
 def test_a_held_back_token_on_a_kept_connection_is_still_buffered() -> None:
@@ -61,7 +61,7 @@ def test_a_held_back_token_on_a_kept_connection_is_still_buffered() -> None:
     )
     verdict, detail = judge(facts)
     assert verdict is Verdict.BUFFERED
-    assert "TCP_NODELAY on" in detail
+    assert "the server's socket: TCP_NODELAY on)" in detail
 
 
 def test_a_stream_on_a_new_connection_tested_nothing_kept_alive() -> None:
@@ -149,11 +149,14 @@ def test_a_relays_word_round_trips() -> None:
 # Which drivers can keep a connection.
 
 
-def test_the_drivers_with_a_session_of_their_own_keep_their_connection() -> None:
-    keeping = {c.name for c in CLIENTS if c.keeps_connection}
-    assert keeping == {
-        "requests", "requests-lines", "requests-sseclient", "aiohttp", "aiohttp-lines",
-        "httpx", "httpx-h2", "httpx-sse", "curl", "curl-h2",
+def test_the_drivers_without_a_connection_of_their_own_to_keep_are_the_sdks_and_node() -> None:
+    """Python drivers keep theirs in a session (curl: one command, two URLs), browser
+    pages fetch first and their cells run alone; the SDKs keep a client of their own, and
+    the Node host's cells share undici's pool, which hands a request its oldest idle
+    connection."""
+    assert {c.name for c in CLIENTS if not c.keeps_connection} == {
+        "openai", "langserve", "node-fetch", "node-eventsource", "axios", "openai-node",
+        "ai-text", "ai-ui",
     }  # fmt: skip
 
 
@@ -161,7 +164,17 @@ def test_a_driver_that_cannot_keep_one_is_unsupported_saying_why() -> None:
     by_name = {c.name: c for c in CLIENTS}
     stage = SimpleNamespace(app=None)
     assert _no_keep_alive(by_name["requests"], stage) == ""  # type: ignore[arg-type]
-    why = _no_keep_alive(by_name["browser-fetch"], stage)  # type: ignore[arg-type]
-    assert why.startswith("keep-alive: browser-fetch's driver cannot make a first request")
+    why = _no_keep_alive(by_name["node-fetch"], stage)  # type: ignore[arg-type]
+    assert why.startswith("keep-alive: node-fetch's driver cannot make a first request")
     app = SimpleNamespace(app=SimpleNamespace(app=SimpleNamespace(relay=False)))
     assert "an app under test" in _no_keep_alive(by_name["requests"], app)  # type: ignore[arg-type]
+
+
+def test_a_stream_on_a_new_connection_is_played_again() -> None:
+    facts = streamed(Connection("first", 4711, None), Connection("stream", 4712, None))
+    assert new_connection(facts).startswith("the client sent the stream's request on a new")
+    facts.connections = [Connection("first", 4711, None), Connection("stream", 4711, None)]
+    assert new_connection(facts) == ""
+    facts.keep_alive = False
+    facts.connections = [Connection("stream", 4712, None)]
+    assert new_connection(facts) == ""  # not the keep-alive scenario

@@ -64,8 +64,8 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario(
             "keep-alive",
             "the client first makes a short request, then streams on that connection, kept "
-            "alive (a chat's next answer): a server that leaves Nagle's algorithm on then "
-            "holds each small write until the client's delayed ACK, ~40 ms a token",
+            "alive (a chat's next answer): a server that leaves Nagle's algorithm on holds "
+            "token 1 until the client's delayed ACK, ~40 ms",
             keep_alive=True,
         ),
     )

@@ -63,9 +63,9 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario(
             "keep-alive",
-            "the client first makes a short request, then streams on that connection, kept "
-            "alive (a chat's next answer): a server that leaves Nagle's algorithm on holds "
-            "token 1 until the client's delayed ACK, ~40 ms",
+            "the client makes a short request, then at once streams on that connection, "
+            "kept alive (a page that fetches, then streams; an agent's next call): a server "
+            "that leaves Nagle's algorithm on holds token 1 until the client's delayed ACK",
             keep_alive=True,
         ),
     )

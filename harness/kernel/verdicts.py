@@ -134,8 +134,10 @@ def kept_alive(facts: Facts) -> tuple[Verdict, str]:
             f"{verdict.value})"
         )
     stream = [c for c in facts.connections if c.request == "stream"]
-    if not stream:  # the stream's request never reached the server: its verdict says why
-        return verdict, f"{detail} (keep-alive: the server saw no stream request)"
+    if not stream:  # no record of it: its verdict says why (a relay records it only once
+        # its response asks the upstream for tokens; a client that refused the head first
+        # may have left before)
+        return verdict, f"{detail} (keep-alive: no record of the stream request's connection)"
     nodelay = {True: "on", False: "off", None: "not known"}[stream[0].nodelay]
     return verdict, (
         f"{detail} (keep-alive: on the connection of its first request, port "

@@ -94,13 +94,16 @@ def test_keep_alive_cell_matches_baseline(index: dict[str, Any], key: str) -> No
 
 
 def test_every_stream_went_on_its_first_requests_connection(index: dict[str, Any]) -> None:
-    """Not assumed: the server saw both requests come from one client port."""
+    """Not assumed: the server saw both requests come from one client port (a cell whose
+    client refused the response may leave before a relay records its stream request)."""
     assert "UNSUPPORTED" not in BASELINE.values()  # every client here keeps its connection
     for c in index["cells"]:
         if c["server"] in MISSING:
             continue
         ports = {x["request"]: x["port"] for x in c["connections"]}
-        assert ports.get("first") and ports["first"] == ports.get("stream"), c["detail"]
+        assert ports.get("first"), c["detail"]
+        if c["verdict"] != "ERROR" or "stream" in ports:
+            assert ports["first"] == ports.get("stream"), c["detail"]
 
 
 @pytest.mark.parametrize("server", sorted(NODELAY))

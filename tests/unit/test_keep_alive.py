@@ -83,7 +83,7 @@ def test_a_stream_request_that_never_came_keeps_the_streams_verdict() -> None:
     facts = streamed(Connection("first", 4711, None), surfaced_at=[], shown="", timed_out=True)
     verdict, detail = judge(facts)
     assert verdict is Verdict.TIMEOUT
-    assert "the server saw no stream request" in detail
+    assert "no record of the stream request's connection" in detail
 
 
 def test_the_cells_record_lists_the_connections() -> None:

@@ -3,7 +3,7 @@
 nox -s compat              # the matrix, the gate, the reports (args after -- go to streamcompat)
 nox -s tests               # the project's own tests (args after -- go to pytest)
 nox -s lint                # ruff, mypy, and actionlint where it is installed
-nox -s scenarios           # the abort and error scenarios, gated against their baselines
+nox -s scenarios           # the abort, error and keep-alive scenarios, each gated
 nox -s spec                # the differential: SSE-parsing clients against the spec corpus
 nox -s firefox             # the browser clients in Firefox, gated against their own baseline
 nox -s webkit              # the browser clients in WebKit (WebKitGTK), against their own baseline
@@ -165,12 +165,13 @@ def compat(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def scenarios(session: nox.Session) -> None:
-    """The abort and error scenarios on the built-in variants (direct network), each gated
-    against its own baseline; opt-in, as they are not part of the default run."""
+    """The abort, error and keep-alive scenarios on the built-in variants (direct network),
+    each gated against its own baseline; opt-in, as they are not part of the default run."""
     install(session)
     chromium(session)
     node_packages(session)
-    session.run("streamcompat", "run", "--scenario", "abort,error,error-first", *session.posargs)
+    scenarios = "abort,error,error-first,keep-alive"
+    session.run("streamcompat", "run", "--scenario", scenarios, *session.posargs)
 
 
 @nox.session(name="firefox", default=False)

@@ -38,6 +38,7 @@ FETCH = Client(
     group="browser",
     engine="chromium",
     connections_per_origin=CHROMIUM_CONNECTIONS_PER_HOST,
+    keeps_connection=True,  # the page fetches first (scripts.js); the server says if reused
 )
 EVENTSOURCE = Client(
     "browser-eventsource",
@@ -48,6 +49,7 @@ EVENTSOURCE = Client(
     group="browser",
     engine="chromium",
     connections_per_origin=CHROMIUM_CONNECTIONS_PER_HOST,
+    keeps_connection=True,  # the page fetches first (scripts.js); the server says if reused
 )
 XHR = Client(
     "browser-xhr",
@@ -57,4 +59,5 @@ XHR = Client(
     group="browser",
     engine="chromium",
     connections_per_origin=CHROMIUM_CONNECTIONS_PER_HOST,
+    keeps_connection=True,  # the page fetches first (scripts.js); the server says if reused
 )

@@ -36,6 +36,7 @@ def _client(name: str, function: str, description: str, unit_interval_s: float =
         group="browser",
         engine="chromium",
         connections_per_origin=CHROMIUM_CONNECTIONS_PER_HOST,
+        keeps_connection=True,  # the page fetches first (scripts.js); the server says if reused
         npm=True,
         unit_interval_s=unit_interval_s,
     )

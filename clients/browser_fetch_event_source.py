@@ -40,5 +40,6 @@ FETCH_EVENT_SOURCE = Client(
     group="browser",
     engine="chromium",
     connections_per_origin=CHROMIUM_CONNECTIONS_PER_HOST,
+    keeps_connection=True,  # the page fetches first (scripts.js); the server says if reused
     npm=True,
 )

@@ -37,5 +37,6 @@ BROWSER_FETCH_SSE = Client(
     group="browser",
     engine="chromium",
     connections_per_origin=CHROMIUM_CONNECTIONS_PER_HOST,
+    keeps_connection=True,  # the page fetches first (scripts.js); the server says if reused
     npm=True,
 )

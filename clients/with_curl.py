@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import json
+import os
 import shutil
 from collections.abc import Sequence
 
@@ -69,11 +70,13 @@ async def _chunks(request: Request, report: Reporter, options: Sequence[str] = (
     curl = shutil.which("curl")
     if curl is None:
         raise ClientFailed("curl is not installed")
-    # -q first: ignore ~/.curlrc; -N: write out each read at once, no output buffer.
-    args = [curl, "-q", "-N", "-sS", "--include", "--connect-timeout", "10", *options]
-    args += ["--max-time", f"{request.read_timeout:g}"]
-    if request.ca_file:
-        args += ["--cacert", request.ca_file]  # a private CA, as curl's users give it
+    common = ["-sS", "--connect-timeout", "10", "--max-time", f"{request.read_timeout:g}"]
+    common += [*options, *(["--cacert", request.ca_file] if request.ca_file else [])]
+    args = [curl, "-q"]  # -q first: ignore ~/.curlrc
+    if request.first_url:  # keep-alive: one command, two URLs; curl reuses the connection
+        args += [*common, "-o", os.devnull, request.first_url, "--next"]
+    # -N: write out each read at once, no output buffer.
+    args += ["-N", "--include", *common]
     if request.method == "POST":
         args += ["-H", "content-type: application/json", "--data-binary", json.dumps(request.body)]
     args.append(request.url)
@@ -124,6 +127,7 @@ CLIENT = Client(
     "curl -N (no buffering), body to stdout",
     group="cli",
     requires=("curl",),
+    keeps_connection=True,
 )
 H2_CLIENT = Client(
     "curl-h2",
@@ -133,4 +137,5 @@ H2_CLIENT = Client(
     group="cli",
     requires=("curl",),
     by_default=False,  # over plain HTTP, an h2c upgrade no server of the matrix takes
+    keeps_connection=True,
 )

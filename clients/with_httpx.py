@@ -31,6 +31,15 @@ def http_client(request: Request, http2: bool = False) -> httpx.AsyncClient:
     return httpx.AsyncClient(timeout=_timeout(request), verify=verify, http2=http2)
 
 
+async def first(http: httpx.AsyncClient, request: Request) -> None:
+    """The keep-alive scenario's first request, read whole: its connection goes back to
+    the client's pool, and the stream's request goes on it."""
+    if request.first_url:
+        answer = await http.get(request.first_url)
+        if answer.is_error:
+            raise ClientFailed(f"the first request: HTTP {answer.status_code}")
+
+
 def _check(response: httpx.Response, report: Reporter) -> None:
     report.spoke(trust.alpn(response.http_version))
     report.opened(response.status_code, response.headers.get("content-type", ""))
@@ -49,6 +58,7 @@ async def chunks_h2(request: Request, report: Reporter, resources: Resources) ->
 async def _chunks(request: Request, report: Reporter, http2: bool = False) -> None:
     body = request.body if request.method == "POST" else None
     async with http_client(request, http2) as http:
+        await first(http, request)
         report.requesting()
         async with http.stream(request.method, request.url, json=body) as response:
             _check(response, report)
@@ -68,6 +78,7 @@ async def events(request: Request, report: Reporter, resources: Resources) -> No
 
     body = request.body if request.method == "POST" else None
     async with http_client(request) as http:
+        await first(http, request)
         report.requesting()
         async with aconnect_sse(http, request.method, request.url, json=body) as source:
             # What aiter_sse() does first, before the head is reported: a response it
@@ -86,7 +97,14 @@ async def events(request: Request, report: Reporter, resources: Resources) -> No
     report.aborted()
 
 
-CLIENT = Client("httpx", "chunk", chunks, "httpx AsyncClient.stream + aiter_text", group="python")
+CLIENT = Client(
+    "httpx",
+    "chunk",
+    chunks,
+    "httpx AsyncClient.stream + aiter_text",
+    group="python",
+    keeps_connection=True,
+)
 H2_CLIENT = Client(
     "httpx-h2",
     "chunk",
@@ -94,6 +112,7 @@ H2_CLIENT = Client(
     "httpx AsyncClient(http2=True).stream + aiter_text: HTTP/2 where TLS offers it by ALPN",
     group="python",
     by_default=False,  # httpx itself over plain HTTP, where no HTTP/2 is offered
+    keeps_connection=True,
 )
 SSE_CLIENT = Client(
     "httpx-sse",
@@ -102,4 +121,5 @@ SSE_CLIENT = Client(
     "httpx-sse aconnect_sse + aiter_sse",
     group="python",
     modules=("httpx_sse",),
+    keeps_connection=True,
 )

@@ -11,19 +11,33 @@ import codecs
 
 import requests
 
-from streamcompat.harness.kernel.model import Client, Reporter, Request, Resources
+from streamcompat.harness.kernel.model import Client, ClientFailed, Reporter, Request, Resources
 
 
-def _open(request: Request, report: Reporter) -> requests.Response:
+def send(
+    request: Request, report: Reporter, headers: dict[str, str] | None = None
+) -> requests.Response:
+    """The stream's response, as ``requests.post(..., stream=True)`` gives it (one session
+    per call); in the keep-alive scenario after a first request in that session, whose
+    connection urllib3 then reuses."""
     timeout = (10.0, request.read_timeout)
     verify = request.ca_file or True  # a private CA, as requests' users give it
-    report.requesting()
-    if request.method == "POST":
-        response = requests.post(
-            request.url, json=request.body, stream=True, timeout=timeout, verify=verify
+    body = request.body if request.method == "POST" else None
+    with requests.Session() as http:
+        if request.first_url:  # read whole: its connection goes back to the pool
+            first = http.get(request.first_url, timeout=timeout, verify=verify)
+            if not first.ok:
+                raise ClientFailed(f"the first request: HTTP {first.status_code}")
+        report.requesting()
+        response = http.request(
+            request.method,
+            request.url,
+            json=body,
+            headers=headers,
+            stream=True,
+            timeout=timeout,
+            verify=verify,
         )
-    else:
-        response = requests.get(request.url, stream=True, timeout=timeout, verify=verify)
     report.spoke(http_version(response))
     return response
 
@@ -34,7 +48,7 @@ def http_version(response: requests.Response) -> str:
 
 
 def _read_chunks(request: Request, report: Reporter) -> None:
-    with _open(request, report) as response:
+    with send(request, report) as response:
         report.opened(response.status_code, response.headers.get("content-type", ""))
         response.raise_for_status()
         # decode_unicode uses an incremental decoder for the response's charset;
@@ -53,7 +67,7 @@ def _read_chunks(request: Request, report: Reporter) -> None:
 
 
 def _read_lines(request: Request, report: Reporter) -> None:
-    with _open(request, report) as response:
+    with send(request, report) as response:
         report.opened(response.status_code, response.headers.get("content-type", ""))
         response.raise_for_status()
         for line in response.iter_lines(decode_unicode=True):
@@ -75,6 +89,10 @@ async def lines(request: Request, report: Reporter, resources: Resources) -> Non
 
 
 CHUNKS = Client(
-    "requests", "chunk", chunks, "requests, iter_content(chunk_size=None, decode_unicode=True)"
+    "requests",
+    "chunk",
+    chunks,
+    "requests, iter_content(chunk_size=None, decode_unicode=True)",
+    keeps_connection=True,
 )
-LINES = Client("requests-lines", "line", lines, "requests, iter_lines()")
+LINES = Client("requests-lines", "line", lines, "requests, iter_lines()", keeps_connection=True)

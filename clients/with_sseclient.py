@@ -12,29 +12,15 @@ from __future__ import annotations
 
 import asyncio
 
-import requests
 import sseclient
 
 from streamcompat.clients.events import show
-from streamcompat.clients.with_requests import http_version
+from streamcompat.clients.with_requests import send
 from streamcompat.harness.kernel.model import Client, Reporter, Request, Resources
 
 
 def _read_events(request: Request, report: Reporter) -> None:
-    timeout = (10.0, request.read_timeout)
-    headers = {"Accept": "text/event-stream"}
-    body = request.body if request.method == "POST" else None
-    report.requesting()
-    response = requests.request(
-        request.method,
-        request.url,
-        json=body,
-        headers=headers,
-        stream=True,
-        timeout=timeout,
-        verify=request.ca_file or True,
-    )
-    report.spoke(http_version(response))
+    response = send(request, report, headers={"Accept": "text/event-stream"})
     with response:
         report.opened(response.status_code, response.headers.get("content-type", ""))
         response.raise_for_status()
@@ -61,4 +47,5 @@ CLIENT = Client(
     events,
     "sseclient-py SSEClient(requests response).events()",
     group="python",
+    keeps_connection=True,
 )

@@ -20,6 +20,7 @@ from streamcompat.harness.spec.sse_corpus import CASES, byte_chunks
 from streamcompat.servers.chain import token_stream
 from streamcompat.servers.control import Streams
 from streamcompat.servers.framings import SCRIPT
+from streamcompat.servers.peers import connection, relayed
 from streamcompat.servers.upstream import add_upstream
 
 CORPUS = {case.name: case.wire for case in CASES}
@@ -36,6 +37,17 @@ def create_app(variants: Sequence[Variant], tokens: Sequence[str], streams: Stre
     @app.get("/_sc/blank", response_class=HTMLResponse)
     async def blank() -> str:
         return BLANK_PAGE  # the browser drivers' page, so that requests are same-origin
+
+    @app.get("/_sc/hello", response_class=PlainTextResponse)
+    @app.get("/v1/_sc/hello", response_class=PlainTextResponse)  # a relay's, by its base URL
+    async def hello(request: Request, stream: str = "") -> Response:
+        """The keep-alive scenario's first request: the connection it came on, kept with the
+        stream's record (a relay's: the one its client came on, which it says)."""
+        if not stream:
+            return PlainTextResponse("missing stream id", status_code=400)
+        port, nodelay = relayed(request) or connection(request)
+        streams.gate(stream).connections.append(["first", port, nodelay])
+        return PlainTextResponse("hello\n")
 
     @app.api_route("/_sc/replay/{case}", methods=["GET", "POST"])
     async def replay(case: str, split: bool = False) -> Response:
@@ -90,6 +102,7 @@ def _endpoint(variant: Variant, tokens: Sequence[str], streams: Streams) -> Any:
         if not stream:
             return PlainTextResponse("missing stream id", status_code=400)
         g = streams.start(stream)
+        g.connections.append(["stream", *connection(request)])
         SCRIPT.set(tuple(tokens))
         try:
             response = variant.respond(token_stream(g, tokens, prompt))

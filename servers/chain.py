@@ -48,6 +48,9 @@ class Gate:
         self.generated = 0  # tokens the model produced
         self.cancelled_at = 0.0  # the model's run was cancelled (abort: the server noticed)
         self.finished = asyncio.Event()  # the model's run is over: ended, failed or cancelled
+        #: The connections its requests came on: [request, client port, TCP_NODELAY]
+        #: (``servers.peers``; the keep-alive scenario's first request, then the stream's).
+        self.connections: list[list[Any]] = []
         self._changed = asyncio.Event()
 
     def release(self, upto: int) -> None:

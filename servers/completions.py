@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 
+from streamcompat.servers.peers import PEER_HEADER
+
 #: The stream's marker in the prompt (``harness.engine.app.marker``).
 MARKER = "sc-{stream}"
 PROMPT = "Say something that breaks clients."
@@ -89,13 +91,21 @@ def _sync() -> httpx.Client:
     return _sync_client
 
 
-async def upstream_tokens(stream: str, prompt: str) -> AsyncIterator[str]:
+def _peer(peer: str) -> dict[str, str]:
+    """The relay's word on its client's connection (``servers.peers``), for the stream's
+    record at the upstream: the keep-alive scenario's evidence."""
+    return {PEER_HEADER: peer} if peer else {}
+
+
+async def upstream_tokens(stream: str, prompt: str, peer: str = "") -> AsyncIterator[str]:
     """The upstream's tokens for ``stream``, as it streams them; UpstreamFailed if its
-    stream ends without ``[DONE]`` or breaks off."""
+    stream ends without ``[DONE]`` or breaks off. ``peer``: the client's connection, as
+    the relay saw it."""
     decoder = CompletionDecoder()
     try:
         body = request_body(stream, prompt)
-        async with _async().stream("POST", "/chat/completions", json=body) as response:
+        call = _async().stream("POST", "/chat/completions", json=body, headers=_peer(peer))
+        async with call as response:
             if response.status_code != 200:
                 raise UpstreamFailed(f"the upstream answered {response.status_code}")
             async for data in response.aiter_bytes():
@@ -108,12 +118,13 @@ async def upstream_tokens(stream: str, prompt: str) -> AsyncIterator[str]:
     raise UpstreamFailed("the upstream's stream ended without [DONE]")
 
 
-def upstream_tokens_sync(stream: str, prompt: str) -> Iterator[str]:
+def upstream_tokens_sync(stream: str, prompt: str, peer: str = "") -> Iterator[str]:
     """``upstream_tokens``, read by a sync client (a WSGI app's thread or greenlet)."""
     decoder = CompletionDecoder()
     try:
         body = request_body(stream, prompt)
-        with _sync().stream("POST", "/chat/completions", json=body) as response:
+        call = _sync().stream("POST", "/chat/completions", json=body, headers=_peer(peer))
+        with call as response:
             if response.status_code != 200:
                 raise UpstreamFailed(f"the upstream answered {response.status_code}")
             for data in response.iter_bytes():
@@ -123,3 +134,22 @@ def upstream_tokens_sync(stream: str, prompt: str) -> Iterator[str]:
     except httpx.HTTPError as exc:
         raise UpstreamFailed(f"the upstream's stream broke off: {exc!r}") from exc
     raise UpstreamFailed("the upstream's stream ended without [DONE]")
+
+
+async def hello(stream: str, peer: str) -> tuple[int, str]:
+    """The keep-alive scenario's first request, passed on to the upstream with the
+    connection it came on (``peer``): its status and text, or 502 and why."""
+    try:
+        said = await _async().get("/_sc/hello", params={"stream": stream}, headers=_peer(peer))
+    except httpx.HTTPError as exc:
+        return 502, f"the upstream did not answer: {exc!r}"
+    return said.status_code, said.text
+
+
+def hello_sync(stream: str, peer: str) -> tuple[int, str]:
+    """``hello``, by the sync client."""
+    try:
+        said = _sync().get("/_sc/hello", params={"stream": stream}, headers=_peer(peer))
+    except httpx.HTTPError as exc:
+        return 502, f"the upstream did not answer: {exc!r}"
+    return said.status_code, said.text

@@ -226,6 +226,7 @@ class Streams:
             "left": gate.left,
             "cancelled_at": gate.cancelled_at,
             "finished": gate.finished.is_set(),
+            "connections": gate.connections,
             "wire": wire.record() if wire is not None else None,
         }
 

@@ -24,7 +24,8 @@ from starlette.routing import Route
 
 from streamcompat.harness.hosts.scripts import BLANK_PAGE
 from streamcompat.harness.kernel.model import Variant
-from streamcompat.servers.completions import PROMPT, upstream_tokens
+from streamcompat.servers.completions import PROMPT, hello, upstream_tokens
+from streamcompat.servers.peers import connection, says
 from streamcompat.servers.plugins import BUILTIN, load_variants
 
 
@@ -43,7 +44,8 @@ def _endpoint(variant: Variant) -> Any:
             prompt = str(body.get("prompt", prompt))
         if not stream:
             return PlainTextResponse("missing stream id", status_code=400)
-        response: Response = variant.respond(upstream_tokens(stream, prompt))
+        peer = says(connection(request))
+        response: Response = variant.respond(upstream_tokens(stream, prompt, peer))
         return response
 
     return endpoint
@@ -51,6 +53,16 @@ def _endpoint(variant: Variant) -> Any:
 
 async def _health(request: Request) -> Response:
     return PlainTextResponse("ok")
+
+
+async def _hello(request: Request) -> Response:
+    """The keep-alive scenario's first request: the relay says which connection it came
+    on to the upstream, where the stream's record is kept."""
+    stream = request.query_params.get("stream", "")
+    if not stream:
+        return PlainTextResponse("missing stream id", status_code=400)
+    status, text = await hello(stream, says(connection(request)))
+    return PlainTextResponse(text, status_code=status)
 
 
 async def _blank(request: Request) -> Response:
@@ -62,6 +74,7 @@ async def _blank(request: Request) -> Response:
 def create_relay(specs: list[str]) -> Starlette:
     variants = [v for v in load_variants(specs) if "asgi" in v.interfaces]
     routes = [Route("/_sc/health", _health), Route("/_sc/blank", _blank)]
+    routes.append(Route("/_sc/hello", _hello))
     for variant in variants:
         routes.append(
             Route(f"/v/{variant.name}", _endpoint(variant), methods=sorted(variant.methods))

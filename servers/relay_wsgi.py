@@ -14,12 +14,13 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterable
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs
 
 from streamcompat.harness.hosts.scripts import BLANK_PAGE
 from streamcompat.harness.kernel.model import Variant
-from streamcompat.servers.completions import PROMPT, upstream_tokens_sync
+from streamcompat.servers.completions import PROMPT, hello_sync, upstream_tokens_sync
 from streamcompat.servers.plugins import BUILTIN, load_variants
 
 StartResponse = Callable[..., Any]
@@ -59,6 +60,13 @@ def _asked(environ: dict[str, Any]) -> tuple[str, str] | str:
     return (stream, prompt) if stream else "missing stream id"
 
 
+def _peer(environ: dict[str, Any]) -> str:
+    """The client's connection as a WSGI server lets its app see it: the port (gunicorn's
+    REMOTE_PORT); TCP_NODELAY on the socket is not the app's to read (``servers.peers``)."""
+    port = str(environ.get("REMOTE_PORT", ""))
+    return f"{port} ?" if port.isdigit() else ""
+
+
 def create_relay(specs: list[str]) -> WSGIApp:
     variants = {v.name: v for v in load_variants(specs) if "wsgi" in v.interfaces}
     for variant in variants.values():
@@ -75,6 +83,12 @@ def create_relay(specs: list[str]) -> WSGIApp:
         if path == "/_sc/blank":
             # The browser drivers' page, from the server itself, as the variant server's.
             return _answer(start_response, "200 OK", BLANK_PAGE, "text/html")
+        if path == "/_sc/hello":  # the keep-alive scenario's first request
+            stream = (parse_qs(environ.get("QUERY_STRING", "")).get("stream") or [""])[0]
+            if not stream:
+                return _plain(start_response, "400 Bad Request", "missing stream id")
+            status, text = hello_sync(stream, _peer(environ))
+            return _plain(start_response, f"{status} {HTTPStatus(status).phrase}", text)
         variant: Variant | None = variants.get(path.removeprefix("/v/"))
         if not path.startswith("/v/") or variant is None or variant.respond_wsgi is None:
             return _plain(start_response, "404 Not Found", f"no WSGI variant at {path}")
@@ -83,7 +97,7 @@ def create_relay(specs: list[str]) -> WSGIApp:
         asked = _asked(environ)
         if isinstance(asked, str):
             return _plain(start_response, "400 Bad Request", asked)
-        app: WSGIApp = variant.respond_wsgi(upstream_tokens_sync(*asked))
+        app: WSGIApp = variant.respond_wsgi(upstream_tokens_sync(*asked, _peer(environ)))
         return app(environ, start_response)
 
     return relay

@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from streamcompat.servers.chain import token_stream
 from streamcompat.servers.control import Streams
 from streamcompat.servers.framings import openai_chunk
+from streamcompat.servers.peers import relayed
 
 #: How the harness marks a stream in the prompt (``harness.app.marker``).
 MARKER = re.compile(r"\bsc-([0-9a-f]{16})\b")
@@ -60,6 +61,8 @@ def add_upstream(app: FastAPI, tokens: Sequence[str], streams: Streams) -> None:
                 "messages: pass the user's prompt through to the model"
             )
         gate = streams.start(stream)
+        if (peer := relayed(request)) is not None:  # a relay's client's connection
+            gate.connections.append(["stream", *peer])
         if body.get("stream") is not True:
             gate.error = "the app called the upstream without stream: true"
             return _error(f"streamcompat's fake upstream only streams: {gate.error}")

@@ -92,6 +92,13 @@ def matrix(
     return "\n".join(lines)
 
 
+def by_server(root: Path, baseline: str, scenario: str) -> str:
+    """A baseline of several servers' cells: its variants' rows server by server."""
+    held = {row for row, _ in pinned(root, baseline, network="direct", scenario=scenario)}
+    rows = [Cell(v.name, "", server=s).row for s in SERVERS for v in VARIANTS]
+    return matrix(root, baseline, scenario=scenario, variants=[r for r in rows if r in held])
+
+
 def default_matrix(root: Path = ROOT) -> str:
     """The whole default matrix; the heading says whether ``split`` changed any cell."""
     direct = pinned(root, "compat-baseline.json", network="direct", scenario=None)
@@ -204,8 +211,11 @@ BLOCKS: dict[tuple[str, str], Callable[[Path], str]] = {
         ("docs/scenarios.md", f"{scenario}-matrix"): functools.partial(
             matrix, baseline=f"compat-{scenario}-baseline.json", scenario=scenario
         )
-        for scenario in ("abort", "error", "error-first")
+        for scenario in ("abort", "error", "error-first", "keep-alive")
     },
+    ("docs/scenarios.md", "keep-alive-servers"): lambda root: by_server(
+        root, "compat-servers-keep-alive-baseline.json", "keep-alive"
+    ),
 }
 
 

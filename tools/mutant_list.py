@@ -20,6 +20,7 @@ PROCESSES = "tests/integration/test_processes.py"
 DIFFERENTIAL = "tests/unit/test_differential.py"
 RESULTS = "tests/unit/test_results.py"
 BENCH = "tests/unit/test_bench.py"
+KEEP_ALIVE = "tests/unit/test_keep_alive.py"
 
 
 @dataclass(frozen=True)
@@ -232,5 +233,19 @@ MUTANTS: tuple[Mutant, ...] = (
         'passing = [c for c in cells if c["verdict"] == "PASS"]',
         "passing = list(cells)",
         (BENCH,),
+    ),
+    Mutant(
+        "keep-alive: a stream on a new connection judged as one on the kept connection",
+        "harness/kernel/verdicts.py",
+        "    if stream[0].port != first[0].port:\n",
+        "    if False:\n",
+        (KEEP_ALIVE,),
+    ),
+    Mutant(
+        "keep-alive: TCP_NODELAY read as its opposite",
+        "servers/peers.py",
+        "return bool(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))",
+        "return not sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)",
+        (KEEP_ALIVE,),
     ),
 )

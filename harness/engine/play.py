@@ -220,6 +220,7 @@ async def _record(life: ServerLife, stream: str, facts: Facts, settle: float = 0
     facts.generated = record.generated
     facts.cancelled_at = record.cancelled_at
     facts.let_run = record.left
+    facts.connections = list(record.connections)
     if left and not record.finished:
         facts.running_after = 2 * settle
     if record.error:

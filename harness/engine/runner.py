@@ -60,6 +60,7 @@ from streamcompat.harness.kernel.verdicts import (
     judge,
     judge_many,
     measure,
+    new_connection,
     unpaced,
 )
 
@@ -192,8 +193,16 @@ async def run_matrix(
             results[cell] = result
             on_result(result, len(results), len(cells))
 
+        def runs_alone(cell: Cell) -> bool:
+            """Many streams; or keep-alive in a browser, whose pool of connections its
+            pages share: another cell's request could take the first request's idle one."""
+            scenario = SCENARIOS[cell.scenario]
+            return scenario.streams > 1 or (
+                scenario.keep_alive and clients[cell.client].group == "browser"
+            )
+
         async def alone(cell: Cell) -> None:
-            """A cell of many streams, with nothing else running: its client's connections
+            """A cell with nothing else running (``runs_alone``): its client's connections
             to the origin are all its own (no pool, no slot: the run waits for it)."""
             client = clients[cell.client]
             if client.group == "browser":
@@ -202,12 +211,12 @@ async def run_matrix(
             results[cell] = await run_cell(cell, variants[cell.variant], client, origin, on)
             on_result(results[cell], len(results), len(cells))
 
-        together = [c for c in order if SCENARIOS[c.scenario].streams == 1]
+        together = [c for c in order if not runs_alone(c)]
         tasks = [asyncio.ensure_future(one(place, cell)) for place, cell in enumerate(together)]
 
         async def every_cell() -> None:
             await asyncio.gather(*tasks)
-            for cell in (c for c in order if SCENARIOS[c.scenario].streams > 1):
+            for cell in (c for c in order if runs_alone(c)):
                 await alone(cell)
             # A restart still under way when the last cell ended must succeed too: the
             # same cells give the same exit code, however they were scheduled.
@@ -298,9 +307,10 @@ async def run_cell(
     while True:
         remaining = settings.deadline - (time.monotonic() - began)
         facts = await _attempt(variant, client, origin, stage, remaining, scenario)
-        late = unpaced(facts)
-        why = late or (between and dropped_on_the_way(facts))
-        limit = MAX_REPLAYS if late else MAX_DROP_REPLAYS
+        dropped = between and dropped_on_the_way(facts)
+        # A browser's pool may hand the stream another idle connection, now and then.
+        why = unpaced(facts) or new_connection(facts) or dropped
+        limit = MAX_DROP_REPLAYS if why == dropped else MAX_REPLAYS
         if not why or len(replayed) >= limit or facts.timed_out or facts.server_died:
             break
         if settings.deadline - (time.monotonic() - began) < 2 * settings.hold_window:
@@ -362,6 +372,8 @@ async def _attempt(
             f"{client.name} can only {'/'.join(sorted(client.methods))}; "
             f"{variant.name} answers {'/'.join(sorted(variant.methods))}"
         )
+    elif scenario.keep_alive and (why := _no_keep_alive(client, stage)):
+        facts.unsupported = why
     else:
         if stage.app is not None and not stage.app.app.relay:
             url, body = stage.app.app.request(origin, stream)
@@ -380,9 +392,23 @@ async def _attempt(
             end_data=variant.end_data,
             library_timeouts=settings.think > 0,
             ca_file=stage.ca_file if url.startswith("https:") else "",
+            first_url=f"{origin}/_sc/hello?stream={stream}" if scenario.keep_alive else "",
         )
+        facts.keep_alive = scenario.keep_alive
         await play(lock, client, request, stream, stage, deadline, arrived)
     if stage.app is not None:
         await stage.app.annotate(facts, stream)
     facts.finished_at = facts.finished_at or time.monotonic()
     return facts
+
+
+def _no_keep_alive(client: Client, stage: Stage) -> str:
+    """Why the keep-alive scenario cannot be played with ``client`` here, if it cannot."""
+    if stage.app is not None and not stage.app.app.relay:
+        return "keep-alive: an app under test has no first request of ours (/_sc/hello)"
+    if not client.keeps_connection:
+        return (
+            f"keep-alive: {client.name}'s driver cannot make a first request on the "
+            "connection it then streams on (no session of its own to keep it in)"
+        )
+    return ""

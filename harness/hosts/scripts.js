@@ -107,6 +107,10 @@
     const since = performance.now();
     const aborted = new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
     try {
+      // The keep-alive scenario: a first request, read whole, so that its connection is
+      // idle in the runtime's pool when the cell's own goes out (a chat page's earlier
+      // request); the server says which connection each came on.
+      if (cfg.firstUrl) await (await fetch(cfg.firstUrl, { signal, cache: "no-store" })).text();
       await Promise.race([fn(cfg, report, signal), aborted]);
       if (!signal.aborted) report({ kind: "error", message: "the client returned without reporting an end" });
     } catch (error) {

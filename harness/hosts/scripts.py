@@ -49,6 +49,7 @@ def script_config(request: Request) -> dict[str, Any]:
         "event": request.event,  # SSE clients: the token events' type and the end markers
         "endEvent": request.end_event,
         "endData": request.end_data,
+        "firstUrl": request.first_url,  # the keep-alive scenario's first request ("": none)
     }
 
 

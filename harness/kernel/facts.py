@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from streamcompat.harness.kernel.wire import Wire
+from streamcompat.harness.kernel.wire import Connection, Wire
 
 
 @dataclass
@@ -71,6 +71,8 @@ class Facts:
     wire: Wire | None = None  # what the server sent (None: no response, or no record of it)
     protocol: str = ""  # the HTTP version the client said it used (``h2``, ``http/1.1``)
     sent_at: float = 0.0  # the client put the request on a connection (0: it did not say)
+    keep_alive: bool = False  # the stream was to go on the connection of a first request
+    connections: list[Connection] = field(default_factory=list)  # the server's, by request
     #: App mode: the app's name. The "server" is then the fake upstream the app calls,
     #: and ``wire`` what the upstream sent the app.
     app: str = ""

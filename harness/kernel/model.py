@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
 from streamcompat.harness.kernel.facts import Facts as Facts
+from streamcompat.harness.kernel.wire import Connection as Connection
 from streamcompat.harness.kernel.wire import Wire as Wire
 from streamcompat.harness.kernel.wire import Write as Write
 
@@ -189,6 +190,9 @@ class Request:
     #: On a TLS network: the run's CA certificate (PEM), which the client is told to trust
     #: the way its users trust a private CA ("": plain HTTP, nothing to trust).
     ca_file: str = ""
+    #: The keep-alive scenario: a short request the client makes first, on the connection
+    #: it then sends the stream's request on ("": none).
+    first_url: str = ""
 
 
 #: A round trip with a client's report channel that returns only once every report the
@@ -315,6 +319,9 @@ class Client:
     #: The browser engine a browser client runs in (``chromium``, ``firefox``; "" for the
     #: others): the same driver and page script in another engine is another column.
     engine: str = ""
+    #: Its driver can make a first request and stream on that connection after it (one
+    #: session): the keep-alive scenario. Without it those cells are UNSUPPORTED.
+    keeps_connection: bool = False
 
 
 #: What a cell's key joins its parts with.

@@ -20,6 +20,9 @@ class Scenario:
     #: a browser: tabs of a chat), each judged; no stream ends before every request has
     #: reached the server, or a hold window has passed without the rest.
     streams: int = 1
+    #: The client first makes a short request (a chat page, an earlier answer), then sends
+    #: the stream's request on that connection, kept alive; the server says whether it did.
+    keep_alive: bool = False
 
 
 #: The many-streams scenario: one more than Chromium's 6 HTTP/1.1 connections per origin.
@@ -57,6 +60,13 @@ SCENARIOS: dict[str, Scenario] = {
             "opens 6 connections per origin and the 7th waits for one to end, over HTTP/2 "
             "they share one",
             streams=MANY,
+        ),
+        Scenario(
+            "keep-alive",
+            "the client makes a short request, then at once streams on that connection, "
+            "kept alive (a page that fetches, then streams; an agent's next call): a server "
+            "that leaves Nagle's algorithm on holds token 1 until the client's delayed ACK",
+            keep_alive=True,
         ),
     )
 }

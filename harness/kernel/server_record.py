@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from streamcompat.harness.kernel.model import Wire, Write
+from streamcompat.harness.kernel.model import Connection, Wire, Write
 
 __all__ = ["RecordError", "ServerRecord", "parse_record", "parse_wire"]
 
@@ -36,6 +36,7 @@ class ServerRecord:
     finished: bool = False  # the model run is over
     error: str = ""  # what the response raised, if it did
     wire: Wire | None = None  # what the response sent; None if no head went out
+    connections: tuple[Connection, ...] = ()  # what its requests came on, in order
 
 
 def parse_record(record: Any) -> ServerRecord:
@@ -58,9 +59,15 @@ def parse_record(record: Any) -> ServerRecord:
             finished=bool(record.get("finished")),
             error=str(record.get("error") or ""),
             wire=parse_wire(record.get("wire")),
+            connections=tuple(_connection(c) for c in record.get("connections") or ()),
         )
     except (TypeError, ValueError, AttributeError, UnicodeEncodeError) as exc:
         raise RecordError(f"malformed server record: {exc}") from exc
+
+
+def _connection(kept: list[Any]) -> Connection:
+    request, port, nodelay = kept
+    return Connection(str(request), int(port), None if nodelay is None else bool(nodelay))
 
 
 def parse_wire(record: Any) -> Wire | None:

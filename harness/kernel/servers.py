@@ -112,8 +112,9 @@ SERVERS: dict[str, Server] = {
             listens="fd",
             docs="https://www.uvicorn.org/deployment/#running-behind-nginx",
             pitfalls=(
-                "uvicorn's --fd socket is AF_UNIX to asyncio: no TCP_NODELAY, Nagle's "
-                "algorithm adds ~40 ms to a small write (measured: DESIGN.md)",
+                "uvicorn's --fd socket is AF_UNIX to asyncio: no TCP_NODELAY; on a reused "
+                "connection Nagle's algorithm holds token 1 ~40 ms (measured: --scenario "
+                "keep-alive, docs/scenarios.md)",
             ),
         ),
         Server(

@@ -107,6 +107,8 @@ def dropped_on_the_way(facts: Facts) -> str:
 def _judge(facts: Facts) -> tuple[Verdict, str]:
     if facts.unsupported or facts.server_died:
         return _stream(facts)
+    if facts.keep_alive:
+        return kept_alive(facts)
     if facts.abort_after:
         return abort(facts) or _noting(_stream(facts), _not_asked(facts))
     if facts.fail_after is not None:
@@ -138,6 +140,45 @@ def _not_reached(facts: Facts) -> str:
     if not k:
         return f"error: {_chain_failed(k)}, but the client had failed on the response first"
     return f"error: {_chain_failed(k)}; the client had not shown tokens 1..{k}"
+
+
+def kept_alive(facts: Facts) -> tuple[Verdict, str]:
+    """The keep-alive scenario: the stream's verdict, once the server saw the stream's
+    request come from the port its first request came from (the same connection). One
+    sent on another connection did not test a reused one: UNSUPPORTED, with the ports."""
+    verdict, detail = _stream(facts)
+    if why := new_connection(facts):
+        return Verdict.UNSUPPORTED, (
+            f"keep-alive: {why}, so a reused connection was not tested (the stream itself: "
+            f"{verdict.value})"
+        )
+    stream = [c for c in facts.connections if c.request == "stream"]
+    if not stream:  # no record of it: its verdict says why (a relay records it only once
+        # its response asks the upstream for tokens; a client that refused the head first
+        # may have left before)
+        return verdict, f"{detail} (keep-alive: no record of the stream request's connection)"
+    nodelay = {True: "on", False: "off", None: "not known"}[stream[0].nodelay]
+    return verdict, (
+        f"{detail} (keep-alive: on the connection of its first request, port "
+        f"{stream[0].port}; the server's socket: TCP_NODELAY {nodelay})"
+    )
+
+
+def new_connection(facts: Facts) -> str:
+    """Why a keep-alive cell's stream did not go on its first request's connection, if
+    it did not (a stream's request that never reached the server: "", its verdict says)."""
+    first = [c for c in facts.connections if c.request == "first"]
+    stream = [c for c in facts.connections if c.request == "stream"]
+    if not facts.keep_alive or not stream:
+        return ""
+    if not first:
+        return "the server saw no first request for the stream"
+    if stream[0].port != first[0].port:
+        return (
+            f"the client sent the stream's request on a new connection (port "
+            f"{stream[0].port}; its first request came from port {first[0].port})"
+        )
+    return ""
 
 
 def abort(facts: Facts) -> tuple[Verdict, str] | None:

@@ -36,3 +36,14 @@ class Wire:
     def truncated(self) -> bool:
         """Some bytes were sent but not kept."""
         return self.sent_bytes > sum(len(w.data) + len(w.tail) for w in self.writes)
+
+
+@dataclass(frozen=True)
+class Connection:
+    """The connection one of a stream's requests came on, as the server saw it: the
+    client's port, and whether Nagle's algorithm was off on the server's socket."""
+
+    request: str  # "first" (the keep-alive scenario's short request) or "stream"
+    port: int  # the client's port (its end of the TCP connection)
+    #: TCP_NODELAY on the server's socket (None: the server does not let its app see it).
+    nodelay: bool | None = None

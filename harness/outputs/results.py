@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import platform
 from collections.abc import Sequence
+from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -113,6 +114,8 @@ def cell_record(result: Result, run_began: float | None = None) -> dict[str, Any
         "wire": wire_record(facts.wire, facts.started_at),
         # App mode: the wire is what the fake upstream sent the app, not what the app sent.
         **({"app": facts.app} if facts.app else {}),
+        # The keep-alive scenario: the connections the server saw the requests come on.
+        **({"connections": [asdict(c) for c in facts.connections]} if facts.keep_alive else {}),
     }
 
 

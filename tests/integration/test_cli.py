@@ -29,14 +29,14 @@ def test_list_shows_the_matrix_dimensions() -> None:
         if line and not line.startswith(" ")
     }
     assert counts["variants"] >= 14 and counts["clients"] >= 12 and counts["networks"] == 14
-    assert counts["scenarios"] == 5
+    assert counts["scenarios"] == 6
     for name in ("sse-naive", "openai", "ndjson", "gzip", "browser-fetch-sse", "curl", "split",
                  "browser-xhr", "browser-axios", "browser-axios-progress", "browser-axios-fetch",
                  "browser-fetch-event-source",
                  "nginx", "nginx-gzip", "caddy", "caddy-encode", "haproxy", "apache",
                  "apache-deflate", "real", "nginx-h2", "caddy-h2", "direct-tls", "tls",
                  "httpx-h2", "curl-h2",
-                 "abort", "error", "error-first", "many"):  # fmt: skip
+                 "abort", "error", "error-first", "many", "keep-alive"):  # fmt: skip
         assert f"  {name} " in out
     # One name column: the longest client name still leaves a space before its group.
     assert "  browser-fetch-event-source browser  event " in out

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from streamcompat.harness.kernel.model import Connection
 from streamcompat.harness.kernel.server_record import (
     RecordError,
     ServerRecord,
@@ -71,8 +72,21 @@ def test_no_response_head_is_no_wire(wire: Any) -> None:
         {"wire": {"status": "ok"}},
         {"wire": {"status": 200, "writes": [[0.0]]}},
         {"wire": {"status": 200, "writes": [[0.0, "é€"]]}},  # not latin-1: not bytes
+        {"connections": [["first", 4711]]},
+        {"connections": [["stream", "a port", True]]},
     ],
 )
 def test_a_malformed_record_is_a_record_error(raw: Any) -> None:
     with pytest.raises(RecordError):
         parse_record(raw)
+
+
+def test_connections_come_back_in_order_with_their_nodelay() -> None:
+    record = parse_record(
+        {"connections": [["first", 4711, None], ["stream", 4711, False], ["stream", 4712, 1]]}
+    )
+    assert record.connections == (
+        Connection("first", 4711, None),
+        Connection("stream", 4711, False),
+        Connection("stream", 4712, True),
+    )

@@ -2,7 +2,10 @@
 
 Every process the harness starts goes through here, so that each is ended the same
 way — SIGTERM to its group, then SIGKILL after a bound — on every path out of a run,
-and dies with the harness (PR_SET_PDEATHSIG) if the harness is killed outright.
+and dies with the harness (PR_SET_PDEATHSIG) if the harness is killed outright. What
+outlives its group's leader (a server's workers, whose master died first) is ended
+with the group; and should the harness die with such processes left, its warden
+(``warden``) ends their groups.
 """
 
 from __future__ import annotations
@@ -15,11 +18,14 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+import threading
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, TypeVar
+
+from streamcompat.harness.hosts.warden import members
 
 STOP_BOUND_S = 5.0  # a child gets this long after SIGTERM, then it is killed
 
@@ -99,6 +105,43 @@ class Together:
                 raise outcome
 
 
+class _Warden:
+    """This process's warden (``warden``), started with the first group it is told of:
+    ``watch`` a group the harness started, ``release`` one it has ended."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()  # a driver's thread may end a process too
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def watch(self, group: int) -> None:
+        self._tell(f"+{group}\n", start=True)
+
+    def release(self, group: int) -> None:
+        self._tell(f"-{group}\n", start=False)
+
+    def _tell(self, line: str, start: bool) -> None:
+        with self._lock, contextlib.suppress(OSError):  # no warden: nothing it could do
+            if self._process is None or self._process.poll() is not None:
+                if not start:
+                    return  # nothing watched (or a warden that died, holding nothing now)
+                script = Path(__file__).with_name("warden.py")
+                self._process = subprocess.Popen(
+                    # -I: the standard library only, not this folder (processes.py & co.)
+                    [sys.executable, "-I", str(script), str(STOP_BOUND_S)],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    start_new_session=True,  # not the terminal's: Ctrl-C is the harness's
+                )
+            assert self._process.stdin is not None
+            self._process.stdin.write(line.encode())
+            self._process.stdin.flush()
+
+
+#: The harness's warden: its pipe closes when the harness exits, however it exits.
+WARDEN = _Warden()
+
+
 def _die_with_parent() -> None:
     with contextlib.suppress(Exception):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
@@ -142,7 +185,7 @@ def spawn(
     """
     fd = [] if listener is None else ["--fd", str(listener.fileno())]
     try:
-        return subprocess.Popen(
+        process = subprocess.Popen(
             [*command, *fd],
             pass_fds=[*([] if listener is None else [listener.fileno()]), *pass_fds],
             env=env,
@@ -155,6 +198,8 @@ def spawn(
     finally:
         if listener is not None:
             listener.close()  # the child holds its own copy
+    WARDEN.watch(process.pid)
+    return process
 
 
 def spawn_piped(
@@ -166,7 +211,7 @@ def spawn_piped(
     Call it from the event loop's thread: PR_SET_PDEATHSIG fires when the thread that
     started the child ends, not only the process.
     """
-    return subprocess.Popen(
+    process = subprocess.Popen(
         list(command),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -175,18 +220,64 @@ def spawn_piped(
         preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         env={**os.environ, **env} if env else None,
     )
+    WARDEN.watch(process.pid)
+    return process
 
 
 async def end(process: subprocess.Popen[bytes] | None) -> None:
-    """End a child and its group: SIGTERM, then SIGKILL after STOP_BOUND_S; bounded."""
-    if process is None or process.poll() is not None:
+    """End a child and its group: SIGTERM, then SIGKILL after STOP_BOUND_S; bounded. A
+    child that has exited already may have left its group behind (a master's workers):
+    the group is ended all the same."""
+    if process is None:
         return
-    _signal_group(process.pid, signal.SIGTERM)
+    group = process.pid  # its own group (start_new_session)
     try:
-        await asyncio.to_thread(process.wait, STOP_BOUND_S)
-    except subprocess.TimeoutExpired:
-        _signal_group(process.pid, signal.SIGKILL)
-        await asyncio.to_thread(process.wait, STOP_BOUND_S)
+        if process.poll() is None:
+            _signal_group(group, signal.SIGTERM)
+            try:
+                await asyncio.to_thread(process.wait, STOP_BOUND_S)
+            except subprocess.TimeoutExpired:
+                _signal_group(group, signal.SIGKILL)
+                await asyncio.to_thread(process.wait, STOP_BOUND_S)
+            await _end_stragglers(group, signalled=True)
+        else:
+            await _end_stragglers(group, signalled=False)
+    finally:
+        WARDEN.release(group)
+
+
+async def _end_stragglers(group: int, signalled: bool) -> None:
+    """End what is left of ``group`` once its leader is gone: SIGTERM (unless the group
+    had it already), SIGKILL after STOP_BOUND_S."""
+    left = members({group})
+    if not left:
+        return
+    if not signalled:
+        _signal_group(group, signal.SIGTERM)
+    if not await _all_exited(left, STOP_BOUND_S):
+        _signal_group(group, signal.SIGKILL)
+        await _all_exited(members({group}), STOP_BOUND_S)
+
+
+async def _all_exited(pids: Iterable[int], bound: float) -> bool:
+    """Wait up to ``bound`` seconds for ``pids`` (not necessarily children) to exit: a
+    pidfd each, readable once its process has exited."""
+    loop = asyncio.get_running_loop()
+    waits = []
+    for pid in pids:
+        with contextlib.suppress(OSError):  # gone already (or no pidfds: bounded below)
+            fd = os.pidfd_open(pid)
+            gone = asyncio.Event()
+            loop.add_reader(fd, gone.set)
+            waits.append((fd, gone))
+    try:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*(g.wait() for _, g in waits)), bound)
+        return all(g.is_set() for _, g in waits)
+    finally:
+        for fd, _ in waits:
+            loop.remove_reader(fd)
+            os.close(fd)
 
 
 async def exited(process: subprocess.Popen[bytes], bound: float) -> bool:
@@ -221,6 +312,7 @@ async def kill(process: asyncio.subprocess.Process, reap_bound: float) -> None:
         _signal_group(process.pid, signal.SIGKILL)
     with contextlib.suppress(asyncio.TimeoutError):
         await asyncio.wait_for(process.wait(), reap_bound)
+    WARDEN.release(process.pid)
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

@@ -51,6 +51,9 @@ class Server:
     docs: str = ""  # where its command line comes from
     #: What its users report, each with its source: the docs' list, and its cells' detail.
     pitfalls: tuple[str, ...] = ()
+    #: How many processes it runs once it serves, at least (a master and its workers, as
+    #: measured): the clean-up tests check that they were all there, and all ended.
+    processes: int = 1
 
     @property
     def embedded(self) -> bool:
@@ -97,6 +100,7 @@ SERVERS: dict[str, Server] = {
             pins=("uvicorn",),
             docs="https://www.uvicorn.org/deployment/#built-in",
             pitfalls=(NAGLE,),
+            processes=3,
         ),
         Server(
             "uvicorn-fd",
@@ -122,10 +126,11 @@ SERVERS: dict[str, Server] = {
             pins=("gunicorn==27.0.1", "uvicorn"),
             docs="https://www.uvicorn.org/deployment/#gunicorn",
             pitfalls=(NAGLE,),
+            processes=3,
         ),
         Server(
             "hypercorn",
-            "hypercorn, one process (asyncio worker)",
+            "hypercorn: a supervisor and one worker process (asyncio)",
             ("{python}", "-m", "hypercorn", "{app}", "--bind", "{host}:{port}"),
             modules=("hypercorn",),
             pins=("hypercorn==0.18.0",),
@@ -134,10 +139,11 @@ SERVERS: dict[str, Server] = {
                 "pgjones/hypercorn#59: app_send ignored a client's disconnect, so a "
                 "streaming app was never told its client had left",
             ),
+            processes=2,
         ),
         Server(
             "granian",
-            "granian --interface asgi: a Rust HTTP server, one worker process",
+            "granian --interface asgi: a Rust HTTP server, a supervisor and one worker process",
             ("{python}", "-m", "granian", "--interface", "asgi", "--host", "{host}",
              "--port", "{port}", "--no-ws", "{app}"),
             modules=("granian",),
@@ -149,6 +155,7 @@ SERVERS: dict[str, Server] = {
                 "emmett-framework/granian#917: an HTTP/2 stream's cancel is not passed on "
                 "to the app",
             ),
+            processes=2,
         ),
         Server(
             "daphne",

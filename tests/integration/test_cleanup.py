@@ -6,8 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -15,44 +13,8 @@ import pytest
 from streamcompat.harness.hosts.firefox import missing as firefox_missing
 from streamcompat.harness.hosts.proxies import PROXIES
 from tests.support import CLI, ROOT
-from tests.support.procs import alive, descendants
-
-
-def start(
-    tmp_path: Path, *args: str, env: dict[str, str] | None = None
-) -> tuple[subprocess.Popen[str], threading.Event, list[str]]:
-    """Start the CLI; the event is set once its first cell has a verdict."""
-    process = subprocess.Popen(
-        [*CLI, "run", "--results", str(tmp_path), *args],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
-    )  # fmt: skip
-    first_cell = threading.Event()
-    lines: list[str] = []
-
-    def read() -> None:
-        assert process.stderr is not None
-        for line in process.stderr:
-            lines.append(line)
-            if line.startswith("[  1/"):
-                first_cell.set()
-
-    threading.Thread(target=read, daemon=True).start()
-    return process, first_cell, lines
-
-
-def run_processes(process: subprocess.Popen[str], first_cell: threading.Event) -> set[int]:
-    """The PIDs under the harness once a cell ran: the server, Playwright, Chromium."""
-    assert first_cell.wait(120), "no cell finished within 120 s"
-    found = descendants(process.pid)
-    assert found, "the run should have started a server and a browser"
-    return found
-
-
-def assert_all_gone(pids: set[int]) -> None:
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and any(map(alive, pids)):
-        time.sleep(0.05)  # polling /proc, bounded: processes end asynchronously
-    assert not [p for p in pids if alive(p)], "processes of the run were left behind"
+from tests.support.live_runs import assert_all_gone, end_run, run_processes, start
+from tests.support.procs import alive
 
 
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
@@ -93,23 +55,6 @@ def test_even_sigkill_of_the_harness_leaves_nothing(tmp_path: Path) -> None:
     pids = run_processes(process, first_cell)
     process.kill()
     process.wait(30)
-    assert_all_gone(pids)
-
-
-def end_run(
-    process: subprocess.Popen[str],
-    sig: int | None,
-    lines: list[str],
-    pids: set[int],
-    bound: float = 120,
-) -> None:
-    """End the run ``sig``'s way (None: let it end by itself, with exit code 0), then check
-    that none of ``pids`` is left."""
-    if sig is None:
-        assert process.wait(bound) == 0, "".join(lines)
-    else:
-        process.send_signal(sig)
-        process.wait(60)
     assert_all_gone(pids)
 
 

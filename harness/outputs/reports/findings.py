@@ -12,10 +12,11 @@ expected verdict, networks and cause (the detail with its figures left out).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
-from streamcompat.harness.outputs.reports.cells import PASSING, Cell, _axes, _verdict
+from streamcompat.harness.outputs.reports.cells import PASSING, Cell, _axes, _named, _verdict
 from streamcompat.harness.outputs.reports.readers import Mismatch, Readers
 
 #: A cause is the detail's first this many characters.
@@ -85,27 +86,30 @@ class _Differs:
     cause: str
 
 
-def _key(cell: Cell) -> tuple[str, str, str, str]:
-    """Variant, client, network, scenario."""
-    return (
-        str(cell.get("variant")), str(cell.get("client")), str(cell.get("network")),
-        _scenario(cell),
-    )  # fmt: skip
+def _key(cell: Cell, variant: str | None = None) -> tuple[str, str, str, str]:
+    """Row (the variant, ``@server`` unless the default), client, network, scenario; with
+    ``variant``: that variant's cell beside it (the same server, client and network)."""
+    named = _named(cell)
+    if variant is not None:
+        named = dataclasses.replace(named, variant=variant)
+    return named.row, named.client, named.network, named.scenario
 
 
 def _differs(cell: Cell, readers: Readers, played: dict[tuple[str, ...], Cell]) -> _Differs | None:
     """How a cell differs from its client on its reference (None: it does not, or its
     client does not parse what it met)."""
-    variant, client, network, scenario = _key(cell)
+    row, client, _, scenario = _key(cell)
+    variant = _named(cell).variant
     if readers.mismatch(variant, client):
         return None
     reference = readers.reference(variant, client)
-    there = played.get((reference, client, network, scenario)) if reference != variant else None
+    beside = _key(cell, reference)  # the reference under the same server
+    there = played.get(beside) if reference != variant else None
     expected, verdict = (_verdict(there) if there else ""), _verdict(cell)
     if verdict == expected or (not expected and verdict in PASSING):
         return None
     detail = _figures_out(" ".join(str(cell.get("detail") or "").split()))
-    return _Differs(variant, scenario, verdict, expected, reference, detail)
+    return _Differs(row, scenario, verdict, expected, beside[0], detail)
 
 
 def findings(cells: list[Cell], readers: Readers) -> list[Finding]:

@@ -18,14 +18,13 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, TypeVar
 
-from streamcompat.harness.hosts.warden import members
+from streamcompat.harness.hosts.warden import Warden, all_exited, members
 
 STOP_BOUND_S = 5.0  # a child gets this long after SIGTERM, then it is killed
 
@@ -105,41 +104,9 @@ class Together:
                 raise outcome
 
 
-class _Warden:
-    """This process's warden (``warden``), started with the first group it is told of:
-    ``watch`` a group the harness started, ``release`` one it has ended."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()  # a driver's thread may end a process too
-        self._process: subprocess.Popen[bytes] | None = None
-
-    def watch(self, group: int) -> None:
-        self._tell(f"+{group}\n", start=True)
-
-    def release(self, group: int) -> None:
-        self._tell(f"-{group}\n", start=False)
-
-    def _tell(self, line: str, start: bool) -> None:
-        with self._lock, contextlib.suppress(OSError):  # no warden: nothing it could do
-            if self._process is None or self._process.poll() is not None:
-                if not start:
-                    return  # nothing watched (or a warden that died, holding nothing now)
-                script = Path(__file__).with_name("warden.py")
-                self._process = subprocess.Popen(
-                    # -I: the standard library only, not this folder (processes.py & co.)
-                    [sys.executable, "-I", str(script), str(STOP_BOUND_S)],
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                    start_new_session=True,  # not the terminal's: Ctrl-C is the harness's
-                )
-            assert self._process.stdin is not None
-            self._process.stdin.write(line.encode())
-            self._process.stdin.flush()
-
-
-#: The harness's warden: its pipe closes when the harness exits, however it exits.
-WARDEN = _Warden()
+#: The harness's warden (``warden``): told of every group started here, it ends those
+#: still held should the harness die first.
+WARDEN = Warden(STOP_BOUND_S)
 
 
 def _die_with_parent() -> None:
@@ -243,7 +210,7 @@ async def end(process: subprocess.Popen[bytes] | None) -> None:
         else:
             await _end_stragglers(group, signalled=False)
     finally:
-        WARDEN.release(group)
+        await WARDEN.release(group)
 
 
 async def _end_stragglers(group: int, signalled: bool) -> None:
@@ -254,30 +221,9 @@ async def _end_stragglers(group: int, signalled: bool) -> None:
         return
     if not signalled:
         _signal_group(group, signal.SIGTERM)
-    if not await _all_exited(left, STOP_BOUND_S):
+    if not await all_exited(left, STOP_BOUND_S):
         _signal_group(group, signal.SIGKILL)
-        await _all_exited(members({group}), STOP_BOUND_S)
-
-
-async def _all_exited(pids: Iterable[int], bound: float) -> bool:
-    """Wait up to ``bound`` seconds for ``pids`` (not necessarily children) to exit: a
-    pidfd each, readable once its process has exited."""
-    loop = asyncio.get_running_loop()
-    waits = []
-    for pid in pids:
-        with contextlib.suppress(OSError):  # gone already (or no pidfds: bounded below)
-            fd = os.pidfd_open(pid)
-            gone = asyncio.Event()
-            loop.add_reader(fd, gone.set)
-            waits.append((fd, gone))
-    try:
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(asyncio.gather(*(g.wait() for _, g in waits)), bound)
-        return all(g.is_set() for _, g in waits)
-    finally:
-        for fd, _ in waits:
-            loop.remove_reader(fd)
-            os.close(fd)
+        await all_exited(members({group}), STOP_BOUND_S)
 
 
 async def exited(process: subprocess.Popen[bytes], bound: float) -> bool:
@@ -312,7 +258,7 @@ async def kill(process: asyncio.subprocess.Process, reap_bound: float) -> None:
         _signal_group(process.pid, signal.SIGKILL)
     with contextlib.suppress(asyncio.TimeoutError):
         await asyncio.wait_for(process.wait(), reap_bound)
-    WARDEN.release(process.pid)
+    await WARDEN.release(process.pid)
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

@@ -11,16 +11,21 @@ however, even by SIGKILL when none of its code runs — the warden ends the grou
 holds, SIGTERM then SIGKILL after a bound, and exits.
 
 It imports only the standard library, and runs as a script (``python -I warden.py
-BOUND``), so that it starts in milliseconds; ``processes`` starts it, once per harness.
+BOUND``), so that it starts in milliseconds. ``Warden`` is the harness's end of the pipe
+(``processes.WARDEN``): it starts the warden with the first group it is told of, and
+ends it, reaped, once it holds none (a run that ended everything leaves no warden).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import select
 import signal
+import subprocess
 import sys
+import threading
 import time
 from collections.abc import Collection, Iterable
 from pathlib import Path
@@ -88,6 +93,75 @@ def end_groups(groups: Collection[int], bound: float) -> None:
     if members(groups):
         signal_groups(groups, signal.SIGKILL)
         wait_gone(members(groups), bound)
+
+
+async def all_exited(pids: Iterable[int], bound: float) -> bool:
+    """Wait up to ``bound`` seconds for ``pids`` (children or not) to exit, in the event
+    loop: a pidfd each, readable once its process has exited. True if they all have."""
+    loop = asyncio.get_running_loop()
+    waits = []
+    for fd in pidfds(pids):
+        gone = asyncio.Event()
+        loop.add_reader(fd, gone.set)
+        waits.append((fd, gone))
+    try:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*(g.wait() for _, g in waits)), bound)
+        return all(g.is_set() for _, g in waits)
+    finally:
+        for fd, _ in waits:
+            loop.remove_reader(fd)
+            os.close(fd)
+
+
+class Warden:
+    """The harness's end of the warden's pipe: ``watch`` a group the harness started,
+    ``release`` one it has ended. The warden starts with the first group watched, and
+    exits (told by the pipe's end, and reaped) once none is held."""
+
+    def __init__(self, bound: float) -> None:
+        self.bound = bound  # what the warden gives a group between SIGTERM and SIGKILL
+        self._lock = threading.Lock()  # a driver's thread may start a process too
+        self._process: subprocess.Popen[bytes] | None = None
+        self._held: set[int] = set()
+
+    def watch(self, group: int) -> None:
+        with self._lock, contextlib.suppress(OSError):  # no warden: nothing it could do
+            if self._process is None or self._process.poll() is not None:
+                self._process = subprocess.Popen(
+                    # -I: the standard library only, not this folder (processes.py & co.)
+                    [sys.executable, "-I", __file__, str(self.bound)],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    start_new_session=True,  # not the terminal's: Ctrl-C is the harness's
+                )
+                self._held.clear()  # a warden that died held them: they are no one's now
+            self._tell(self._process, f"+{group}\n")
+            self._held.add(group)
+
+    async def release(self, group: int) -> None:
+        with self._lock:
+            process = self._process
+            if process is None or group not in self._held:
+                return
+            self._held.discard(group)
+            if self._held:
+                with contextlib.suppress(OSError):
+                    self._tell(process, f"-{group}\n")
+                return
+            self._process = None  # nothing held: this warden ends, the next group starts one
+            with contextlib.suppress(OSError):
+                assert process.stdin is not None
+                process.stdin.close()  # it ends nothing: every group it was told of is released
+        await all_exited([process.pid], self.bound)
+        process.poll()  # reaped
+
+    @staticmethod
+    def _tell(process: subprocess.Popen[bytes], line: str) -> None:
+        assert process.stdin is not None
+        process.stdin.write(line.encode())
+        process.stdin.flush()
 
 
 def main(bound: float) -> None:

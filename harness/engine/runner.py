@@ -59,6 +59,7 @@ from streamcompat.harness.kernel.verdicts import (
     judge_many,
     measure,
     unpaced,
+    with_pitfalls,
 )
 
 #: A cell whose evidence contradicts its stall is played again, at most this often.
@@ -295,6 +296,7 @@ async def run_cell(
     facts.started_at = began if replayed else facts.started_at
     verdict, detail = judge(facts)
     first, p50, p99, duration = measure(facts)
+    detail = with_pitfalls(cell, verdict, detail)
     return Result(cell, verdict, detail, first, p50, p99, duration, facts)
 
 
@@ -315,6 +317,7 @@ async def _run_many(
     )
     worst, verdict, detail = judge_many(list(streams))
     first, p50, p99, duration = measure(streams[worst])
+    detail = with_pitfalls(cell, verdict, detail)
     return Result(cell, verdict, detail, first, p50, p99, duration, streams[worst])
 
 

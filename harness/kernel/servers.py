@@ -20,9 +20,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from streamcompat.harness.kernel.model import DEFAULT_SERVER
+from streamcompat.harness.kernel.model import DEFAULT_SERVER, Verdict
 
-__all__ = ["DEFAULT_SERVER", "RELAY_APPS", "SERVERS", "Server", "server"]
+__all__ = ["DEFAULT_SERVER", "RELAY_APPS", "SERVERS", "Pitfall", "Server", "server"]
 
 #: What a server speaks to the app: ASGI (async) or WSGI (sync, a thread or greenlet each).
 Interface = Literal["asgi", "wsgi"]
@@ -32,6 +32,28 @@ RELAY_APPS: dict[Interface, str] = {
     "asgi": "streamcompat.servers.relay:app",
     "wsgi": "streamcompat.servers.relay_wsgi:app",
 }
+
+
+@dataclass(frozen=True)
+class Pitfall:
+    """A server's known pitfall, with its source, and the cells whose verdict it may
+    explain: those of ``verdicts`` (none named: any verdict that is not its scenario's
+    pass) in ``scenarios`` (none named: any). Said in such a cell's detail; never judged."""
+
+    said: str
+    verdicts: frozenset[str] = frozenset()
+    scenarios: frozenset[str] = frozenset()
+
+    def explains(self, verdict: Verdict, scenario: str) -> bool:
+        if self.scenarios and scenario not in self.scenarios:
+            return False
+        return verdict.value in self.verdicts if self.verdicts else not verdict.passed
+
+
+def pitfall(said: str, verdicts: str = "", scenarios: str = "") -> Pitfall:
+    """``Pitfall(said, ...)`` with its verdicts and scenarios as comma-separated words."""
+    return Pitfall(said, frozenset(filter(None, verdicts.split(","))),
+                   frozenset(filter(None, scenarios.split(","))))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -49,11 +71,23 @@ class Server:
     #: "port": it binds {host}:{port} itself; "fd": it serves on the harness's socket.
     listens: Literal["port", "fd"] = "port"
     docs: str = ""  # where its command line comes from
-    #: What its users report, each with its source: the docs' list, and its cells' detail.
-    pitfalls: tuple[str, ...] = ()
+    #: What its users report (or was measured here), each with its source: the docs'
+    #: list, and the detail of its cells whose verdict it may explain (``Pitfall``; a
+    #: plain sentence: any cell that did not do what its scenario asks).
+    pitfalls: tuple[str | Pitfall, ...] = ()
     #: How many processes it runs once it serves, at least (a master and its workers, as
     #: measured): the clean-up tests check that they were all there, and all ended.
     processes: int = 1
+
+    @property
+    def known(self) -> list[str]:
+        """Its known pitfalls, as said (a cell card lists them all)."""
+        return [p if isinstance(p, str) else p.said for p in self.pitfalls]
+
+    def explaining(self, verdict: Verdict, scenario: str) -> list[str]:
+        """Its known pitfalls that may explain a cell's ``verdict`` in ``scenario``."""
+        known = (p if isinstance(p, Pitfall) else Pitfall(p) for p in self.pitfalls)
+        return [p.said for p in known if p.explains(verdict, scenario)]
 
     @property
     def embedded(self) -> bool:
@@ -76,9 +110,10 @@ class Server:
         return filled
 
 
-NAGLE = (
+NAGLE = pitfall(
     "Kludex/uvicorn#3149: with --workers (and gunicorn's uvicorn worker) Nagle's algorithm "
-    "stays on, ~43 ms per small write on a keep-alive connection"
+    "stays on, ~43 ms per small write on a keep-alive connection",
+    verdicts="BUFFERED",
 )
 
 SERVERS: dict[str, Server] = {
@@ -112,8 +147,11 @@ SERVERS: dict[str, Server] = {
             listens="fd",
             docs="https://www.uvicorn.org/deployment/#running-behind-nginx",
             pitfalls=(
-                "uvicorn's --fd socket is AF_UNIX to asyncio: no TCP_NODELAY, Nagle's "
-                "algorithm adds ~40 ms to a small write (measured: DESIGN.md)",
+                pitfall(
+                    "uvicorn's --fd socket is AF_UNIX to asyncio: no TCP_NODELAY, Nagle's "
+                    "algorithm adds ~40 ms to a small write (measured: DESIGN.md)",
+                    verdicts="BUFFERED",
+                ),
             ),
         ),
         Server(
@@ -136,8 +174,12 @@ SERVERS: dict[str, Server] = {
             pins=("hypercorn==0.18.0",),
             docs="https://hypercorn.readthedocs.io/en/latest/how_to_guides/configuring.html",
             pitfalls=(
-                "pgjones/hypercorn#59: app_send ignored a client's disconnect, so a "
-                "streaming app was never told its client had left",
+                pitfall(
+                    "pgjones/hypercorn#59: app_send ignored a client's disconnect, so a "
+                    "streaming app was never told its client had left",
+                    verdicts="LEAK",
+                    scenarios="abort",
+                ),
             ),
             processes=2,
         ),
@@ -150,10 +192,18 @@ SERVERS: dict[str, Server] = {
             pins=("granian==2.8.9",),
             docs="https://github.com/emmett-framework/granian#quick-start",
             pitfalls=(
-                "emmett-framework/granian#286: no cleanup ran when the client cancelled "
-                "the request",
-                "emmett-framework/granian#917: an HTTP/2 stream's cancel is not passed on "
-                "to the app",
+                pitfall(
+                    "emmett-framework/granian#286: no cleanup ran when the client cancelled "
+                    "the request",
+                    verdicts="LEAK",
+                    scenarios="abort",
+                ),
+                pitfall(
+                    "emmett-framework/granian#917: an HTTP/2 stream's cancel is not passed "
+                    "on to the app",
+                    verdicts="LEAK",
+                    scenarios="abort",
+                ),
             ),
             processes=2,
         ),
@@ -164,8 +214,22 @@ SERVERS: dict[str, Server] = {
             modules=("daphne",),
             pins=("daphne==4.2.3",),
             docs="https://github.com/django/daphne#running",
-            pitfalls=("django/daphne#413: in some versions a streamed response was not "
-                      "streamed at all",),
+            pitfalls=(
+                pitfall(
+                    "django/daphne#413: in some versions a streamed response was not "
+                    "streamed at all",
+                    verdicts="BUFFERED,SILENT",
+                    scenarios="stream",
+                ),
+                pitfall(
+                    "daphne 4.2.3's handle_exception (daphne/http_protocol.py) answers an "
+                    "app's exception with a 500 response start, refused once the response "
+                    "has started: a stream whose app raised is never ended nor aborted "
+                    "(measured: compat-servers-scenarios-baseline.json)",
+                    verdicts="TIMEOUT",
+                    scenarios="error,error-first",
+                ),
+            ),
         ),
     )
 }  # fmt: skip

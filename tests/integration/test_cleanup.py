@@ -14,7 +14,7 @@ from streamcompat.harness.hosts.firefox import missing as firefox_missing
 from streamcompat.harness.hosts.proxies import PROXIES
 from tests.support import CLI, ROOT
 from tests.support.live_runs import assert_all_gone, end_run, run_processes, start
-from tests.support.procs import alive
+from tests.support.procs import program
 
 
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
@@ -71,7 +71,7 @@ def test_real_proxies_and_their_workers_end_with_the_run(tmp_path: Path, sig: in
         "--network", ",".join(REAL_HERE), "--baseline", str(tmp_path / "none.json"),
     )  # fmt: skip
     pids = run_processes(process, first_cell)
-    names = {Path(f"/proc/{p}/exe").resolve().name for p in pids if alive(p)}
+    names = {program(p) for p in pids}
     assert {PROXIES[n].program for n in REAL_HERE} <= names, names
     end_run(process, sig, lines, pids)
 
@@ -113,6 +113,6 @@ def test_firefox_and_its_content_processes_end_with_the_run(
         "--baseline", str(tmp_path / "none.json"),
     )  # fmt: skip
     pids = run_processes(process, first_cell)
-    firefoxes = [p for p in pids if Path(f"/proc/{p}/exe").resolve().name.startswith("firefox")]
+    firefoxes = [p for p in pids if program(p).startswith("firefox")]
     assert len(firefoxes) >= 2, "Firefox and its content processes"
     end_run(process, sig, lines, pids)

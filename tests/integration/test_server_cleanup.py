@@ -4,9 +4,10 @@ a run that ends by itself, by Ctrl-C, SIGTERM or SIGKILL of the harness; and one
 servers' masters were killed outright first, whose workers outlive their master (the run
 ends their groups, and the warden, ``hosts.warden``, does when the harness is killed too).
 
-One run per way of ending, every server in it; one cell per server and client. The
-``requests-lines`` cells hold a raw stream back for the hold window, so cells are still
-running (and connections open to every server) when the run is signalled."""
+One run per way of ending, every server in it; one variant per server interface, one cell
+per server and client. The ``requests-lines`` cells hold a plain stream back for the hold
+window, so cells are still running (and connections open to every server) when the run
+is signalled."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import pytest
 
 from streamcompat.harness.front.availability import servers_unavailable
 from streamcompat.harness.kernel.servers import SERVERS, server
+from streamcompat.servers.variants import VARIANTS
 from tests.support.live_runs import LiveRun, assert_all_gone, end_run
 from tests.support.procs import stat_fields
 
@@ -30,10 +32,18 @@ WORKERS = [n for n in OWN if server(n).processes > 1]  # a master and its worker
 HOLD_S = "5"  # each requests-lines cell: one hold window, so a run lasts a few of them
 
 
+def variants_for(servers: list[str]) -> list[str]:
+    """One built-in variant per interface of ``servers`` (raw for ASGI), so that every
+    server has cells."""
+    interfaces = {server(n).interface for n in servers}
+    found = {next((v.name for v in VARIANTS if i in v.interfaces), "") for i in interfaces}
+    return sorted(found - {""})
+
+
 def live_run(tmp_path: Path, servers: list[str]) -> LiveRun:
     return LiveRun(
-        tmp_path, "--server", ",".join(servers), "--variant", "raw", "--network", "direct",
-        "--clients", "requests,requests-lines", "--hold-window", HOLD_S,
+        tmp_path, "--server", ",".join(servers), "--variant", ",".join(variants_for(servers)),
+        "--network", "direct", "--clients", "requests,requests-lines", "--hold-window", HOLD_S,
         "--baseline", str(tmp_path / "none.json"),
     )  # fmt: skip
 

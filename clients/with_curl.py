@@ -17,7 +17,7 @@ import shutil
 from collections.abc import Sequence
 
 from streamcompat.clients import trust
-from streamcompat.harness.hosts.processes import kill
+from streamcompat.harness.hosts.processes import WARDEN, kill
 from streamcompat.harness.kernel.model import Client, ClientFailed, Reporter, Request, Resources
 
 HEAD_LIMIT = 64 * 1024  # a response head larger than this is not one
@@ -88,6 +88,7 @@ async def _chunks(request: Request, report: Reporter, options: Sequence[str] = (
         stderr=asyncio.subprocess.PIPE,
         start_new_session=True,  # its own process group, ended as one
     )
+    WARDEN.watch(process.pid)  # ended by the warden should the harness die first
     try:
         version, status, content_type, chunk = await _head(process, request.read_timeout)
         report.spoke(trust.alpn(version))

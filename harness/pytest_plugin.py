@@ -203,6 +203,7 @@ class CompatRunner:
         *,
         clients: Names = (),
         networks: Names = (),
+        servers: Names = (),
         only: Names = (),
         baseline: Baseline | None = None,
         strict: bool = False,
@@ -213,7 +214,9 @@ class CompatRunner:
         jobs: int | None = None,
     ) -> CompatRun:
         """Run ``variants`` (``"mypkg.streaming:VARIANTS"``, ``"builtin"``, or several) ×
-        ``clients`` (names or groups; default all) × ``networks`` (default direct, split).
+        ``clients`` (names or groups; default all) × ``networks`` (default direct, split)
+        × ``servers`` (as ``--server`` names them, or ``"all"``; default uvicorn, the
+        variant server itself: other servers' cells are keyed ``variant@server``).
 
         ``only`` keeps the variants of these names (``--variant``); ``results`` writes
         index.json and the reports there; the windows, deadline and jobs are those of
@@ -241,7 +244,9 @@ class CompatRunner:
         located = None if baseline is None else _located(self.root, baseline)
         if isinstance(located, Path) and not self.update and not located.exists():
             raise AssertionError(_no_baseline(located))  # before a run that could not pass
-        request = Request.of(_names(variants), variants=only, clients=clients, networks=networks)
+        request = Request.of(
+            _names(variants), variants=only, clients=clients, networks=networks, servers=servers
+        )
         specs = list(request.specs) if _names(variants) else []
         try:
             settings = settings_of(
@@ -274,32 +279,30 @@ class CompatRunner:
     def _matrix(
         self, specs: list[str], request: Request
     ) -> tuple[Matrix, dict[str, str], frozenset[str]]:
-        """The cells to run, as ``streamcompat run`` selects them; the clients and
-        variants this environment cannot run, and why; and the keys of their cells. If no
-        cell is left, the test is skipped."""
+        """The cells to run, as ``streamcompat run`` selects them; the clients, variants
+        and servers this environment cannot run, and why; and the keys of their cells. If
+        no cell is left, the test is skipped."""
         from streamcompat.harness.engine.plan import Matrix
         from streamcompat.harness.front.availability import available
         from streamcompat.harness.front.selection import UsageError
-        from streamcompat.harness.kernel.model import Cell
 
         if not specs:
             raise UsageError("no variants given: e.g. streamcompat_run('mypkg:VARIANTS')")
         every_client = request.select_clients()
         every_variant = request.select_variants()
         every_network = request.select_networks()
-        skipped = available(every_client, every_variant, every_network)
+        every_server = request.select_servers()
+        skipped = available(every_client, every_variant, every_network, every_server)
         matrix = Matrix(
             variants=[v for v in every_variant if v.name not in skipped.variants],
             clients=[c for c in every_client if c.name not in skipped.clients],
             networks=tuple(n for n in every_network if n not in skipped.networks),
+            servers=tuple(s for s in every_server if s not in skipped.servers),
         )
         for what, why in skipped.notices():
             self.notices[f"skipped {what}: {why}"] = None
-        not_run = frozenset(
-            Cell(v.name, c.name, n).key
-            for v in every_variant for c in every_client for n in every_network
-            if skipped.covers(Cell(v.name, c.name, n).key)
-        )  # fmt: skip
+        asked = Matrix(every_variant, every_client, every_network, servers=every_server)
+        not_run = frozenset(c.key for c in asked.cells() if skipped.covers(c.key))
         if not matrix.cells():
             lacking = "; ".join(f"{k}: {v}" for k, v in skipped.reasons.items())
             pytest.skip(f"streamcompat: nothing requested can run here ({lacking})")

@@ -182,7 +182,7 @@ def pitfalls(root: Path = ROOT) -> str:
     ``pitfalls`` (``kernel.servers``, ``servers.frameworks``), as ``streamcompat list``."""
     said: dict[str, list[str]] = {}
     for record in SERVERS.values():
-        for pitfall in record.pitfalls:
+        for pitfall in record.known:
             said.setdefault(pitfall, []).append(f"server `{record.name}`")
     for variant in FRAMEWORKS:
         for pitfall in variant.pitfalls:

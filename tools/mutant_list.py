@@ -17,6 +17,7 @@ LOCKSTEP = "tests/unit/test_lockstep.py"
 PROXY = "tests/integration/test_proxy.py"
 SPLIT = "tests/integration/test_split.py"
 PROCESSES = "tests/integration/test_processes.py"
+WARDEN = "tests/integration/test_warden.py"
 DIFFERENTIAL = "tests/unit/test_differential.py"
 RESULTS = "tests/unit/test_results.py"
 BENCH = "tests/unit/test_bench.py"
@@ -149,11 +150,27 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "processes.end: no SIGKILL after the bound (a child ignoring SIGTERM lives on)",
         "harness/hosts/processes.py",
-        "    except subprocess.TimeoutExpired:\n"
-        "        _signal_group(process.pid, signal.SIGKILL)\n"
-        "        await asyncio.to_thread(process.wait, STOP_BOUND_S)\n",
-        "    except subprocess.TimeoutExpired:\n        pass\n",
+        "            except subprocess.TimeoutExpired:\n"
+        "                _signal_group(group, signal.SIGKILL)\n"
+        "                await asyncio.to_thread(process.wait, STOP_BOUND_S)\n",
+        "            except subprocess.TimeoutExpired:\n                pass\n",
         (PROCESSES,),
+    ),
+    Mutant(
+        "processes.end: a group whose leader exited is left (a dead master's workers live on)",
+        "harness/hosts/processes.py",
+        "        else:\n            await _end_stragglers(group, signalled=False)\n",
+        "        else:\n            pass\n",
+        (WARDEN,),
+    ),
+    Mutant(
+        "processes.spawn_piped: its group is not told to the warden (a harness killed "
+        "outright leaves what outlives the child)",
+        "harness/hosts/processes.py",
+        "        env={**os.environ, **env} if env else None,\n"
+        "    )\n    WARDEN.watch(process.pid)\n",
+        "        env={**os.environ, **env} if env else None,\n    )\n",
+        (WARDEN,),
     ),
     Mutant(
         "processes.Lifecycle: a failed start leaves what it started running",

@@ -323,6 +323,7 @@ class AppProcess(Lifecycle):
                 self.broken.set()
                 return
             try:
+                await end(self.process)  # its workers, if a master died without them
                 await self._launch(mode="ab")
             except AppError as exc:
                 self.failure = (

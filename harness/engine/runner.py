@@ -62,6 +62,7 @@ from streamcompat.harness.kernel.verdicts import (
     measure,
     new_connection,
     unpaced,
+    with_pitfalls,
 )
 
 #: A cell whose evidence contradicts its stall is played again, at most this often.
@@ -320,6 +321,7 @@ async def run_cell(
     facts.started_at = began if replayed else facts.started_at
     verdict, detail = judge(facts)
     first, p50, p99, duration = measure(facts)
+    detail = with_pitfalls(cell, verdict, detail)
     return Result(cell, verdict, detail, first, p50, p99, duration, facts)
 
 
@@ -340,6 +342,7 @@ async def _run_many(
     )
     worst, verdict, detail = judge_many(list(streams))
     first, p50, p99, duration = measure(streams[worst])
+    detail = with_pitfalls(cell, verdict, detail)
     return Result(cell, verdict, detail, first, p50, p99, duration, streams[worst])
 
 

@@ -37,7 +37,7 @@ def list_command(args: argparse.Namespace) -> int:
         default = " (default)" if s.name == DEFAULT_SERVER else ""
         absent = f" [skipped here: {missing[s.name]}]" if s.name in missing else ""
         print(f"  {s.name:<{name_width}} {s.interface:<8} {s.description}{default}{absent}")
-        _pitfalls(s.pitfalls, name_width)
+        _pitfalls(tuple(s.known), name_width)
     print(f"scenarios ({len(SCENARIOS)}):")
     for scenario in SCENARIOS.values():
         default = " (default)" if scenario.name in DEFAULT_SCENARIOS else ""

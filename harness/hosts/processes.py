@@ -2,7 +2,10 @@
 
 Every process the harness starts goes through here, so that each is ended the same
 way — SIGTERM to its group, then SIGKILL after a bound — on every path out of a run,
-and dies with the harness (PR_SET_PDEATHSIG) if the harness is killed outright.
+and dies with the harness (PR_SET_PDEATHSIG) if the harness is killed outright. What
+outlives its group's leader (a server's workers, whose master died first) is ended
+with the group; and should the harness die with such processes left, its warden
+(``warden``) ends their groups.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, TypeVar
+
+from streamcompat.harness.hosts.warden import Warden, all_exited, members
 
 STOP_BOUND_S = 5.0  # a child gets this long after SIGTERM, then it is killed
 
@@ -99,6 +104,11 @@ class Together:
                 raise outcome
 
 
+#: The harness's warden (``warden``): told of every group started here, it ends those
+#: still held should the harness die first.
+WARDEN = Warden(STOP_BOUND_S)
+
+
 def _die_with_parent() -> None:
     with contextlib.suppress(Exception):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
@@ -142,7 +152,7 @@ def spawn(
     """
     fd = [] if listener is None else ["--fd", str(listener.fileno())]
     try:
-        return subprocess.Popen(
+        process = subprocess.Popen(
             [*command, *fd],
             pass_fds=[*([] if listener is None else [listener.fileno()]), *pass_fds],
             env=env,
@@ -155,6 +165,8 @@ def spawn(
     finally:
         if listener is not None:
             listener.close()  # the child holds its own copy
+    WARDEN.watch(process.pid)
+    return process
 
 
 def spawn_piped(
@@ -166,7 +178,7 @@ def spawn_piped(
     Call it from the event loop's thread: PR_SET_PDEATHSIG fires when the thread that
     started the child ends, not only the process.
     """
-    return subprocess.Popen(
+    process = subprocess.Popen(
         list(command),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -175,18 +187,43 @@ def spawn_piped(
         preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         env={**os.environ, **env} if env else None,
     )
+    WARDEN.watch(process.pid)
+    return process
 
 
 async def end(process: subprocess.Popen[bytes] | None) -> None:
-    """End a child and its group: SIGTERM, then SIGKILL after STOP_BOUND_S; bounded."""
-    if process is None or process.poll() is not None:
+    """End a child and its group: SIGTERM, then SIGKILL after STOP_BOUND_S; bounded. A
+    child that has exited already may have left its group behind (a master's workers):
+    the group is ended all the same."""
+    if process is None:
         return
-    _signal_group(process.pid, signal.SIGTERM)
+    group = process.pid  # its own group (start_new_session)
     try:
-        await asyncio.to_thread(process.wait, STOP_BOUND_S)
-    except subprocess.TimeoutExpired:
-        _signal_group(process.pid, signal.SIGKILL)
-        await asyncio.to_thread(process.wait, STOP_BOUND_S)
+        if process.poll() is None:
+            _signal_group(group, signal.SIGTERM)
+            try:
+                await asyncio.to_thread(process.wait, STOP_BOUND_S)
+            except subprocess.TimeoutExpired:
+                _signal_group(group, signal.SIGKILL)
+                await asyncio.to_thread(process.wait, STOP_BOUND_S)
+            await _end_stragglers(group, signalled=True)
+        else:
+            await _end_stragglers(group, signalled=False)
+    finally:
+        await WARDEN.release(group)
+
+
+async def _end_stragglers(group: int, signalled: bool) -> None:
+    """End what is left of ``group`` once its leader is gone: SIGTERM (unless the group
+    had it already), SIGKILL after STOP_BOUND_S."""
+    left = members({group})
+    if not left:
+        return
+    if not signalled:
+        _signal_group(group, signal.SIGTERM)
+    if not await all_exited(left, STOP_BOUND_S):
+        _signal_group(group, signal.SIGKILL)
+        await all_exited(members({group}), STOP_BOUND_S)
 
 
 async def exited(process: subprocess.Popen[bytes], bound: float) -> bool:
@@ -221,6 +258,7 @@ async def kill(process: asyncio.subprocess.Process, reap_bound: float) -> None:
         _signal_group(process.pid, signal.SIGKILL)
     with contextlib.suppress(asyncio.TimeoutError):
         await asyncio.wait_for(process.wait(), reap_bound)
+    await WARDEN.release(process.pid)
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

@@ -21,9 +21,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from streamcompat.harness.kernel.model import DEFAULT_SERVER
+from streamcompat.harness.kernel.model import DEFAULT_SERVER, Verdict
 
-__all__ = ["DEFAULT_SERVER", "RELAY_APPS", "SERVERS", "Server", "server"]
+__all__ = ["DEFAULT_SERVER", "RELAY_APPS", "SERVERS", "Pitfall", "Server", "server"]
 
 #: What a server speaks to the app: ASGI (async) or WSGI (sync, a thread or greenlet each).
 Interface = Literal["asgi", "wsgi"]
@@ -33,6 +33,28 @@ RELAY_APPS: dict[Interface, str] = {
     "asgi": "streamcompat.servers.relay:app",
     "wsgi": "streamcompat.servers.relay_wsgi:app",
 }
+
+
+@dataclass(frozen=True)
+class Pitfall:
+    """A server's known pitfall, with its source, and the cells whose verdict it may
+    explain: those of ``verdicts`` (none named: any verdict that is not its scenario's
+    pass) in ``scenarios`` (none named: any). Said in such a cell's detail; never judged."""
+
+    said: str
+    verdicts: frozenset[str] = frozenset()
+    scenarios: frozenset[str] = frozenset()
+
+    def explains(self, verdict: Verdict, scenario: str) -> bool:
+        if self.scenarios and scenario not in self.scenarios:
+            return False
+        return verdict.value in self.verdicts if self.verdicts else not verdict.passed
+
+
+def pitfall(said: str, verdicts: str = "", scenarios: str = "") -> Pitfall:
+    """``Pitfall(said, ...)`` with its verdicts and scenarios as comma-separated words."""
+    return Pitfall(said, frozenset(filter(None, verdicts.split(","))),
+                   frozenset(filter(None, scenarios.split(","))))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -50,11 +72,26 @@ class Server:
     #: "port": it binds {host}:{port} itself; "fd": it serves on the harness's socket.
     listens: Literal["port", "fd"] = "port"
     docs: str = ""  # where its command line comes from
-    #: What its users report, each with its source: the docs' list, and its cells' detail.
-    pitfalls: tuple[str, ...] = ()
+    #: What its users report (or was measured here), each with its source: the docs'
+    #: list, and the detail of its cells whose verdict it may explain (``Pitfall``; a
+    #: plain sentence: any cell that did not do what its scenario asks).
+    pitfalls: tuple[str | Pitfall, ...] = ()
+    #: How many processes it runs once it serves, at least (a master and its workers, as
+    #: measured): the clean-up tests check that they were all there, and all ended.
+    processes: int = 1
     #: The cells a run sends it at once, where it serves few requests at once (a sync
     #: worker per request), as a browser sends an origin no more than its connections.
     at_once: int | None = None
+
+    @property
+    def known(self) -> list[str]:
+        """Its known pitfalls, as said (a cell card lists them all)."""
+        return [p if isinstance(p, str) else p.said for p in self.pitfalls]
+
+    def explaining(self, verdict: Verdict, scenario: str) -> list[str]:
+        """Its known pitfalls that may explain a cell's ``verdict`` in ``scenario``."""
+        known = (p if isinstance(p, Pitfall) else Pitfall(p) for p in self.pitfalls)
+        return [p.said for p in known if p.explains(verdict, scenario)]
 
     @property
     def embedded(self) -> bool:
@@ -77,9 +114,10 @@ class Server:
         return filled
 
 
-NAGLE = (
+NAGLE = pitfall(
     "Kludex/uvicorn#3149: with --workers (and gunicorn's uvicorn worker) Nagle's algorithm "
-    "stays on, ~43 ms per small write on a keep-alive connection"
+    "stays on, ~43 ms per small write on a keep-alive connection",
+    verdicts="BUFFERED",
 )
 
 SERVERS: dict[str, Server] = {
@@ -101,6 +139,7 @@ SERVERS: dict[str, Server] = {
             pins=("uvicorn",),
             docs="https://www.uvicorn.org/deployment/#built-in",
             pitfalls=(NAGLE,),
+            processes=3,
         ),
         Server(
             "uvicorn-fd",
@@ -112,9 +151,12 @@ SERVERS: dict[str, Server] = {
             listens="fd",
             docs="https://www.uvicorn.org/deployment/#running-behind-nginx",
             pitfalls=(
-                "uvicorn's --fd socket is AF_UNIX to asyncio: no TCP_NODELAY; on a reused "
-                "connection Nagle's algorithm holds token 1 ~40 ms (measured: --scenario "
-                "keep-alive, docs/scenarios.md)",
+                pitfall(
+                    "uvicorn's --fd socket is AF_UNIX to asyncio: no TCP_NODELAY; on a reused "
+                    "connection Nagle's algorithm holds token 1 ~40 ms (measured: --scenario "
+                    "keep-alive, docs/scenarios.md)",
+                    verdicts="BUFFERED",
+                ),
             ),
         ),
         Server(
@@ -127,33 +169,48 @@ SERVERS: dict[str, Server] = {
             pins=("gunicorn==27.0.1", "uvicorn"),
             docs="https://www.uvicorn.org/deployment/#gunicorn",
             pitfalls=(NAGLE,),
+            processes=3,
         ),
         Server(
             "hypercorn",
-            "hypercorn, one process (asyncio worker)",
+            "hypercorn: a supervisor and one worker process (asyncio)",
             ("{python}", "-m", "hypercorn", "{app}", "--bind", "{host}:{port}"),
             modules=("hypercorn",),
             pins=("hypercorn==0.18.0",),
             docs="https://hypercorn.readthedocs.io/en/latest/how_to_guides/configuring.html",
             pitfalls=(
-                "pgjones/hypercorn#59: app_send ignored a client's disconnect, so a "
-                "streaming app was never told its client had left",
+                pitfall(
+                    "pgjones/hypercorn#59: app_send ignored a client's disconnect, so a "
+                    "streaming app was never told its client had left",
+                    verdicts="LEAK",
+                    scenarios="abort",
+                ),
             ),
+            processes=2,
         ),
         Server(
             "granian",
-            "granian --interface asgi: a Rust HTTP server, one worker process",
+            "granian --interface asgi: a Rust HTTP server, a supervisor and one worker process",
             ("{python}", "-m", "granian", "--interface", "asgi", "--host", "{host}",
              "--port", "{port}", "--no-ws", "{app}"),
             modules=("granian",),
             pins=("granian==2.8.9",),
             docs="https://github.com/emmett-framework/granian#quick-start",
             pitfalls=(
-                "emmett-framework/granian#286: no cleanup ran when the client cancelled "
-                "the request",
-                "emmett-framework/granian#917: an HTTP/2 stream's cancel is not passed on "
-                "to the app",
+                pitfall(
+                    "emmett-framework/granian#286: no cleanup ran when the client cancelled "
+                    "the request",
+                    verdicts="LEAK",
+                    scenarios="abort",
+                ),
+                pitfall(
+                    "emmett-framework/granian#917: an HTTP/2 stream's cancel is not passed "
+                    "on to the app",
+                    verdicts="LEAK",
+                    scenarios="abort",
+                ),
             ),
+            processes=2,
         ),
         Server(
             "daphne",
@@ -162,8 +219,22 @@ SERVERS: dict[str, Server] = {
             modules=("daphne",),
             pins=("daphne==4.2.3",),
             docs="https://github.com/django/daphne#running",
-            pitfalls=("django/daphne#413: in some versions a streamed response was not "
-                      "streamed at all",),
+            pitfalls=(
+                pitfall(
+                    "django/daphne#413: in some versions a streamed response was not "
+                    "streamed at all",
+                    verdicts="BUFFERED,SILENT",
+                    scenarios="stream",
+                ),
+                pitfall(
+                    "daphne 4.2.3's handle_exception (daphne/http_protocol.py) answers an "
+                    "app's exception with a 500 response start, refused once the response "
+                    "has started: a stream whose app raised is never ended nor aborted "
+                    "(measured: compat-servers-scenarios-baseline.json)",
+                    verdicts="TIMEOUT",
+                    scenarios="error,error-first",
+                ),
+            ),
         ),
         Server(
             "gunicorn",
@@ -173,6 +244,7 @@ SERVERS: dict[str, Server] = {
              "--preload", "--no-control-socket"),
             interface="wsgi",
             at_once=3,  # one short of its workers: a page's own request may hold one
+            processes=5,  # the master and its 4 workers
             modules=("gunicorn",),
             pins=("gunicorn==27.0.1",),
             docs="https://flask.palletsprojects.com/en/stable/deploying/gunicorn/",
@@ -190,6 +262,7 @@ SERVERS: dict[str, Server] = {
             ("{python}", "-m", "gunicorn", "{app}", "-k", "gevent", "-b", "{host}:{port}",
              "--no-control-socket"),
             interface="wsgi",
+            processes=2,  # the master and its worker
             modules=("gunicorn", "gevent"),
             pins=("gunicorn==27.0.1", "gevent==26.9.0"),
             docs="https://flask.palletsprojects.com/en/stable/deploying/gunicorn/",

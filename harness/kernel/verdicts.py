@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-from streamcompat.harness.kernel.model import Facts, Verdict
+from streamcompat.harness.kernel.model import Cell, Facts, Verdict
+from streamcompat.harness.kernel.servers import SERVERS
 
 
 def judge(facts: Facts) -> tuple[Verdict, str]:
@@ -24,6 +25,16 @@ def judge(facts: Facts) -> tuple[Verdict, str]:
     if facts.replayed:
         detail = f"{detail} (replayed: {'; '.join(facts.replayed)})"
     return verdict, detail
+
+
+def with_pitfalls(cell: Cell, verdict: Verdict, detail: str) -> str:
+    """``detail``, and the known pitfalls of the cell's server that its verdict may show
+    (``Server.explaining``): said beside the verdict, which stays the facts' own."""
+    record = SERVERS.get(cell.server)
+    said = record.explaining(verdict, cell.scenario) if record else []
+    if not said:
+        return detail
+    return f"{detail} — known of {cell.server}: {'; '.join(said)}"
 
 
 def later_bytes_at(facts: Facts, k: int) -> float:

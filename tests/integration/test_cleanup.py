@@ -6,55 +6,16 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
-from streamcompat.harness.front.availability import servers_unavailable
 from streamcompat.harness.hosts.firefox import missing as firefox_missing
 from streamcompat.harness.hosts.proxies import PROXIES
 from streamcompat.harness.hosts.webkit import missing as webkit_missing
 from tests.support import CLI, ROOT
-from tests.support.procs import alive, descendants
-
-
-def start(
-    tmp_path: Path, *args: str, env: dict[str, str] | None = None
-) -> tuple[subprocess.Popen[str], threading.Event, list[str]]:
-    """Start the CLI; the event is set once its first cell has a verdict."""
-    process = subprocess.Popen(
-        [*CLI, "run", "--results", str(tmp_path), *args],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
-    )  # fmt: skip
-    first_cell = threading.Event()
-    lines: list[str] = []
-
-    def read() -> None:
-        assert process.stderr is not None
-        for line in process.stderr:
-            lines.append(line)
-            if line.startswith("[  1/"):
-                first_cell.set()
-
-    threading.Thread(target=read, daemon=True).start()
-    return process, first_cell, lines
-
-
-def run_processes(process: subprocess.Popen[str], first_cell: threading.Event) -> set[int]:
-    """The PIDs under the harness once a cell ran: the server, Playwright, Chromium."""
-    assert first_cell.wait(120), "no cell finished within 120 s"
-    found = descendants(process.pid)
-    assert found, "the run should have started a server and a browser"
-    return found
-
-
-def assert_all_gone(pids: set[int]) -> None:
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and any(map(alive, pids)):
-        time.sleep(0.05)  # polling /proc, bounded: processes end asynchronously
-    assert not [p for p in pids if alive(p)], "processes of the run were left behind"
+from tests.support.live_runs import assert_all_gone, end_run, run_processes, start
+from tests.support.procs import program
 
 
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
@@ -98,23 +59,6 @@ def test_even_sigkill_of_the_harness_leaves_nothing(tmp_path: Path) -> None:
     assert_all_gone(pids)
 
 
-def end_run(
-    process: subprocess.Popen[str],
-    sig: int | None,
-    lines: list[str],
-    pids: set[int],
-    bound: float = 120,
-) -> None:
-    """End the run ``sig``'s way (None: let it end by itself, with exit code 0), then check
-    that none of ``pids`` is left."""
-    if sig is None:
-        assert process.wait(bound) == 0, "".join(lines)
-    else:
-        process.send_signal(sig)
-        process.wait(60)
-    assert_all_gone(pids)
-
-
 REAL_HERE = [n for n, k in PROXIES.items() if k.binary()]
 
 
@@ -128,7 +72,7 @@ def test_real_proxies_and_their_workers_end_with_the_run(tmp_path: Path, sig: in
         "--network", ",".join(REAL_HERE), "--baseline", str(tmp_path / "none.json"),
     )  # fmt: skip
     pids = run_processes(process, first_cell)
-    names = {Path(f"/proc/{p}/exe").resolve().name for p in pids if alive(p)}
+    names = {program(p) for p in pids}
     assert {PROXIES[n].program for n in REAL_HERE} <= names, names
     end_run(process, sig, lines, pids)
 
@@ -193,39 +137,3 @@ def test_webkit_its_driver_and_its_display_end_with_the_run(
     wanted = {"Xvfb", "WebKitWebDriver", "MiniBrowser", "WebKitWebProcess", "WebKitNetworkProcess"}
     assert wanted <= names, names
     end_run(process, sig, lines, pids)
-
-
-def program(pid: int) -> str:
-    """The name of the program ``pid`` runs ("" if it has exited meanwhile)."""
-    try:
-        return Path(f"/proc/{pid}/exe").resolve(strict=True).name
-    except OSError:
-        return ""
-
-
-WSGI_HERE = not servers_unavailable(["gunicorn", "gunicorn-gevent"])
-
-
-@pytest.mark.skipif(not WSGI_HERE, reason="gunicorn or gevent not installed")
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL, None])
-def test_wsgi_servers_and_their_workers_end_with_the_run(tmp_path: Path, sig: int | None) -> None:
-    # gunicorn's sync workers (4) and its gevent worker are the masters' children: the
-    # PIDs found under the harness include them. SIGKILL: each master gets SIGTERM when
-    # the harness dies, and ends its workers.
-    process, first_cell, lines = start(
-        tmp_path, "--variants", "streamcompat.servers.frameworks:VARIANTS",
-        "--variant", "django-sync,flask", "--server", "gunicorn,gunicorn-gevent",
-        "--clients", "requests,curl", "--network", "direct",
-        "--baseline", str(tmp_path / "none.json"),
-    )  # fmt: skip
-    pids = run_processes(process, first_cell)
-    gunicorns = [p for p in pids if alive(p) and b"gunicorn" in _cmdline(p)]
-    assert len(gunicorns) >= 2 + 4 + 1, gunicorns  # two masters, their workers
-    end_run(process, sig, lines, pids)
-
-
-def _cmdline(pid: int) -> bytes:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return b""

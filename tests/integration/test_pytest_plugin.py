@@ -19,8 +19,11 @@ from typing import Any
 
 import pytest
 
+from streamcompat.harness.front import availability
+from streamcompat.harness.front.availability import servers_unavailable
+from streamcompat.harness.front.selection import Request
 from streamcompat.harness.kernel.model import Cell, Facts, Result, Verdict
-from streamcompat.harness.pytest_plugin import CompatRun
+from streamcompat.harness.pytest_plugin import CompatRun, CompatRunner
 from tests.support.procs import alive, descendants
 
 pytest_plugins = ["pytester"]
@@ -192,6 +195,65 @@ def test_a_missing_baseline_fails_before_running_anything(
     result.stdout.fnmatch_lines(
         ["*no baseline at *compat.json; write it with `pytest --streamcompat-update`*"]
     )
+
+
+SERVERS_TEST = """
+def test_under_servers(streamcompat_run):
+    run = streamcompat_run(
+        "builtin", only="raw", clients="httpx", networks="direct", servers="uvicorn,hypercorn",
+        baseline={"raw × httpx × direct": "PASS", "raw@hypercorn × httpx × direct": "PASS"},
+        strict=True,
+    )
+    assert run["raw@hypercorn", "httpx", "direct"].cell.server == "hypercorn"
+"""
+
+
+@pytest.mark.skipif(bool(servers_unavailable(["hypercorn"])), reason="hypercorn not installed")
+def test_servers_are_named_as_the_cli_names_them(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As `--server uvicorn,hypercorn`: the relay under hypercorn, its cells keyed
+    # raw@hypercorn; strict, so a cell of another server would fail as new.
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    pytester.makepyfile(test_compat=SERVERS_TEST)
+    result, started = run_suite(pytester)
+    result.assert_outcomes(passed=1)
+    assert started
+
+
+def test_an_unknown_server_fails_in_one_line(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    pytester.makepyfile(
+        test_compat="""
+        def test_gate(streamcompat_run):
+            streamcompat_run("builtin", clients="httpx", servers="tomcat")
+        """
+    )
+    result, started = run_suite(pytester)
+    result.assert_outcomes(failed=1)
+    assert not started
+    result.stdout.fnmatch_lines(["*streamcompat: *tomcat*"])
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_a_server_not_installed_is_skipped_and_its_cells_not_compared(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(
+        availability,
+        "servers_unavailable",
+        lambda names: {n: "not here" for n in names if n == "granian"},
+    )
+    runner = CompatRunner()
+    request = Request.of(["builtin"], variants="raw", clients="httpx", networks="direct",
+                         servers="uvicorn,granian")  # fmt: skip
+    matrix, skipped, not_run = runner._matrix(["builtin"], request)
+    assert [c.key for c in matrix.cells()] == ["raw × httpx × direct"]
+    assert skipped == {"granian": "not here"}
+    assert not_run == {"raw@granian × httpx × direct"}
+    assert "skipped server granian: not here" in runner.notices
 
 
 # --- the gate's rules, on recorded results ---------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 
@@ -59,3 +60,12 @@ def marked(variable: str, mark: str) -> set[int]:
             if needle in environ.split(b"\0") and alive(int(entry.name)):
                 found.add(int(entry.name))
     return found
+
+
+def program(pid: int) -> str:
+    """The file name of the program ``pid`` runs ("" once it has exited: a short-lived
+    helper may be gone between being found and being looked at)."""
+    try:
+        return Path(os.readlink(f"/proc/{pid}/exe")).name
+    except OSError:
+        return ""

@@ -174,6 +174,15 @@ def said(found: list[Finding]) -> list[tuple[str, str, tuple[str, ...], str, str
         ([cell("sse", "es", "STOPPED", scenario="abort"),
           cell("sse-cr", "es", "LEAK", scenario="abort")],
          [("sse-cr", "LEAK", ("es",), "sse: STOPPED", "abort")]),
+        # Under another server a row is variant@server, compared with its own reference
+        # there; a run with no cell on the default server has findings too.
+        ([cell("sse", "es"), cell("sse", "es", "SILENT", server="daphne"),
+          cell("sse-cr", "es", server="daphne")],
+         [("sse@daphne", "SILENT", ("es",), "the reference", ""),
+          ("sse-cr@daphne", "PASS", ("es",), "sse@daphne: SILENT", "")]),
+        ([cell("raw", "curl", "BUFFERED", server="granian"),
+          cell("raw", "curl", server="hypercorn")],
+         [("raw@granian", "BUFFERED", ("curl",), "the reference", "")]),
     ],
 )  # fmt: skip
 def test_findings_are_the_cells_that_differ_from_their_client_on_the_reference(

@@ -439,3 +439,18 @@ def test_a_pair_the_run_did_not_play_is_a_blank_cell_of_the_html_matrix(tmp_path
     assert matrix is not None
     rows = re.findall(r"<tr><th[^>]*>raw</th>(.*?)</tr>", matrix.group(0))
     assert rows and rows[0].count("<td></td>") == 1 and rows[0].count("<td class=") == 1, rows
+
+
+def test_a_cell_card_lists_what_is_known_of_its_server_once() -> None:
+    said = "pass detail"
+    index = {"schema": 1, "run": {}, "cells": [
+        cell("raw", "curl", "PASS", said, server="daphne"),
+        cell("raw", "httpx", "TIMEOUT", "waited — known of daphne: …", server="daphne"),
+        cell("raw", "aiohttp", "PASS", said),
+    ]}  # fmt: skip
+    from streamcompat.harness.outputs.reports import report_html
+
+    html = report_html(index)
+    # The PASS card's; the TIMEOUT card's detail says it already.
+    assert html.count('<p class="muted-note">known of daphne: django/daphne#413') == 1
+    assert "known of uvicorn" not in html

@@ -1,6 +1,7 @@
 """Servers as data (``kernel.servers``): a cell names its server in its key unless it is
 uvicorn, the matrix runs a variant only under servers of its interface, ``--server`` picks
-them by name, and a server whose package is absent is skipped, saying what to install."""
+them by name, a server whose package is absent is skipped, saying what to install, and a
+server's known pitfalls are said in the detail of the cells whose verdict they may explain."""
 
 from __future__ import annotations
 
@@ -13,8 +14,16 @@ from streamcompat.harness.engine.plan import Matrix
 from streamcompat.harness.engine.serving import relay_app
 from streamcompat.harness.front.availability import Skipped, servers_unavailable
 from streamcompat.harness.front.selection import Request, UsageError, select_servers
-from streamcompat.harness.kernel.model import DEFAULT_SERVER, Cell, Client, Variant, split_row
-from streamcompat.harness.kernel.servers import RELAY_APPS, SERVERS, Server, server
+from streamcompat.harness.kernel.model import (
+    DEFAULT_SERVER,
+    Cell,
+    Client,
+    Variant,
+    Verdict,
+    split_row,
+)
+from streamcompat.harness.kernel.servers import RELAY_APPS, SERVERS, Server, pitfall, server
+from streamcompat.harness.kernel.verdicts import with_pitfalls
 from tests.support import ROOT
 
 
@@ -116,3 +125,37 @@ def test_a_relay_is_an_app_the_harness_starts_and_asks_like_the_variant_server()
     assert dict(app.env) == {"STREAMCOMPAT_VARIANTS": "builtin"}
     assert "{port}" not in app.command  # it serves the harness's socket, as --fd N
     assert "{port}" in relay_app(server("hypercorn"), ["builtin"], ROOT).command
+
+
+@pytest.mark.parametrize(
+    ("key", "verdict", "said"),
+    [
+        ("raw@daphne × curl × direct × error", "TIMEOUT", "handle_exception"),
+        ("raw@daphne × curl × direct × error", "TOLD", ""),  # a pass explains nothing
+        ("raw@daphne × curl × direct", "BUFFERED", "django/daphne#413"),
+        ("raw@hypercorn × curl × direct × abort", "LEAK", "pgjones/hypercorn#59"),
+        ("raw@hypercorn × curl × direct × abort", "STOPPED", ""),
+        ("raw@hypercorn × curl × direct", "BUFFERED", ""),  # #59 is about disconnects
+        ("raw@granian × curl × direct × abort", "LEAK", "request; emmett-framework/granian#917"),
+        ("raw@uvicorn-workers × curl × direct", "BUFFERED", "Kludex/uvicorn#3149"),
+        ("raw × curl × direct", "BUFFERED", ""),  # uvicorn itself: none known
+    ],
+)
+def test_a_servers_pitfall_is_said_where_the_cells_verdict_may_show_it(
+    key: str, verdict: str, said: str
+) -> None:
+    cell = Cell.from_key(key)
+    detail = with_pitfalls(cell, Verdict(verdict), "what was seen")
+    if not said:
+        assert detail == "what was seen"
+    else:
+        assert detail.startswith(f"what was seen — known of {cell.server}: ")
+        assert said in detail
+
+
+def test_a_pitfall_said_in_a_plain_sentence_may_explain_any_cell_that_did_not_pass() -> None:
+    record = Server("x", "x", ("{python}",), pitfalls=("some#1: it breaks", pitfall("b", "LEAK")))
+    assert record.explaining(Verdict.TIMEOUT, "error") == ["some#1: it breaks"]
+    assert record.explaining(Verdict.LEAK, "abort") == ["some#1: it breaks", "b"]
+    assert record.explaining(Verdict.TOLD, "error") == []
+    assert record.explaining(Verdict.PASS, "stream") == []

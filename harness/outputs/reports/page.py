@@ -9,6 +9,7 @@ from importlib import resources
 from typing import Any
 
 from streamcompat.harness.kernel import model
+from streamcompat.harness.kernel.servers import SERVERS
 from streamcompat.harness.outputs.reports.cells import (
     Cell,
     _axes,
@@ -193,10 +194,19 @@ def _cell_html(cell: Cell, cell_id: str, anchor: str, mismatch: Mismatch | None)
         f'<a class="up" href="#{anchor}">↑ matrix</a>'
         f'<h4><span class="badge {_css_verdict(verdict)}">{_h(verdict)}</span> '
         f"{_h(_pair(cell))} <small>× {_h(_where(cell))}</small></h4>"
-        f'<p class="detail">{_h(cell.get("detail", ""))}</p>{why}'
+        f'<p class="detail">{_h(cell.get("detail", ""))}</p>{why}{_pitfalls_html(cell)}'
         f'<p class="figures">{figures}</p>'
         f"{timeline_svg(cell, _key(cell))}{wire_html(cell)}</section>"
     )
+
+
+def _pitfalls_html(cell: Cell) -> str:
+    """What is known of the cell's server, whatever its verdict (the detail says it where
+    the verdict may show it)."""
+    record = SERVERS.get(str(cell.get("server") or model.DEFAULT_SERVER))
+    if record is None or not record.known or "known of " in str(cell.get("detail", "")):
+        return ""
+    return f'<p class="muted-note">known of {_h(record.name)}: {_h("; ".join(record.known))}</p>'
 
 
 #: Shown as escapes: controls (CR, LF, tab, ...), C1 controls, line and paragraph

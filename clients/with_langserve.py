@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import weakref
 from collections.abc import AsyncGenerator
 from typing import Any, cast
 
@@ -58,6 +59,21 @@ async def chunks(request: Request, report: Reporter, resources: Resources) -> No
     finally:
         await runnable.async_client.aclose()  # (else closed when the runnable is collected)
         runnable.sync_client.close()
+        detach_finalizers(runnable)
+
+
+def detach_finalizers(obj: object) -> None:
+    """Detach the weakref finalizers of ``obj``, whose work was done here.
+
+    langserve closes a runnable's clients from a finalizer that waits on a thread pool.
+    Run by the garbage collector while this thread is inside another pool's ``submit``, it
+    deadlocks on concurrent.futures' global lock (a test run hung there: py-spy showed
+    ``_close_clients`` under ``ThreadPoolExecutor.submit``). Its clients are closed above.
+    """
+    registry = getattr(weakref.finalize, "_registry", {})  # the module's own record
+    for finalizer, info in list(registry.items()):
+        if info.weakref() is obj:
+            finalizer.detach()
 
 
 CLIENT = Client(

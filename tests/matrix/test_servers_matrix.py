@@ -1,7 +1,8 @@
 """The raw and sse variants under every server (``--server all``): uvicorn as the variant
 server itself, the others each running the relay app by its own command line, fed by the
 gated fake upstream; run for real and pinned cell by cell to
-``compat-servers-baseline.json`` (three runs, the same 560 verdicts; 672 with the SDK clients since)."""
+``compat-servers-baseline.json`` (three runs, the same 560 verdicts; 672 with the SDK
+clients since, two runs alike)."""
 
 from __future__ import annotations
 

@@ -244,7 +244,7 @@ SERVERS: dict[str, Server] = {
              "--preload", "--no-control-socket"),
             interface="wsgi",
             at_once=3,  # one short of its workers: a page's own request may hold one
-            processes=5,  # the master and its 4 workers
+            processes=2,  # the master and a worker: it serves once one of its 4 has forked
             modules=("gunicorn",),
             pins=("gunicorn==27.0.1",),
             docs="https://flask.palletsprojects.com/en/stable/deploying/gunicorn/",

@@ -58,7 +58,7 @@ STAMP_RESOLUTION_S = 0.001
 
 
 def clock_slack(facts: Facts) -> float:
-    """How much later than its stamp say the client may truly have surfaced a token: the
+    """How much later than its stamps say the client may truly have surfaced a token: the
     most its clock, mapped onto the harness's, may read behind it (as the cell's report
     barriers bound it: each round trip held the script's own stamp), and the clock's
     resolution. 0 where the client's stamps are the harness's own.

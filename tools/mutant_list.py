@@ -265,4 +265,18 @@ MUTANTS: tuple[Mutant, ...] = (
         "return not sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)",
         (KEEP_ALIVE,),
     ),
+    Mutant(
+        "clock margin: a stalled token's stamp judged without its clock's slack",
+        "harness/kernel/verdicts.py",
+        "    return facts.surfaced_at[k - 1] + clock_slack(facts) >= later_bytes_at(facts, k)\n",
+        "    return facts.surfaced_at[k - 1] >= later_bytes_at(facts, k)\n",
+        ("tests/unit/test_verdicts.py",),
+    ),
+    Mutant(
+        "clock margin: the cell keeps the loosest barrier's bound, not the tightest",
+        "harness/engine/lockstep.py",
+        "lead if known is None else max(known, lead)",
+        "lead if known is None else min(known, lead)",
+        (LOCKSTEP,),
+    ),
 )

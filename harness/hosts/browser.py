@@ -31,12 +31,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Protocol
 from urllib.parse import urlencode, urlsplit
 
 from aiohttp import WSMsgType, web
 
+from streamcompat.harness.hosts.engine import Engine
 from streamcompat.harness.hosts.scripts import BLANK_PAGE, ScriptCells, script_config
 from streamcompat.harness.kernel.model import ClientFailed, Reporter, Request
 
@@ -316,10 +316,13 @@ class BrowserHub:
                 await self.browser_pages.close(page.target)
 
 
-class Browser:
+class Browser(Engine):
     """``async with Browser() as browser:`` — launched on first use, always closed."""
 
+    name = "Chromium"
+
     def __init__(self, blank_page: bool = False, spki: str = "") -> None:
+        super().__init__()
         #: Chromium answers ``/_sc/blank`` itself, on any origin (an app has no such page).
         self.blank_page = blank_page
         #: The run's certificate (TLS networks), trusted by its key's hash, as Chromium's
@@ -327,44 +330,13 @@ class Browser:
         self.spki = spki
         self._playwright: Any = None
         self._browser: Any = None
-        self._hub: BrowserHub | None = None
-        self._failure: str = ""
-        self._launching = asyncio.Lock()
-        self.version = ""
 
-    async def __aenter__(self) -> Browser:
-        return self
-
-    async def __aexit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
-
-    def pages_ahead(self, jobs: int) -> int:
-        """Pages to open on each origin before the cells: one (a new one costs ~100 ms)."""
-        return 1
-
-    async def hub(self) -> BrowserHub:
-        async with self._launching:  # one launch, however many cells ask at once
-            return await self._hub_once()
-
-    async def _hub_once(self) -> BrowserHub:
-        if self._hub is not None:
-            return self._hub
-        if self._failure:
-            raise ClientFailed(self._failure)
-        try:
-            self._hub = await self._launch()
-        except Exception as exc:
-            await self.close()
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
-            self._failure = (
-                f"Chromium could not be started ({reason})."
-                " Install one: `apt-get install chromium` (Debian/Ubuntu) or "
-                "`python -m playwright install chromium`, or set STREAMCOMPAT_CHROMIUM"
-            )
-            raise ClientFailed(self._failure) from exc
-        return self._hub
+    def _cannot_start(self, reason: str) -> str:
+        return (
+            f"{super()._cannot_start(reason)}."
+            " Install one: `apt-get install chromium` (Debian/Ubuntu) or "
+            "`python -m playwright install chromium`, or set STREAMCOMPAT_CHROMIUM"
+        )
 
     async def _launch(self) -> BrowserHub:
         from playwright.async_api import async_playwright

@@ -32,12 +32,12 @@ import tempfile
 from collections import deque
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import aiohttp
 
 from streamcompat.harness.hosts.browser import BrowserHub
+from streamcompat.harness.hosts.engine import Engine
 from streamcompat.harness.hosts.processes import end, spawn_piped
 from streamcompat.harness.hosts.scripts import BLANK_PAGE
 from streamcompat.harness.kernel.model import ClientFailed
@@ -200,52 +200,28 @@ class FirefoxWindows:
         await self.bidi.send("browsingContext.close", {"context": target})
 
 
-class Firefox:
+class Firefox(Engine):
     """``async with Firefox() as firefox:`` — launched on first use, always ended by PID."""
 
+    name = "Firefox"
+
     def __init__(self, ca_file: str = "", blank_page: bool = False) -> None:
+        super().__init__()
         self.ca_file = ca_file  # the run's CA (TLS networks), imported into the profile
         #: Firefox answers ``/_sc/blank`` itself, on any origin (an app has no such page).
         self.blank_page = blank_page
-        self.version = ""
         self._process: subprocess.Popen[bytes] | None = None
         self._profile: tempfile.TemporaryDirectory[str] | None = None
         self._http: aiohttp.ClientSession | None = None
         self._bidi: Bidi | None = None
-        self._hub: BrowserHub | None = None
         self._drains: list[asyncio.Task[None]] = []
         self._tail: deque[str] = deque(maxlen=TAIL_LINES)
-        self._failure = ""
-        self._launching = asyncio.Lock()
-
-    async def __aenter__(self) -> Firefox:
-        return self
-
-    async def __aexit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
 
     def pages_ahead(self, jobs: int) -> int:
         """Pages to open on each origin before the cells: one per cell that may run at
         once, as a new window costs about a second (Chromium's page ~100 ms), which no
         cell's timings should include."""
         return jobs
-
-    async def hub(self) -> BrowserHub:
-        async with self._launching:  # one launch, however many cells ask at once
-            if self._hub is not None:
-                return self._hub
-            if self._failure:
-                raise ClientFailed(self._failure)
-            try:
-                self._hub = await self._launch()
-            except Exception as exc:
-                await self.close()
-                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
-                self._failure = f"Firefox could not be started ({reason})"
-                raise ClientFailed(self._failure) from exc
-            return self._hub
 
     async def _launch(self) -> BrowserHub:
         firefox = find_firefox()

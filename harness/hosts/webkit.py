@@ -38,12 +38,12 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import aiohttp
 
 from streamcompat.harness.hosts.browser import BrowserHub
+from streamcompat.harness.hosts.engine import Engine
 from streamcompat.harness.hosts.processes import end, exited, listening, spawn
 from streamcompat.harness.hosts.scripts import PAGE_START
 from streamcompat.harness.hosts.tls import HOSTS, Authority
@@ -167,52 +167,28 @@ class WebKitWindows:
                 await self.driver.send("POST", "/window", {"handle": self.home})
 
 
-class WebKit:
+class WebKit(Engine):
     """``async with WebKit() as webkit:`` — launched on first use, always ended by PID."""
 
+    name = "WebKit"
+
     def __init__(self, tls: Authority | None = None, blank_page: bool = False) -> None:
+        super().__init__()
         self.tls = tls  # the run's certificate (TLS networks)
         #: An app under test serves no ``/_sc/blank``, and WebDriver classic cannot answer
         #: one in its place: a page is then whatever the app answers there (its origin is
         #: the app's), given its program by WebDriver's script execution.
         self.blank_page = blank_page
-        self.version = ""
         self._display: subprocess.Popen[bytes] | None = None
         self._driver_process: subprocess.Popen[bytes] | None = None
         self._folder: tempfile.TemporaryDirectory[str] | None = None
         self._http: aiohttp.ClientSession | None = None
         self._driver: WebDriver | None = None
-        self._hub: BrowserHub | None = None
-        self._failure = ""
-        self._launching = asyncio.Lock()
-
-    async def __aenter__(self) -> WebKit:
-        return self
-
-    async def __aexit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
 
     def pages_ahead(self, jobs: int) -> int:
         """Pages to open on each origin before the cells: one per cell that may run at
         once (a window and its first load cost about as much as Firefox's)."""
         return jobs
-
-    async def hub(self) -> BrowserHub:
-        async with self._launching:  # one launch, however many cells ask at once
-            if self._hub is not None:
-                return self._hub
-            if self._failure:
-                raise ClientFailed(self._failure)
-            try:
-                self._hub = await self._launch()
-            except Exception as exc:
-                await self.close()
-                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
-                self._failure = f"WebKit could not be started ({reason})"
-                raise ClientFailed(self._failure) from exc
-            return self._hub
 
     async def _launch(self) -> BrowserHub:
         found = find_webkit()

@@ -41,7 +41,10 @@ class Comparison:
 
 
 def load(path: Path) -> dict[str, str]:
-    data = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:  # not UTF-8, or not JSON (an empty file: /dev/null)
+        raise ValueError(f"{path}: not a streamcompat baseline (not JSON: {exc})") from exc
     cells = data.get("cells") if isinstance(data, dict) else None
     if not isinstance(cells, dict):
         raise ValueError(f"{path}: not a streamcompat baseline (no 'cells' object)")

@@ -259,6 +259,17 @@ def test_a_malformed_baseline_is_read_as_unreadable_and_the_gate_refuses_it(
         cli.gate(args(), path, expected, unreadable, [result(KEY, Verdict.PASS)], {})
 
 
+@pytest.mark.parametrize("content", [b"", b"{not json", b"\xff\xfe"], ids=["empty", "json", "utf8"])
+def test_a_baseline_that_is_not_json_is_named_not_a_traceback(
+    tmp_path: Path, content: bytes
+) -> None:
+    path = tmp_path / "baseline.json"
+    path.write_bytes(content)
+    expected, unreadable = cli._read_baseline(path, replacing=False)
+    assert expected is None
+    assert unreadable.startswith(f"{path}: not a streamcompat baseline (not JSON: "), unreadable
+
+
 def test_a_malformed_baseline_exits_2_after_the_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

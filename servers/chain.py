@@ -45,6 +45,10 @@ class Gate:
         self.fail_at = 0  # error: the model raises instead of producing this token
         self.left = False  # abort: the client left, the run went on: it now runs as the body reads
         self.wanted = 0  # the token the response body is waiting for
+        #: A relay reads this stream (app mode, ``servers.completions``) and says which token
+        #: its own response waits for: once the client has left, that paces the run, not
+        #: what the upstream's response (with a TCP buffer between them) could send on.
+        self.relay_paces = False
         self.generated = 0  # tokens the model produced
         self.cancelled_at = 0.0  # the model's run was cancelled (abort: the server noticed)
         self.finished = asyncio.Event()  # the model's run is over: ended, failed or cancelled
@@ -70,6 +74,13 @@ class Gate:
         """The response body waits for token ``k``; once the client has left, that alone
         lets it out, as a model that keeps generating would produce it."""
         self.wanted = k
+        if self.left and not self.relay_paces:
+            self.release(k)
+
+    def pull(self, k: int) -> None:
+        """A relay's response waits for token ``k`` (``servers.completions``): once the
+        client has left, that lets it out, as ``want`` does for the response that pulls
+        its tokens itself."""
         if self.left:
             self.release(k)
 
@@ -77,7 +88,8 @@ class Gate:
         """The client has left (abort) and the run was not cancelled while the response
         waited: from now on the model is paced by the body alone, one token ahead at most,
         so what it produces after this is what the server's response (not the harness)
-        asked for."""
+        asked for. A relayed stream's body is the relay's (``pull``): the token the
+        upstream's response waits for goes now, and the relay is told to pull the rest."""
         self.left = True
         if self.wanted:
             self.release(self.wanted)

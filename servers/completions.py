@@ -7,6 +7,7 @@ sync client, as a sync app would. One decoder, fed bytes, serves both.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import AsyncIterator, Iterator
@@ -14,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from streamcompat.servers.peers import PEER_HEADER
+from streamcompat.servers.peers import PACED, PEER_HEADER, PULL_HEADER, WANT_PATH
 
 #: The stream's marker in the prompt (``harness.engine.app.marker``).
 MARKER = "sc-{stream}"
@@ -30,11 +31,13 @@ class UpstreamFailed(RuntimeError):
 
 class CompletionDecoder:
     """Fed the upstream's body as it comes, returns the tokens completed so far; ``done``
-    once ``data: [DONE]`` was read."""
+    once ``data: [DONE]`` was read; ``paced`` once the upstream said the client left and
+    each further token is to be asked for (``servers.peers.PACED``)."""
 
     def __init__(self) -> None:
         self.pending = b""
         self.done = False
+        self.paced = False
 
     def feed(self, data: bytes) -> list[str]:
         self.pending += data
@@ -42,6 +45,8 @@ class CompletionDecoder:
         *lines, self.pending = self.pending.split(b"\n")
         tokens = []
         for line in lines:
+            if line == _PACED:
+                self.paced = True
             if self.done or not line.startswith(b"data: "):
                 continue
             if line == b"data: [DONE]":
@@ -52,6 +57,9 @@ class CompletionDecoder:
             if token:
                 tokens.append(token)
         return tokens
+
+
+_PACED = PACED.encode()
 
 
 def request_body(stream: str, prompt: str) -> dict[str, Any]:
@@ -97,6 +105,28 @@ def _peer(peer: str) -> dict[str, str]:
     return {PEER_HEADER: peer} if peer else {}
 
 
+def _headers(peer: str) -> dict[str, str]:
+    """A stream's call: ``_peer``, and that this relay paces a stream its client left."""
+    return {PULL_HEADER: "1", **_peer(peer)}
+
+
+def _want(stream: str, k: int) -> dict[str, Any]:
+    return {"url": WANT_PATH, "params": {"stream": stream, "k": k}, "timeout": CONNECT_S}
+
+
+async def _pull(stream: str, k: int) -> None:
+    """This relay's response waits for token ``k`` (``Gate.pull``): ask the upstream for it.
+    A failed ask is the upstream gone; reading the stream then says so."""
+    with contextlib.suppress(httpx.HTTPError):
+        await _async().post(**_want(stream, k))
+
+
+def _pull_sync(stream: str, k: int) -> None:
+    """``_pull``, by the sync client."""
+    with contextlib.suppress(httpx.HTTPError):
+        _sync().post(**_want(stream, k))
+
+
 async def upstream_tokens(stream: str, prompt: str, peer: str = "") -> AsyncIterator[str]:
     """The upstream's tokens for ``stream``, as it streams them; UpstreamFailed if its
     stream ends without ``[DONE]`` or breaks off. ``peer``: the client's connection, as
@@ -104,13 +134,17 @@ async def upstream_tokens(stream: str, prompt: str, peer: str = "") -> AsyncIter
     decoder = CompletionDecoder()
     try:
         body = request_body(stream, prompt)
-        call = _async().stream("POST", "/chat/completions", json=body, headers=_peer(peer))
+        call = _async().stream("POST", "/chat/completions", json=body, headers=_headers(peer))
         async with call as response:
             if response.status_code != 200:
                 raise UpstreamFailed(f"the upstream answered {response.status_code}")
+            handed = 0
             async for data in response.aiter_bytes():
                 for token in decoder.feed(data):
                     yield token
+                    handed += 1  # and the response waits for the next one
+                    if decoder.paced:
+                        await _pull(stream, handed + 1)
                 if decoder.done:
                     return
     except httpx.HTTPError as exc:
@@ -123,12 +157,17 @@ def upstream_tokens_sync(stream: str, prompt: str, peer: str = "") -> Iterator[s
     decoder = CompletionDecoder()
     try:
         body = request_body(stream, prompt)
-        call = _sync().stream("POST", "/chat/completions", json=body, headers=_peer(peer))
+        call = _sync().stream("POST", "/chat/completions", json=body, headers=_headers(peer))
         with call as response:
             if response.status_code != 200:
                 raise UpstreamFailed(f"the upstream answered {response.status_code}")
+            handed = 0
             for data in response.iter_bytes():
-                yield from decoder.feed(data)
+                for token in decoder.feed(data):
+                    yield token
+                    handed += 1  # and the response waits for the next one
+                    if decoder.paced:
+                        _pull_sync(stream, handed + 1)
                 if decoder.done:
                     return
     except httpx.HTTPError as exc:

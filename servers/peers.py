@@ -5,6 +5,13 @@ client's first request only if both came from one port.
 
 A relay (``servers.relay``) serves the client itself, so it says what it saw in a header
 of its calls to the fake upstream, where the stream's record is kept.
+
+A relay also paces a stream its client has left (the abort scenario, "let run"): it says
+so in a header of its call (``PULL_HEADER``); once the client has left, the upstream sends
+a comment line (``PACED``) before the next token, and from then on gives a token only when
+the relay asks for it (``WANT_PATH``) — when its own response waits for it, so that what
+the model produces is what the relay's response pulled, as in a variant server's own
+response, and not what the TCP buffer between them could take.
 """
 
 from __future__ import annotations
@@ -14,10 +21,25 @@ from typing import Any
 
 from starlette.requests import Request
 
-__all__ = ["PEER_HEADER", "connection", "nodelay", "relayed", "says"]
+__all__ = [
+    "PACED",
+    "PEER_HEADER",
+    "PULL_HEADER",
+    "WANT_PATH",
+    "connection",
+    "nodelay",
+    "relayed",
+    "says",
+]
 
 #: A relay's word on its client's connection: ``<port> <TCP_NODELAY: 1, 0 or ?>``.
 PEER_HEADER = "x-streamcompat-peer"
+#: A relay that asks for each token once its client has left: ``1``.
+PULL_HEADER = "x-streamcompat-pull"
+#: The upstream's SSE comment (an SDK skips it): the client left; ask for each token now.
+PACED = ": streamcompat: the client left; ask for each token"
+#: Where a relay asks (``?stream=<id>&k=<token>``), under the upstream's base URL too.
+WANT_PATH = "/_sc/want"
 
 Peer = tuple[int, "bool | None"]
 

@@ -14,12 +14,12 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
 from streamcompat.servers.chain import token_stream
 from streamcompat.servers.control import Streams
 from streamcompat.servers.framings import openai_chunk
-from streamcompat.servers.peers import relayed
+from streamcompat.servers.peers import PACED, PULL_HEADER, WANT_PATH, relayed
 
 #: How the harness marks a stream in the prompt (``harness.app.marker``).
 MARKER = re.compile(r"\bsc-([0-9a-f]{16})\b")
@@ -63,17 +63,32 @@ def add_upstream(app: FastAPI, tokens: Sequence[str], streams: Streams) -> None:
         gate = streams.start(stream)
         if (peer := relayed(request)) is not None:  # a relay's client's connection
             gate.connections.append(["stream", *peer])
+        gate.relay_paces = request.headers.get(PULL_HEADER) == "1"
         if body.get("stream") is not True:
             gate.error = "the app called the upstream without stream: true"
             return _error(f"streamcompat's fake upstream only streams: {gate.error}")
 
         async def chunks() -> AsyncIterator[str]:
+            told = False
             async for token in token_stream(gate, tokens, f"sc-{stream}"):
+                if gate.left and gate.relay_paces and not told:
+                    told = True
+                    yield f"{PACED}\n\n"
                 yield openai_chunk(token)
             yield openai_chunk(None, finish="stop")
             yield DONE
 
         return StreamingResponse(chunks(), media_type="text/event-stream")
 
+    async def want(stream: str = "", k: int = 0) -> Response:
+        """A relay's response waits for token ``k`` of ``stream`` (``Gate.pull``)."""
+        gate = streams.gates.get(stream)
+        if gate is None or k < 1:
+            return PlainTextResponse("no such stream, or no token k", status_code=404)
+        gate.pull(k)
+        return Response(status_code=204)
+
     for path in ("/v1/chat/completions", "/chat/completions"):
         app.add_api_route(path, completions, methods=["POST"])
+    for path in (WANT_PATH, f"/v1{WANT_PATH}"):
+        app.add_api_route(path, want, methods=["POST"])

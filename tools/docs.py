@@ -177,6 +177,25 @@ def frameworks_matrix(root: Path = ROOT) -> str:
     return matrix(root, baseline, variants=rows, clients=readers)
 
 
+def frameworks_scenarios(root: Path = ROOT) -> str:
+    """The frameworks' rows under each server in the abort and error scenarios, as
+    ``compat-frameworks-scenarios-baseline.json`` pins them."""
+    baseline = "compat-frameworks-scenarios-baseline.json"
+    tables = []
+    for scenario in ("abort", "error"):
+        found = {row for row, _ in pinned(root, baseline, network="direct", scenario=scenario)}
+        rows = [
+            row
+            for name in SERVERS
+            for v in FRAMEWORKS
+            if (row := Cell(v.name, "-", server=name).row) in found
+        ]
+        tables.append(
+            f"`{scenario}`:\n\n" + matrix(root, baseline, scenario=scenario, variants=rows)
+        )
+    return "\n\n".join(tables)
+
+
 def pitfalls(root: Path = ROOT) -> str:
     """What users report of each server and framework, with its source: their records'
     ``pitfalls`` (``kernel.servers``, ``servers.frameworks``), as ``streamcompat list``."""
@@ -206,6 +225,7 @@ BLOCKS: dict[tuple[str, str], Callable[[Path], str]] = {
     ("docs/findings.md", "real-networks"): real_differences,
     ("docs/findings.md", "seed-table"): seed_table,
     ("docs/findings.md", "frameworks-matrix"): frameworks_matrix,
+    ("docs/findings.md", "frameworks-scenarios"): frameworks_scenarios,
     ("docs/findings.md", "pitfalls"): pitfalls,
     **{
         ("docs/scenarios.md", f"{scenario}-matrix"): functools.partial(

@@ -189,6 +189,16 @@ class Lockstep:
             k = len(self.facts.surfaced_at) + 1
         self._release(release, n + 1)  # whatever was held back, and the end, at once
 
+    def release_rest(self, release: Release) -> None:
+        """Release whatever is still held back, and the end, at once, as after a stall at
+        the first token released and not surfaced: pacing was stopped (no response head
+        came while the harness still held tokens back)."""
+        n = len(self.facts.tokens)
+        k = len(self.facts.surfaced_at) + 1
+        if not self.facts.stalled_at and k <= min(n, len(self.facts.released_at)):
+            self.facts.stalled_at = k
+        self._release(release, n + 1)
+
     async def _head_first(self, hold_window: float) -> None:
         """Before the chain's failure goes out: let the client take its response head
         first (a hold window at most: a server may send none before its first bytes), so

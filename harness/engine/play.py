@@ -149,19 +149,28 @@ async def _paced(lock: Lockstep, life: ServerLife, stream: str, stage: Stage) ->
     pacing = asyncio.ensure_future(lock.pace(release, settings.hold_window, settings.think))
     try:
         await asyncio.wait({heard, pacing}, return_when=asyncio.FIRST_COMPLETED)
-        if not heard.done():
-            pacing.result()  # pacing ended first: raise what it raised, if anything
-            # Everything is released: a server that sends its head only once its body is
-            # whole (Django consuming an iterator of the wrong kind) has a whole head
-            # window from here, however long the stall before took on a loaded machine.
+        if not (heard.done() and heard.result()):
+            # No head yet. A server that sends its head only once its body is whole
+            # (Django consuming an iterator of the wrong kind) has a whole head window
+            # once everything is released, however long the harness took to get there
+            # on a loaded machine (a wait for its working slot after a hold window): a
+            # window that ran out while tokens were still held back proves nothing, so
+            # the rest goes now, as after a stall, and the window starts again.
             _drop(heard)
+            if not pacing.done():
+                pacing.cancel()
+                await asyncio.wait({pacing}, timeout=DRIVER_EXIT_BOUND_S)
+                lock.release_rest(release)
+            elif not pacing.cancelled():
+                pacing.result()  # raise what it raised, if anything
             heard = asyncio.ensure_future(_head_within(lock, sent, settings.head_window))
             async with stage.idle():  # only waiting now: lend the working slot out
                 if not await heard:
                     raise _NoHead  # leaves without taking the slot back: the cell is over
         if not heard.result():
             return False
-        await pacing
+        if not pacing.cancelled():  # (cut short above: nothing more to wait for)
+            await pacing
         return True
     except _NoHead:
         return False

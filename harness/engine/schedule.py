@@ -160,8 +160,9 @@ class Slots:
         @contextlib.asynccontextmanager
         async def idle() -> AsyncIterator[None]:
             nonlocal holding
-            self.working.release()
-            holding = False
+            if holding:  # not if a step cancelled while taking it back left it without
+                self.working.release()
+                holding = False
             yield  # a cell cancelled or failing meanwhile leaves without its slot
             await self.working.acquire(place)
             holding = True

@@ -249,10 +249,22 @@ SERVERS: dict[str, Server] = {
             pins=("gunicorn==27.0.1",),
             docs="https://flask.palletsprojects.com/en/stable/deploying/gunicorn/",
             pitfalls=(
-                "gunicorn's docs (Design, choosing a worker type): streaming responses and "
-                "long blocking calls (an LLM's API) want an async worker; under the sync "
-                "worker a stream holds its worker and the next requests queue behind it "
-                "(https://docs.gunicorn.org/en/stable/design.html)",
+                pitfall(
+                    "gunicorn's docs (Design, choosing a worker type): streaming responses "
+                    "and long blocking calls (an LLM's API) want an async worker; under the "
+                    "sync worker a stream holds its worker and the next requests queue "
+                    "behind it (https://docs.gunicorn.org/en/stable/design.html)",
+                    verdicts="BUFFERED,TIMEOUT,ERROR",
+                ),
+                pitfall(
+                    "the sync worker answers every request with Connection: close, and a "
+                    "stream it breaks off (a failed chain) closes without its last chunk; "
+                    "Node 20's fetch (undici 6.24) takes a closing connection's end for the "
+                    "body's end even so, and shows the cut-off stream as whole "
+                    "(nodejs/undici#5273; backported to undici 6.x and 7.x in May 2026)",
+                    verdicts="TRUNCATED",
+                    scenarios="error",
+                ),
             ),
         ),
         Server(

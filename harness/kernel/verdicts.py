@@ -169,9 +169,14 @@ def kept_alive(facts: Facts) -> tuple[Verdict, str]:
         # may have left before)
         return verdict, f"{detail} (keep-alive: no record of the stream request's connection)"
     nodelay = {True: "on", False: "off", None: "not known"}[stream[0].nodelay]
+    lags = [(s - e) * 1000 for s, e in zip(facts.surfaced_at, facts.emitted_at, strict=False)]
+    most = ""
+    if stream[0].nodelay is False and lags:  # what Nagle's algorithm cost, if anything
+        k = max(range(len(lags)), key=lags.__getitem__)
+        most = f"; the most lag: token {k + 1}, {lags[k]:.0f} ms after it was produced"
     return verdict, (
         f"{detail} (keep-alive: on the connection of its first request, port "
-        f"{stream[0].port}; the server's socket: TCP_NODELAY {nodelay})"
+        f"{stream[0].port}; the server's socket: TCP_NODELAY {nodelay}{most})"
     )
 
 

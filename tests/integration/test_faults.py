@@ -19,6 +19,7 @@ import pytest
 from streamcompat.harness.engine.plan import Settings
 from streamcompat.harness.engine.runner import Stage, run_cell
 from streamcompat.harness.engine.server import ServerProcess
+from streamcompat.harness.front.availability import servers_unavailable
 from streamcompat.harness.kernel.model import (
     Cell,
     Client,
@@ -135,6 +136,26 @@ def test_no_head_and_no_end_cost_a_window_and_say_so(tmp_path: Path) -> None:
         )
         early = found[f"raises-first × {client}"]
         assert early["verdict"] == "ERROR" and early["tokens_surfaced"] == 0, early["detail"]
+
+
+@pytest.mark.skipif(bool(servers_unavailable(["gunicorn"])), reason="no gunicorn here")
+def test_a_head_window_that_runs_out_while_tokens_are_held_back_starts_again(
+    tmp_path: Path,
+) -> None:
+    """django-async under gunicorn's sync worker sends its head only once its body is
+    whole. With the head window shorter than the hold window, the window runs out while
+    the harness still holds token 2 back: that proves nothing of the server, so the rest
+    goes at once and the window starts again; the head then comes, and the cell is judged
+    on what the client did (BUFFERED at token 1), not cut short as TIMEOUT."""
+    done, found = run(
+        tmp_path, "--server", "gunicorn", "--variants", "streamcompat.servers.frameworks:VARIANTS",
+        "--variant", "django-async", "--network", "direct", "--hold-window", "4",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    for client in CLIENTS.split(","):
+        cell = found[f"django-async × {client}"]
+        assert cell["verdict"] == "BUFFERED", cell["detail"]
+        assert cell["stalled_at"] == 1 and cell["tokens_surfaced"] == 30, cell["detail"]
 
 
 def test_a_server_that_dies_again_at_start_ends_the_run_with_one_sentence(

@@ -15,8 +15,6 @@ pinned in ``compat-baseline.json``; as under every other server, ``compat-server
 
 from __future__ import annotations
 
-import json
-import subprocess
 from typing import Any
 
 import pytest
@@ -24,13 +22,13 @@ import pytest
 from streamcompat.harness.front.availability import servers_unavailable
 from streamcompat.harness.kernel.model import Cell
 from streamcompat.harness.kernel.servers import SERVERS
-from tests.support import CLI, ROOT
+from tests.support.pinned import by_key, check_pinned, pins, run_pinned
 
 pytestmark = pytest.mark.matrix  # a real run of a whole matrix: not a fast test
 
 FILE = "compat-frameworks-baseline.json"
-BASELINE = json.loads((ROOT / FILE).read_text(encoding="utf-8"))["cells"]
-RAW = json.loads((ROOT / "compat-baseline.json").read_text(encoding="utf-8"))["cells"]
+BASELINE = pins(FILE)
+RAW = pins("compat-baseline.json")
 MISSING = servers_unavailable(list(SERVERS))
 ASGI = [name for name, record in SERVERS.items() if record.interface == "asgi"]
 WSGI = [name for name, record in SERVERS.items() if record.interface == "wsgi"]
@@ -38,32 +36,17 @@ NETWORKS = ("direct", "split")
 
 
 @pytest.fixture(scope="module")
-def index(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    results = tmp_path_factory.mktemp("results")
-    run = subprocess.run(
-        [*CLI, "run", "--quiet", "--results", str(results), "--server", "all",
-         "--variants", "streamcompat.servers.frameworks:VARIANTS", "--network", "direct,split",
-         "--baseline", FILE],
-        cwd=ROOT, capture_output=True, text=True, timeout=1200,
+def found(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    cells = run_pinned(
+        tmp_path_factory, FILE, "--server", "all",
+        "--variants", "streamcompat.servers.frameworks:VARIANTS", "--network", "direct,split",
     )  # fmt: skip
-    # 0: every cell as pinned; 1: some cell changed (its own test says which).
-    assert run.returncode in (0, 1), run.stdout + run.stderr
-    data: dict[str, Any] = json.loads((results / "index.json").read_text(encoding="utf-8"))
-    return data
+    return by_key(cells)
 
 
 @pytest.mark.parametrize("key", sorted(BASELINE))
-def test_framework_cell_matches_baseline(index: dict[str, Any], key: str) -> None:
-    server = Cell.from_key(key).server
-    if server in MISSING:
-        pytest.skip(f"{server}: {MISSING[server]}")
-    found = {
-        Cell(c["variant"], c["client"], c["network"], c["scenario"], c["server"]).key: c
-        for c in index["cells"]
-    }
-    c = found.get(key)
-    assert c is not None, f"{key} was not run"
-    assert c["verdict"] == BASELINE[key], f"{key}: {BASELINE[key]} → {c['verdict']}: {c['detail']}"
+def test_framework_cell_matches_baseline(found: dict[str, Any], key: str) -> None:
+    check_pinned(found, key, BASELINE, MISSING)
 
 
 def _row(variant: str, server: str, network: str) -> dict[str, str]:

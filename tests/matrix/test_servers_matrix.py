@@ -6,8 +6,6 @@ clients since, two runs alike)."""
 
 from __future__ import annotations
 
-import json
-import subprocess
 from typing import Any
 
 import pytest
@@ -15,43 +13,23 @@ import pytest
 from streamcompat.harness.front.availability import servers_unavailable
 from streamcompat.harness.kernel.model import DEFAULT_SERVER, Cell
 from streamcompat.harness.kernel.servers import SERVERS
-from tests.support import CLI, ROOT
+from tests.support.pinned import by_key, check_pinned, pins, run_pinned
 
 pytestmark = pytest.mark.matrix  # a real run of a whole matrix: not a fast test
 
-BASELINE = json.loads((ROOT / "compat-servers-baseline.json").read_text(encoding="utf-8"))["cells"]
+FILE = "compat-servers-baseline.json"
+BASELINE = pins(FILE)
 MISSING = servers_unavailable(list(SERVERS))
 
 
 @pytest.fixture(scope="module")
-def index(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    results = tmp_path_factory.mktemp("results")
-    run = subprocess.run(
-        [*CLI, "run", "--quiet", "--results", str(results), "--server", "all",
-         "--variant", "raw,sse", "--baseline", "compat-servers-baseline.json"],
-        cwd=ROOT, capture_output=True, text=True, timeout=1200,
-    )  # fmt: skip
-    # 0: every cell as pinned; 1: some cell changed (its own test says which).
-    assert run.returncode in (0, 1), run.stdout + run.stderr
-    data: dict[str, Any] = json.loads((results / "index.json").read_text(encoding="utf-8"))
-    return data
-
-
-def _cells(index: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {
-        Cell(c["variant"], c["client"], c["network"], c["scenario"], c["server"]).key: c
-        for c in index["cells"]
-    }
+def found(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    return by_key(run_pinned(tmp_path_factory, FILE, "--server", "all", "--variant", "raw,sse"))
 
 
 @pytest.mark.parametrize("key", sorted(BASELINE))
-def test_server_cell_matches_baseline(index: dict[str, Any], key: str) -> None:
-    server = Cell.from_key(key).server
-    if server in MISSING:
-        pytest.skip(f"{server}: {MISSING[server]}")
-    c = _cells(index).get(key)
-    assert c is not None, f"{key} was not run"
-    assert c["verdict"] == BASELINE[key], f"{key}: {BASELINE[key]} → {c['verdict']}: {c['detail']}"
+def test_server_cell_matches_baseline(found: dict[str, Any], key: str) -> None:
+    check_pinned(found, key, BASELINE, MISSING)
 
 
 ASGI = [name for name, record in SERVERS.items() if record.interface == "asgi"]

@@ -9,8 +9,6 @@ from an end); daphne leaves it open, and its clients wait for their deadline (TI
 
 from __future__ import annotations
 
-import json
-import subprocess
 from typing import Any
 
 import pytest
@@ -18,12 +16,12 @@ import pytest
 from streamcompat.harness.front.availability import servers_unavailable
 from streamcompat.harness.kernel.model import Cell
 from streamcompat.harness.kernel.servers import SERVERS
-from tests.support import CLI, ROOT
+from tests.support.pinned import by_key, check_pinned, pins, run_pinned
 
 pytestmark = pytest.mark.matrix  # a real run of a whole matrix: not a fast test
 
 FILE = "compat-servers-scenarios-baseline.json"
-BASELINE = json.loads((ROOT / FILE).read_text(encoding="utf-8"))["cells"]
+BASELINE = pins(FILE)
 MISSING = servers_unavailable(list(SERVERS))
 
 
@@ -42,33 +40,19 @@ def runs() -> dict[tuple[str, ...], list[str]]:
 
 
 @pytest.fixture(scope="module")
-def index(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def found(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     cells: list[Any] = []
     for variants, clients in runs().items():
-        results = tmp_path_factory.mktemp("results")
-        run = subprocess.run(
-            [*CLI, "run", "--quiet", "--results", str(results), "--server", "all",
-             "--variant", ",".join(variants), "--scenario", "abort,error",
-             "--clients", ",".join(clients), "--baseline", FILE],
-            cwd=ROOT, capture_output=True, text=True, timeout=1200,
+        cells += run_pinned(
+            tmp_path_factory, FILE, "--server", "all", "--variant", ",".join(variants),
+            "--scenario", "abort,error", "--clients", ",".join(clients),
         )  # fmt: skip
-        assert run.returncode in (0, 1), run.stdout + run.stderr
-        cells += json.loads((results / "index.json").read_text(encoding="utf-8"))["cells"]
-    return {"cells": cells}
+    return by_key(cells)
 
 
 @pytest.mark.parametrize("key", sorted(BASELINE))
-def test_server_scenario_cell_matches_baseline(index: dict[str, Any], key: str) -> None:
-    server = Cell.from_key(key).server
-    if server in MISSING:
-        pytest.skip(f"{server}: {MISSING[server]}")
-    found = {
-        Cell(c["variant"], c["client"], c["network"], c["scenario"], c["server"]).key: c
-        for c in index["cells"]
-    }
-    c = found.get(key)
-    assert c is not None, f"{key} was not run"
-    assert c["verdict"] == BASELINE[key], f"{key}: {BASELINE[key]} → {c['verdict']}: {c['detail']}"
+def test_server_scenario_cell_matches_baseline(found: dict[str, Any], key: str) -> None:
+    check_pinned(found, key, BASELINE, MISSING)
 
 
 def test_daphne_leaves_a_failed_stream_open_and_the_others_break_it_off() -> None:

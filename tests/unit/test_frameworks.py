@@ -17,8 +17,10 @@ from streamcompat.harness.engine.plan import Matrix
 from streamcompat.harness.front.selection import cells_line, not_run
 from streamcompat.harness.kernel.model import DEFAULT_SERVER, Client
 from streamcompat.harness.kernel.servers import SERVERS, server
+from streamcompat.servers.chain import Gate
 from streamcompat.servers.completions import CompletionDecoder
 from streamcompat.servers.frameworks import VARIANTS
+from streamcompat.servers.peers import PACED
 from streamcompat.servers.relay_wsgi import create_relay
 from streamcompat.servers.variants import VARIANTS as BUILTINS
 
@@ -132,3 +134,34 @@ def test_the_upstreams_body_is_decoded_however_it_is_cut() -> None:
         assert tokens == ["Hello", " wo\nrld"] and decoder.done
     late = CompletionDecoder()
     assert late.feed(b"data: [DONE]\n\n" + _chunk("after")) == [] and late.done
+
+
+def test_the_upstreams_word_to_pace_is_read_however_it_is_cut() -> None:
+    body = b": ping\n\n" + _chunk("a") + PACED.encode() + b"\n\n" + _chunk("b")
+    for size in (1, 5, len(body)):
+        decoder = CompletionDecoder()
+        seen = []
+        for i in range(0, len(body), size):
+            seen += [(t, decoder.paced) for t in decoder.feed(body[i : i + size])]
+        assert seen[-1] == ("b", True) and decoder.paced
+    other = CompletionDecoder()
+    other.feed(b": ping\n\n" + _chunk("a"))
+    assert not other.paced
+
+
+def test_once_left_a_relayed_stream_runs_only_as_far_as_the_relay_asks() -> None:
+    own, relayed = Gate(), Gate()
+    relayed.relay_paces = True
+    for gate in (own, relayed):
+        gate.release(5)
+        gate.want(6)
+        gate.leave()  # the token the body waits for goes
+        assert gate.released == 6
+        gate.want(7)  # the upstream's own response asks for the next one
+    assert own.released == 7 and relayed.released == 6  # a relay's TCP buffer is no ask
+    relayed.pull(7)
+    assert relayed.released == 7
+    before = Gate()
+    before.relay_paces = True
+    before.pull(3)  # before the client left, the harness alone releases
+    assert before.released == 0

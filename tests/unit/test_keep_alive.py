@@ -49,7 +49,19 @@ def test_a_stream_on_its_first_requests_connection_is_judged_as_any_and_says_so(
     )
     assert verdict is Verdict.PASS  # 40 ms late each, yet each before the next: causal
     assert "keep-alive: on the connection of its first request, port 4711" in detail
-    assert "the server's socket: TCP_NODELAY off)" in detail
+    assert "the server's socket: TCP_NODELAY off; the most lag: token 1, 40 ms" in detail
+
+
+def test_with_nagle_off_the_detail_names_the_most_lagged_token() -> None:
+    held = [10.038, 11.0004, 12.0004, 13.0004, 14.0004]  # token 1 held 38 ms, then quick
+    verdict, detail = judge(
+        streamed(Connection("first", 4711, False), Connection("stream", 4711, False),
+                 surfaced_at=held)
+    )  # fmt: skip
+    assert verdict is Verdict.PASS
+    assert detail.endswith("TCP_NODELAY off; the most lag: token 1, 38 ms after it was produced)")
+    _, on = judge(streamed(Connection("first", 4711, True), Connection("stream", 4711, True)))
+    assert "the most lag" not in on  # with TCP_NODELAY on (or not known) nothing to explain
 
 
 def test_a_held_back_token_on_a_kept_connection_is_still_buffered() -> None:

@@ -442,3 +442,21 @@ def test_a_client_that_gives_up_while_the_model_thinks_ends_the_think() -> None:
     released, lock = think_then(5.0)  # httpx's default read timeout: 5 s
     assert released == pytest.approx([5.0, 5.0])  # token 1, then the rest and the end at once
     assert lock.facts.surfaced_at == []
+
+
+def test_the_rest_released_when_pacing_was_stopped_is_a_stall_at_the_first_unseen_token() -> None:
+    async def main() -> tuple[list[int], Lockstep, Lockstep]:
+        releases: list[int] = []
+        early = Lockstep(TOKENS, Display("text", "chunk"))
+        early.release_rest(releases.append)  # nothing released yet: no token stalled
+        lock = Lockstep(TOKENS, Display("text", "chunk"))
+        lock._release(releases.append, 1)
+        lock.surfaced("a")
+        lock._release(releases.append, 2)
+        lock.release_rest(releases.append)
+        return releases, early, lock
+
+    releases, early, lock = asyncio.run(main())
+    assert releases == [5, 1, 2, 5] and early.facts.stalled_at == 0
+    assert lock.facts.stalled_at == 2
+    assert len(lock.facts.released_at) == 5  # the end's release time is kept too

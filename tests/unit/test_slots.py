@@ -169,3 +169,50 @@ def test_the_schedule_starts_waiting_cells_first_and_the_quickest_last() -> None
     order = [cell.variant for cell in schedule(cells, expected)]
     assert order == ["c", "e", "b", "f", "a", "d"]  # otherwise in matrix order
     assert schedule(cells, None) == cells  # no baseline: the matrix's order
+
+
+def test_a_cell_whose_step_was_cancelled_taking_its_slot_back_never_gives_two() -> None:
+    # a lends its slot; b takes it; a's step taking it back is cancelled (the head window
+    # ran out while it queued). When a then lends again, it has nothing to lend: c must
+    # not get a slot that b still holds; a takes one back once b is done.
+    async def main() -> list[str]:
+        slots, log = Slots(1), []
+        b_in, a_lent_again = asyncio.Event(), asyncio.Event()
+
+        async def a() -> None:
+            async with slots.cell() as idle:
+
+                async def step() -> None:
+                    async with idle():
+                        await b_in.wait()
+
+                stepping = asyncio.ensure_future(step())
+                await b_in.wait()
+                await asyncio.sleep(0)  # the step now queues to take the slot back
+                stepping.cancel()
+                await asyncio.gather(stepping, return_exceptions=True)
+                async with idle():
+                    a_lent_again.set()
+                    await asyncio.sleep(0)
+                log.append("a back")
+
+        async def b() -> None:
+            await asyncio.sleep(0)
+            async with slots.cell():
+                b_in.set()
+                log.append("b works")
+                await a_lent_again.wait()
+                await asyncio.sleep(0.01)
+                log.append("b done")
+
+        async def c() -> None:
+            await a_lent_again.wait()
+            async with slots.cell():
+                log.append("c works")
+
+        await asyncio.wait_for(asyncio.gather(a(), b(), c()), 5)
+        return log
+
+    log = asyncio.run(main())
+    assert log.index("b done") < log.index("c works")  # never two working at once
+    assert "a back" in log

@@ -106,6 +106,13 @@ async def play(
         elif not task.done():
             facts.no_head_within = settings.connect_window
             return
+        # Everything is released (or the client left): it shows the rest and ends, or it
+        # waits for an end that may not come until the deadline (a server that leaves a
+        # failed stream open). A hold window holding the slot, then only waiting: lent.
+        await asyncio.wait({task}, timeout=settings.hold_window)
+        if not task.done():
+            async with stage.idle():
+                await asyncio.wait({task})
         await asyncio.shield(task)
 
     playing = asyncio.ensure_future(play())

@@ -158,6 +158,24 @@ def test_a_head_window_that_runs_out_while_tokens_are_held_back_starts_again(
         assert cell["stalled_at"] == 1 and cell["tokens_surfaced"] == 30, cell["detail"]
 
 
+def test_a_cell_that_only_waits_for_its_end_lends_its_slot(tmp_path: Path) -> None:
+    """One working slot (--jobs 1). An endless stream's cells have every token and wait
+    for an end that never comes, until their deadline; they do so without the slot, so
+    the raw cells start and end meanwhile, not after the deadlines."""
+    done, found = run(
+        tmp_path, "--variants", HOSTILE, "--variants", "builtin",
+        "--variant", "endless,raw", "--network", "direct", "--jobs", "1",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    endless = [found[f"endless × {client}"] for client in CLIENTS.split(",")]
+    first_end = min(c["started_ms"] + c["duration_ms"] for c in endless)
+    for client in CLIENTS.split(","):
+        assert found[f"endless × {client}"]["verdict"] == "TIMEOUT"
+        raw = found[f"raw × {client}"]
+        assert raw["verdict"] == "PASS", raw["detail"]
+        assert raw["started_ms"] + raw["duration_ms"] < first_end, (raw, first_end)
+
+
 def test_a_server_that_dies_again_at_start_ends_the_run_with_one_sentence(
     tmp_path: Path,
 ) -> None:

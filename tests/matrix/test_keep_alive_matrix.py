@@ -14,9 +14,7 @@ move, and every verdict stays the one under uvicorn: lag is not buffering.
 
 from __future__ import annotations
 
-import json
 import statistics
-import subprocess
 from typing import Any
 
 import pytest
@@ -24,12 +22,12 @@ import pytest
 from streamcompat.harness.front.availability import servers_unavailable
 from streamcompat.harness.kernel.model import DEFAULT_SERVER, Cell
 from streamcompat.harness.kernel.servers import SERVERS
-from tests.support import CLI, ROOT
+from tests.support.pinned import by_key, check_pinned, pins, run_pinned
 
 pytestmark = pytest.mark.matrix  # a real run of a whole matrix: not a fast test
 
 FILE = "compat-servers-keep-alive-baseline.json"
-BASELINE = json.loads((ROOT / FILE).read_text(encoding="utf-8"))["cells"]
+BASELINE = pins(FILE)
 CLIENTS = sorted({Cell.from_key(k).client for k in BASELINE})
 MISSING = servers_unavailable(list(SERVERS))
 #: TCP_NODELAY on each server's socket as the app can read it (None: the server keeps its
@@ -50,24 +48,11 @@ NAGLE_MS = 25.0
 
 @pytest.fixture(scope="module")
 def index(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    results = tmp_path_factory.mktemp("results")
-    run = subprocess.run(
-        [*CLI, "run", "--quiet", "--results", str(results), "--server", "all",
-         "--variant", "raw,sse", "--scenario", "keep-alive", "--clients", ",".join(CLIENTS),
-         "--baseline", FILE],
-        cwd=ROOT, capture_output=True, text=True, timeout=1200,
+    cells = run_pinned(
+        tmp_path_factory, FILE, "--server", "all", "--variant", "raw,sse",
+        "--scenario", "keep-alive", "--clients", ",".join(CLIENTS),
     )  # fmt: skip
-    # 0: every cell as pinned; 1: some cell changed (its own test says which).
-    assert run.returncode in (0, 1), run.stdout + run.stderr
-    data: dict[str, Any] = json.loads((results / "index.json").read_text(encoding="utf-8"))
-    return data
-
-
-def _cells(index: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {
-        Cell(c["variant"], c["client"], c["network"], c["scenario"], c["server"]).key: c
-        for c in index["cells"]
-    }
+    return {"cells": cells, "by_key": by_key(cells)}
 
 
 def _passed(index: dict[str, Any], server: str) -> list[dict[str, Any]]:
@@ -85,12 +70,7 @@ def _first_token_lag(cell: dict[str, Any]) -> float:
 
 @pytest.mark.parametrize("key", sorted(BASELINE))
 def test_keep_alive_cell_matches_baseline(index: dict[str, Any], key: str) -> None:
-    server = Cell.from_key(key).server
-    if server in MISSING:
-        pytest.skip(f"{server}: {MISSING[server]}")
-    c = _cells(index).get(key)
-    assert c is not None, f"{key} was not run"
-    assert c["verdict"] == BASELINE[key], f"{key}: {BASELINE[key]} → {c['verdict']}: {c['detail']}"
+    check_pinned(index["by_key"], key, BASELINE, MISSING)
 
 
 def test_every_stream_went_on_its_first_requests_connection(index: dict[str, Any]) -> None:
@@ -133,3 +113,6 @@ def test_nagle_holds_the_first_token_of_each_response_on_a_reused_connection(
     # ... but not the median token: the ACK timer's firing ended the client's pingpong
     # mode, its ACKs come at once after it, and Nagle has nothing more to hold.
     assert statistics.median(c["lag_ms_p50"] for c in afflicted) < NAGLE_MS / 2
+    # The cell says so: with TCP_NODELAY off, its detail names its most-lagged token.
+    named = [c for c in afflicted if "TCP_NODELAY off; the most lag: token 1, " in c["detail"]]
+    assert len(named) * 2 > len(afflicted), [c["detail"] for c in afflicted]

@@ -32,12 +32,19 @@ class UpstreamFailed(RuntimeError):
 class CompletionDecoder:
     """Fed the upstream's body as it comes, returns the tokens completed so far; ``done``
     once ``data: [DONE]`` was read; ``paced`` once the upstream said the client left and
-    each further token is to be asked for (``servers.peers.PACED``)."""
+    each further token is to be asked for (``servers.peers.PACED``: ``taken``)."""
 
     def __init__(self) -> None:
         self.pending = b""
         self.done = False
         self.paced = False
+        self.handed = 0  # tokens the reader's response has taken
+
+    def taken(self) -> int:
+        """The response took one more token and waits for the next: the token to ask the
+        upstream for, or 0 while it need not be asked for (the client has not left)."""
+        self.handed += 1
+        return self.handed + 1 if self.paced else 0
 
     def feed(self, data: bytes) -> list[str]:
         self.pending += data
@@ -138,13 +145,11 @@ async def upstream_tokens(stream: str, prompt: str, peer: str = "") -> AsyncIter
         async with call as response:
             if response.status_code != 200:
                 raise UpstreamFailed(f"the upstream answered {response.status_code}")
-            handed = 0
             async for data in response.aiter_bytes():
                 for token in decoder.feed(data):
                     yield token
-                    handed += 1  # and the response waits for the next one
-                    if decoder.paced:
-                        await _pull(stream, handed + 1)
+                    if k := decoder.taken():
+                        await _pull(stream, k)
                 if decoder.done:
                     return
     except httpx.HTTPError as exc:
@@ -161,13 +166,11 @@ def upstream_tokens_sync(stream: str, prompt: str, peer: str = "") -> Iterator[s
         with call as response:
             if response.status_code != 200:
                 raise UpstreamFailed(f"the upstream answered {response.status_code}")
-            handed = 0
             for data in response.iter_bytes():
                 for token in decoder.feed(data):
                     yield token
-                    handed += 1  # and the response waits for the next one
-                    if decoder.paced:
-                        _pull_sync(stream, handed + 1)
+                    if k := decoder.taken():
+                        _pull_sync(stream, k)
                 if decoder.done:
                     return
     except httpx.HTTPError as exc:

@@ -169,7 +169,7 @@ def kept_alive(facts: Facts) -> tuple[Verdict, str]:
         # may have left before)
         return verdict, f"{detail} (keep-alive: no record of the stream request's connection)"
     nodelay = {True: "on", False: "off", None: "not known"}[stream[0].nodelay]
-    lags = [(s - e) * 1000 for s, e in zip(facts.surfaced_at, facts.emitted_at, strict=False)]
+    lags = lags_ms(facts)
     most = ""
     if stream[0].nodelay is False and lags:  # what Nagle's algorithm cost, if anything
         k = max(range(len(lags)), key=lags.__getitem__)
@@ -375,14 +375,20 @@ def percentile(values: list[float], q: float) -> float | None:
     return ordered[rank - 1]
 
 
+def lags_ms(facts: Facts) -> list[float]:
+    """Each token's lag, in milliseconds: from the server producing it to the client
+    surfacing it (by its own clock)."""
+    return [
+        (shown - emitted) * 1000
+        for shown, emitted in zip(facts.surfaced_at, facts.emitted_at, strict=False)
+    ]
+
+
 def measure(facts: Facts) -> tuple[float | None, float | None, float | None, float]:
     """Time to first token, per-token lag p50/p99 and cell duration, in milliseconds."""
     origin = facts.requested_at or facts.started_at
     first = (facts.surfaced_at[0] - origin) * 1000 if facts.surfaced_at else None
-    lags = [
-        (shown - emitted) * 1000
-        for shown, emitted in zip(facts.surfaced_at, facts.emitted_at, strict=False)
-    ]
+    lags = lags_ms(facts)
     duration = max(0.0, facts.finished_at - facts.started_at) * 1000
     return first, percentile(lags, 50), percentile(lags, 99), duration
 
